@@ -1,0 +1,70 @@
+"""S3 plumbing: URIs and a boto3 client built from settings (boto3 is sync: call it in threads)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from dicompress_infra.settings import CommonSettings
+
+_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
+
+
+class S3UriError(ValueError):
+    """An S3 URI that is malformed or tries to escape its prefix."""
+
+
+@dataclass(frozen=True)
+class S3Uri:
+    """`s3://bucket/key-or-prefix`, with no '..', '.' or empty segments and no control chars."""
+
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Uri:
+        match = _URI.match(uri)
+        if match is None:
+            raise S3UriError(f"{uri!r} is not of the form s3://bucket/prefix")
+        key = match["key"] or ""
+        if any(ord(c) < 32 or c == "\\" for c in key):
+            raise S3UriError(f"{uri!r} has control characters or backslashes")
+        segments = key.rstrip("/").split("/") if key.rstrip("/") else []
+        if any(s in ("", ".", "..") for s in segments):
+            raise S3UriError(f"{uri!r} has empty, '.' or '..' path segments")
+        return cls(match["bucket"], key)
+
+    @property
+    def prefix(self) -> str:
+        """The key as a folder prefix: '' or ending with '/'."""
+        return self.key if not self.key or self.key.endswith("/") else self.key + "/"
+
+    def child(self, name: str) -> S3Uri:
+        return S3Uri(self.bucket, self.prefix + name)
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def make_s3_client(settings: CommonSettings) -> S3Client:
+    """A thread-safe boto3 S3 client with bounded retries and path-style addressing."""
+    client: S3Client = boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.aws_access_key_id,
+        aws_secret_access_key=settings.aws_secret_access_key.get_secret_value(),
+        config=Config(
+            retries={"max_attempts": 5, "mode": "standard"},
+            s3={"addressing_style": "path"},
+            max_pool_connections=16,
+        ),
+    )
+    return client
