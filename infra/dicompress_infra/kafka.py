@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 
@@ -73,9 +74,8 @@ async def ensure_topics(
             if name not in existing
         ]
         if new:
-            try:
+            # another process may create them between our list and create
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another process created them between our list and create
     finally:
         await admin.close()

@@ -1,4 +1,4 @@
-"""Topic names, defined once. A prefix lets tests (and tenants of a shared cluster) get their own."""
+"""Topic names, defined once; a prefix gives tests (or a shared cluster) their own set."""
 
 from __future__ import annotations
 

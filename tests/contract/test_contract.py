@@ -1,0 +1,100 @@
+"""The event contract: committed schemas match the models; every golden example validates,
+decodes and round-trips; the AsyncAPI document names every event and topic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import orjson
+import pytest
+import yaml
+
+from dicompress_schemas import EVENT_TYPES, DecodeError, Topics, decode_event, encode_event
+from dicompress_schemas.jsonschema import SCHEMA_DIR, generate, render, schema_name
+
+ROOT = Path(__file__).resolve().parents[2] / "schemas"
+EXAMPLES = ROOT / "examples"
+NAMES = [schema_name(model) for model in EVENT_TYPES]
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data = orjson.loads(path.read_bytes())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_committed_schemas_equal_generated() -> None:
+    generated = generate()
+    committed = {p.name for p in SCHEMA_DIR.glob("*.json")}
+    assert committed == set(generated), "run: python -m dicompress_schemas.jsonschema"
+    for name, schema in generated.items():
+        assert (SCHEMA_DIR / name).read_bytes() == render(schema), (
+            f"{name} changed: a contract change must be deliberate "
+            "(bump the version for a breaking change, then regenerate)"
+        )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_example_validates_against_committed_schema(name: str) -> None:
+    schema = _load(SCHEMA_DIR / name)
+    example = _load(EXAMPLES / name)
+    jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ).validate(example)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_example_decodes_and_round_trips(name: str) -> None:
+    raw = (EXAMPLES / name).read_bytes()
+    event = decode_event(raw)
+    assert f"{event.type}.v{event.version}.json" == name
+    again = decode_event(encode_event(event))
+    assert again == event
+    original = orjson.loads(raw)
+    reencoded = orjson.loads(encode_event(event))
+    for key, value in original.items():
+        if key == "occurred_at":
+            assert decode_event(reencoded).occurred_at == event.occurred_at
+        else:
+            assert reencoded[key] == value, key
+
+
+def test_unknown_fields_are_ignored() -> None:
+    raw = _load(EXAMPLES / "SliceEncoded.v1.json") | {"added_in_a_later_minor": 1}
+    assert decode_event(raw).type == "SliceEncoded"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (lambda r: r | {"type": "SliceEaten"}, "does not match"),
+        (lambda r: r | {"version": 9}, "version"),
+        (lambda r: r | {"seq": -1}, "seq"),
+        (lambda r: r | {"occurred_at": "2026-11-22T09:15:07"}, "occurred_at"),
+        (lambda r: {k: v for k, v in r.items() if k != "tenant"}, "tenant"),
+    ],
+)
+def test_invalid_events_are_refused_with_a_reason(mutate: Any, fragment: str) -> None:
+    raw = mutate(_load(EXAMPLES / "SliceEncoded.v1.json"))
+    with pytest.raises(DecodeError, match=fragment):
+        decode_event(orjson.dumps(raw))
+
+
+def test_garbage_is_a_decode_error_not_a_crash() -> None:
+    for data in (b"", b"\xff\xfe", b"[1,2]", b"null", b'{"type": 3}'):
+        with pytest.raises(DecodeError):
+            decode_event(data)
+
+
+def test_asyncapi_names_every_event_and_topic() -> None:
+    doc = yaml.safe_load((ROOT / "asyncapi.yaml").read_text())
+    assert doc["asyncapi"].startswith("3.")
+    addresses = {channel["address"] for channel in doc["channels"].values()}
+    assert addresses == set(Topics().all())
+    messages = doc["components"]["messages"]
+    for model in EVENT_TYPES:
+        ref = messages[model.__name__]["payload"]["$ref"]
+        assert (ROOT / ref).is_file(), ref
+        assert ref == f"json/{schema_name(model)}"
