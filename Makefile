@@ -1,0 +1,24 @@
+# The two set-up commands of a fresh machine (see README): `make demo` and `make test`.
+# Both install what they need first: uv (from PyPI) and the locked Python dependencies; the
+# embedded stack resolves Kafka's jars with Maven on first use.
+UV := python3 -m uv
+
+.PHONY: setup demo up test lint
+
+setup:
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check 'uv==0.13.9'
+	$(UV) sync --frozen --quiet
+
+demo: setup
+	$(UV) run --frozen dicompress demo
+
+up: setup
+	$(UV) run --frozen dicompress up
+
+lint: setup
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
+
+test: lint
+	$(UV) run --frozen pytest
