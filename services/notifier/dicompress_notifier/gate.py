@@ -1,0 +1,61 @@
+"""The HTTP side of the handshake: /healthz, and bearer-token checks on /ws (401 otherwise)."""
+
+from __future__ import annotations
+
+import http
+import logging
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import ServerConnection
+from websockets.http11 import Request, Response
+
+from dicompress_infra.auth import AuthError, tenant_of
+
+log = logging.getLogger(__name__)
+
+WS_PATH = "/ws"
+HEALTH_PATH = "/healthz"
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token from `Authorization: Bearer ...` or, for browsers, from `?token=...`."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    tokens = parse_qs(urlsplit(request.path).query).get("token")
+    return tokens[0] if tokens else None
+
+
+class Gate:
+    """`process_request` for `serve`: answers health checks, refuses unauthenticated upgrades."""
+
+    def __init__(self, secret: str, audience: str, ready: Callable[[], bool]) -> None:
+        self._secret = secret
+        self._audience = audience
+        self._ready = ready
+
+    def tenant(self, request: Request) -> str:
+        """The verified tenant of a request; raises AuthError."""
+        token = bearer_token(request)
+        if token is None:
+            raise AuthError("no bearer token: send 'Authorization: Bearer <jwt>' or ?token=<jwt>")
+        return tenant_of(token, self._secret, self._audience)
+
+    def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path == HEALTH_PATH:
+            if self._ready():
+                return connection.respond(http.HTTPStatus.OK, "ok\n")
+            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "warming up\n")
+        if path != WS_PATH:
+            return connection.respond(http.HTTPStatus.NOT_FOUND, f"connect to {WS_PATH}\n")
+        try:
+            self.tenant(request)
+        except AuthError as exc:
+            # never log the request path: it may carry the token
+            log.info("refused connection", extra={"reason": str(exc)})
+            response = connection.respond(http.HTTPStatus.UNAUTHORIZED, f"{exc}\n")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="dicompress"'
+            return response
+        return None

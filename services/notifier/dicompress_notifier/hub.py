@@ -1,0 +1,63 @@
+"""`Hub`: the registry of subscriptions and the one place live events fan out from.
+
+Nothing here awaits: `publish` hands each event to the cache and to every listener of its job
+without blocking, so one slow client never holds up the feed or the other clients.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from dicompress_notifier.history import JobHistory
+from dicompress_notifier.model import JobEvent
+
+
+class Listener(Protocol):
+    """A subscription as the hub sees it."""
+
+    @property
+    def job_id(self) -> uuid.UUID: ...
+
+    def push(self, event: JobEvent) -> None:
+        """Take a live event without blocking (a full listener closes its own connection)."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Hub:
+    """job_id -> listeners, plus the history cache they snapshot when they join."""
+
+    def __init__(self, history: JobHistory, clock: Callable[[], datetime] = _utc_now) -> None:
+        self.history = history
+        self._clock = clock
+        self._listeners: dict[uuid.UUID, set[Listener]] = {}
+
+    def publish(self, event: JobEvent) -> None:
+        """Cache `event`, then hand it to every listener of its job (they drop duplicates)."""
+        self.history.add(event, self._clock())
+        for listener in tuple(self._listeners.get(event.job_id, ())):
+            listener.push(event)
+
+    def join(self, listener: Listener, since_seq: int) -> list[JobEvent]:
+        """Register for live events and return the cached ones after `since_seq`.
+
+        Both happen in one step with no await between, so every event is either in the
+        snapshot or pushed later (or both): never neither.
+        """
+        self._listeners.setdefault(listener.job_id, set()).add(listener)
+        return self.history.snapshot(listener.job_id, since_seq)
+
+    def leave(self, listener: Listener) -> None:
+        listeners = self._listeners.get(listener.job_id)
+        if listeners is not None:
+            listeners.discard(listener)
+            if not listeners:
+                del self._listeners[listener.job_id]
+
+    def listener_count(self) -> int:
+        return sum(len(s) for s in self._listeners.values())

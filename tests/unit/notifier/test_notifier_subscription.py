@@ -1,0 +1,213 @@
+"""Subscription and Hub against in-memory fakes of Postgres and the socket (no I/O)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from dicompress_notifier.history import JobHistory
+from dicompress_notifier.hub import Hub
+from dicompress_notifier.model import JobEvent
+from dicompress_notifier.outbox import Outbox
+from dicompress_notifier.subscription import Subscription, Timing
+
+AT = datetime(2025, 1, 1, tzinfo=UTC)
+FAST = Timing(poll_first_s=0.05, poll_max_s=0.1, give_up_s=0.4)
+
+
+def ev(job: uuid.UUID, seq: int, *, terminal: bool = False, tenant: str = "acme") -> JobEvent:
+    return JobEvent(job, seq, tenant, "X", terminal, AT, orjson.dumps({"seq": seq}))
+
+
+class Activity:
+    """Set whenever a fake is used, so tests wait on events instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.changed = asyncio.Event()
+
+    async def until(self, condition: Any, within_s: float = 2.0) -> None:
+        async with asyncio.timeout(within_s):
+            while not condition():
+                self.changed.clear()
+                await self.changed.wait()
+
+
+class FakeStore:
+    """The projection: rows by job, and who owns which job."""
+
+    def __init__(self, activity: Activity) -> None:
+        self.activity = activity
+        self.rows: dict[uuid.UUID, list[JobEvent]] = {}
+        self.owners: dict[uuid.UUID, str] = {}
+        self.calls: list[tuple[int, int | None]] = []
+
+    async def owner(self, job_id: uuid.UUID) -> str | None:
+        return self.owners.get(job_id)
+
+    async def events(
+        self, job_id: uuid.UUID, tenant: str, after_seq: int, before_seq: int | None = None
+    ) -> list[JobEvent]:
+        self.calls.append((after_seq, before_seq))
+        self.activity.changed.set()
+        return [
+            e
+            for e in self.rows.get(job_id, [])
+            if e.tenant == tenant
+            and (e.seq > after_seq or e.terminal)
+            and (before_seq is None or e.seq < before_seq)
+        ]
+
+
+class FakeSocket:
+    def __init__(self, activity: Activity) -> None:
+        self.activity = activity
+        self.sent: list[dict[str, Any]] = []
+        self.closed: tuple[int, str] | None = None
+
+    async def send(self, frame: str) -> None:
+        self.sent.append(orjson.loads(frame))
+        self.activity.changed.set()
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+        self.activity.changed.set()
+
+
+@pytest.fixture
+async def wired() -> AsyncIterator[tuple[Hub, FakeStore, FakeSocket, Outbox]]:
+    hub = Hub(JobHistory(window_s=900, max_jobs=100), clock=lambda: AT)
+    activity = Activity()
+    socket = FakeSocket(activity)
+    outbox = Outbox(socket, maxsize=8)  # type: ignore[arg-type]  # duck-typed socket
+    writer = asyncio.create_task(outbox.run())
+    yield hub, FakeStore(activity), socket, outbox
+    writer.cancel()
+
+
+def subscribe(
+    hub: Hub, store: FakeStore, outbox: Outbox, job: uuid.UUID, since: int = -1, **kw: Any
+) -> tuple[Subscription, asyncio.Task[None]]:
+    sub = Subscription(
+        job,
+        kw.pop("tenant", "acme"),
+        since,
+        hub=hub,
+        store=store,  # type: ignore[arg-type]  # duck-typed store
+        outbox=outbox,
+        max_queue=kw.pop("max_queue", 100),
+        timing=FAST,
+    )
+    return sub, asyncio.create_task(sub.run())
+
+
+def event_seqs(socket: FakeSocket) -> list[int]:
+    return [f["seq"] for f in socket.sent if f["op"] == "event"]
+
+
+async def test_head_from_postgres_is_spliced_before_the_cache(wired: Any) -> None:
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    store.rows[job] = [ev(job, s) for s in range(3)]
+    for seq in range(3, 6):
+        hub.publish(ev(job, seq, terminal=seq == 5))
+    _, task = subscribe(hub, store, outbox, job)
+    await asyncio.wait_for(task, 2)
+    await socket.activity.until(lambda: len(socket.sent) == 6)
+    assert event_seqs(socket) == [0, 1, 2, 3, 4, 5]
+    assert store.calls == [(-1, 3)]
+    assert hub.listener_count() == 0  # left after the end
+
+
+async def test_live_events_after_joining_arrive_once_in_order(wired: Any) -> None:
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    hub.publish(ev(job, 0))
+    _, task = subscribe(hub, store, outbox, job)
+    await asyncio.sleep(0)  # let the task join the hub
+    for seq in [2, 1, 1, 3]:
+        hub.publish(ev(job, seq, terminal=seq == 3))
+    await asyncio.wait_for(task, 2)
+    await socket.activity.until(lambda: len(socket.sent) == 4)
+    assert event_seqs(socket) == [0, 1, 2, 3]
+
+
+async def test_a_seq_the_stream_never_brings_is_fetched_from_postgres(wired: Any) -> None:
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    hub.publish(ev(job, 0))
+    _, task = subscribe(hub, store, outbox, job)
+    await asyncio.sleep(0)
+    store.rows[job] = [ev(job, 1)]  # projected, but the notifier's feed missed it
+    hub.publish(ev(job, 2))
+    hub.publish(ev(job, 3, terminal=True))
+    await asyncio.wait_for(task, 2)
+    await socket.activity.until(lambda: len(socket.sent) == 4)
+    assert event_seqs(socket) == [0, 1, 2, 3]
+
+
+async def test_a_terminal_event_stuck_behind_a_lost_seq_is_sent_anyway(wired: Any) -> None:
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    hub.publish(ev(job, 0))
+    hub.publish(ev(job, 2, terminal=True))
+    _, task = subscribe(hub, store, outbox, job)
+    await asyncio.wait_for(task, 2)
+    await socket.activity.until(lambda: len(socket.sent) == 2)
+    assert event_seqs(socket) == [0, 2]
+
+
+async def test_a_job_of_another_tenant_gets_not_found_and_no_events(wired: Any) -> None:
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    _, task = subscribe(hub, store, outbox, job, tenant="intruder")
+    await store.activity.until(lambda: len(store.calls) >= 2)  # head asked, then polled once more
+    assert not task.done()  # unknown job: the subscriber waits for it
+    assert socket.sent == []
+    store.owners[job] = "acme"
+    hub.publish(ev(job, 0))
+    await asyncio.wait_for(task, 2)
+    await socket.activity.until(lambda: len(socket.sent) == 1)
+    assert socket.sent[0]["op"] == "error"
+    assert socket.sent[0]["code"] == "not-found"
+
+
+async def test_a_full_inbox_closes_the_connection_with_1013(wired: Any) -> None:
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    sub, task = subscribe(hub, store, outbox, job, max_queue=2)
+    # before the task runs at all: nothing drains the inbox
+    for seq in range(3):
+        sub.push(ev(job, seq))
+    await socket.activity.until(lambda: socket.closed is not None)
+    assert socket.closed is not None
+    assert socket.closed[0] == 1013
+    task.cancel()
+
+
+async def test_hub_fans_out_to_listeners_of_the_job_only() -> None:
+    hub = Hub(JobHistory(window_s=900, max_jobs=100), clock=lambda: AT)
+    got: dict[str, list[int]] = {"a": [], "b": []}
+    job_a, job_b = uuid.uuid4(), uuid.uuid4()
+
+    class Listener:
+        def __init__(self, name: str, job_id: uuid.UUID) -> None:
+            self.name, self.job_id = name, job_id
+
+        def push(self, event: JobEvent) -> None:
+            got[self.name].append(event.seq)
+
+    hub.publish(ev(job_a, 0))
+    a = Listener("a", job_a)
+    assert [e.seq for e in hub.join(a, -1)] == [0]
+    hub.join(Listener("b", job_b), -1)
+    hub.publish(ev(job_a, 1))
+    hub.leave(a)
+    hub.publish(ev(job_a, 2))
+    assert got == {"a": [1], "b": []}
+    assert hub.listener_count() == 1
