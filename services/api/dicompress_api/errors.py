@@ -1,0 +1,47 @@
+"""What can go wrong in the API, without HTTP: `problems.py` maps each error to a status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ApiError(Exception):
+    """Base of every error the API raises on purpose; the message is shown to the caller."""
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One rejected input: which field, which rule it broke, and what to do."""
+
+    field: str
+    rule: str
+    detail: str
+    location: str = "body"
+
+
+class InvalidRequest(ApiError):
+    """The request is well-formed JSON but breaks a rule that needs the settings to check."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.detail}" for p in problems))
+        self.problems = problems
+
+
+class Unauthenticated(ApiError):
+    """No bearer token, or one that does not verify; `invalid` tells which (RFC 6750)."""
+
+    def __init__(self, detail: str, *, invalid: bool) -> None:
+        super().__init__(detail)
+        self.invalid = invalid
+
+
+class JobNotFound(ApiError):
+    """No such job for this tenant (another tenant's job is 'not found' too, never 'forbidden')."""
+
+
+class PublishUnavailable(ApiError):
+    """The broker did not acknowledge the event in time: nothing was accepted, retry later."""
+
+
+class StoreUnavailable(ApiError):
+    """The projection database did not answer: retry later."""

@@ -1,0 +1,40 @@
+"""The API's two adapters, as protocols: tests pass fakes into `create_app` through these."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from dicompress_schemas import CompressionRequested
+
+
+class Publisher(Protocol):
+    """Puts a job's first event on the log."""
+
+    async def start(self) -> None:
+        """Begin connecting; must return even when the broker is unreachable."""
+
+    async def close(self) -> None: ...
+
+    async def publish(self, event: CompressionRequested) -> None:
+        """Return once the broker acknowledged the event; raise PublishUnavailable if it did
+        not in time, in which case the event must never be delivered later."""
+
+    async def problem(self) -> str | None:
+        """None when ready to publish, else what is wrong (for /readyz)."""
+
+
+class JobStore(Protocol):
+    """Reads the jobs projection written by the progress service."""
+
+    async def start(self) -> None:
+        """Prepare connections; must return even when the database is unreachable."""
+
+    async def close(self) -> None: ...
+
+    async def get(self, job_id: uuid.UUID, tenant: str) -> Mapping[str, Any] | None:
+        """The job's row if it belongs to `tenant`; raise StoreUnavailable on failure."""
+
+    async def problem(self) -> str | None:
+        """None when the database answers, else what is wrong (for /readyz)."""

@@ -1,0 +1,135 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`), in one place.
+
+Every error the API answers has `type`, `title`, `status` and `detail`; a 422 adds `errors`, one
+entry per rejected field with the rule it broke. HTTP statuses live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dicompress_api.errors import (
+    ApiError,
+    FieldProblem,
+    InvalidRequest,
+    JobNotFound,
+    PublishUnavailable,
+    StoreUnavailable,
+    Unauthenticated,
+)
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER_S = 5
+_TYPE = "urn:dicompress:problem:"
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    kind: str | None = None,
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    """One problem document; `kind` names our own problem types, else the type is about:blank."""
+    body: dict[str, Any] = {
+        "type": _TYPE + kind if kind else "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extensions,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=MEDIA_TYPE)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error the app can produce answer as problem details."""
+    app.add_exception_handler(RequestValidationError, _invalid_input)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def field_problems(exc: RequestValidationError) -> list[FieldProblem]:
+    """Name each rejected field by its JSON name (camelCase), with pydantic's rule id."""
+    problems = []
+    for error in exc.errors():
+        location, *path = (str(part) for part in error.get("loc", ()))
+        problems.append(
+            FieldProblem(
+                field=".".join(path) or "(whole body)",
+                rule=str(error.get("type", "invalid")),
+                detail=str(error.get("msg", "invalid value")),
+                location=location,
+            )
+        )
+    return problems
+
+
+def _unprocessable(problems: list[FieldProblem]) -> JSONResponse:
+    fields = ", ".join(sorted({p.field for p in problems}))
+    return problem_response(
+        422,
+        f"Fix these fields and send the request again: {fields}",
+        kind="invalid-request",
+        title="The request is not valid",
+        errors=[
+            {"field": p.field, "rule": p.rule, "detail": p.detail, "in": p.location}
+            for p in problems
+        ],
+    )
+
+
+async def _invalid_input(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return _unprocessable(field_problems(exc))
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    detail = str(exc)
+    match exc:
+        case InvalidRequest(problems=problems):
+            return _unprocessable(problems)
+        case Unauthenticated(invalid=invalid):
+            challenge = 'Bearer realm="dicompress"'
+            if invalid:
+                challenge += ', error="invalid_token"'
+            return problem_response(
+                401,
+                f"{detail}. Send 'Authorization: Bearer <token>' with a valid token.",
+                kind="unauthenticated",
+                headers={"WWW-Authenticate": challenge},
+            )
+        case JobNotFound():
+            return problem_response(404, detail, kind="job-not-found", title="No such job")
+        case PublishUnavailable() | StoreUnavailable():
+            log.warning("service unavailable", extra={"error": detail})
+            return problem_response(
+                503,
+                f"{detail}. Nothing was changed; retry in {RETRY_AFTER_S} s.",
+                kind="unavailable",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+    log.error("unmapped API error", extra={"error": detail, "error_type": type(exc).__name__})
+    return problem_response(500, detail)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    # Starlette re-raises after this, so uvicorn logs the traceback once; we only shape the answer.
+    return problem_response(500, "An unexpected error occurred; it has been logged.")

@@ -1,0 +1,250 @@
+"""The API against the real broker and Postgres: publish, read, tenant filter, 401/422/503."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from fastapi import FastAPI
+
+from dicompress_api.app import create_app
+from dicompress_api.kafka_publisher import discard
+from dicompress_api.settings import ApiSettings
+from dicompress_infra.auth import issue_token
+from dicompress_infra.kafka import make_producer
+from dicompress_progress.migrate import apply_migrations
+from dicompress_schemas import CompressionRequested, Topics, decode_event, new_event_id
+
+pytestmark = pytest.mark.integration
+
+
+def dead_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def wait_until_ready(client: httpx.AsyncClient, timeout_s: float = 30) -> None:
+    async with asyncio.timeout(timeout_s):
+        while (await client.get("/readyz")).status_code != 200:  # noqa: ASYNC110 - polling an HTTP probe
+            await asyncio.sleep(0.1)
+
+
+async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+async def database(test_env: dict[str, str]) -> AsyncIterator[asyncpg.Connection[Any]]:
+    """The test's database with the progress service's schema (its real migration)."""
+    conn = await asyncpg.connect(test_env["DATABASE_URL"])
+    await apply_migrations(conn)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+def settings(settings_for: Callable[..., ApiSettings], test_env: dict[str, str]) -> ApiSettings:
+    return settings_for(ApiSettings, api_allowed_buckets=[test_env["S3_BUCKET"]])
+
+
+@pytest.fixture
+async def api(
+    settings: ApiSettings, database: asyncpg.Connection[Any]
+) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in serve(create_app(settings)):
+        await wait_until_ready(client)
+        yield client
+
+
+def bearer(settings: ApiSettings, tenant: str) -> dict[str, str]:
+    token = issue_token(settings.jwt_secret.get_secret_value(), tenant, settings.jwt_audience)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def body(bucket: str, **fields: Any) -> dict[str, Any]:
+    return {"s3SourceUri": f"s3://{bucket}/in/ct1", "s3TargetUri": f"s3://{bucket}/out", **fields}
+
+
+async def read_request(bootstrap: str, topic: str, job_id: uuid.UUID) -> tuple[Any, Any]:
+    """The record of `job_id` on the requests topic (consumed back from the broker)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(20):
+            while True:
+                batches = await consumer.getmany(timeout_ms=500)
+                for record in (r for records in batches.values() for r in records):
+                    if record.key == str(job_id).encode():
+                        return record, decode_event(record.value)
+    finally:
+        await consumer.stop()
+
+
+async def test_post_publishes_a_decodable_request(
+    api: httpx.AsyncClient, settings: ApiSettings, test_env: dict[str, str]
+) -> None:
+    bucket = test_env["S3_BUCKET"]
+    response = await api.post(
+        "/jobs",
+        json=body(bucket, compressionRate=50, outputFilename="ct1"),
+        headers=bearer(settings, "acme"),
+    )
+    assert response.status_code == 202, response.text
+    job_id = uuid.UUID(response.json()["jobId"])
+    assert response.headers["location"] == f"/jobs/{job_id}"
+    assert response.json()["artifactUri"] == f"s3://{bucket}/out/ct1.zip"
+
+    record, event = await read_request(
+        settings.kafka_bootstrap_servers, settings.topics.requests, job_id
+    )
+    assert isinstance(event, CompressionRequested)
+    assert (event.job_id, event.seq, event.event_id) == (job_id, 0, new_event_id(job_id, 0))
+    assert (event.tenant, event.compression_rate) == ("acme", 50)
+    assert event.source_uri == f"s3://{bucket}/in/ct1"
+    assert event.output_filename == "ct1.zip"
+    assert dict(record.headers)["type"] == b"CompressionRequested"
+    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.requests) == 1
+
+
+async def test_get_reads_the_projection_for_its_tenant_only(
+    api: httpx.AsyncClient, settings: ApiSettings, database: asyncpg.Connection[Any]
+) -> None:
+    job_id = uuid.uuid4()
+    requested = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    await database.execute(
+        """INSERT INTO jobs (job_id, tenant, status, source_uri, slices_total, slices_done,
+                             slices_failed, bytes_in, encode_ms, requested_at, updated_at)
+           VALUES ($1, 'acme', 'running', 's3://b/in', 10, 4, 1, 123456, 250.5, $2, $2)""",
+        job_id,
+        requested,
+    )
+    response = await api.get(f"/jobs/{job_id}", headers=bearer(settings, "acme"))
+    assert response.status_code == 200, response.text
+    view = response.json()
+    assert view["jobId"] == str(job_id)
+    assert (view["status"], view["slicesDone"], view["slicesTotal"]) == ("running", 4, 10)
+    assert view["progress"] == 0.5
+    assert view["bytesIn"] == 123456
+    assert view["timings"]["encodeMs"] == 250.5
+    assert view["timestamps"]["requestedAt"] == "2025-06-01T12:00:00Z"
+
+    other = await api.get(f"/jobs/{job_id}", headers=bearer(settings, "globex"))
+    assert other.status_code == 404
+    assert other.headers["content-type"] == "application/problem+json"
+    assert (await api.get(f"/jobs/{job_id}")).status_code == 401
+    assert (await api.get("/jobs/123", headers=bearer(settings, "acme"))).status_code == 422
+
+
+async def test_bad_requests_are_refused_and_publish_nothing(
+    api: httpx.AsyncClient, settings: ApiSettings, test_env: dict[str, str]
+) -> None:
+    bucket = test_env["S3_BUCKET"]
+    auth = bearer(settings, "acme")
+    cases = [
+        (body(bucket, compressionRate=0), "compressionRate"),
+        (body(bucket, compressionRate=5000), "compressionRate"),
+        (body(bucket, s3SourceUri=f"s3://{bucket}/in/../secret"), "s3SourceUri"),
+        (body(bucket, s3TargetUri="s3://not-our-bucket/out"), "s3TargetUri"),
+        (body(bucket, outputFilename="../x"), "outputFilename"),
+        (body(bucket, callbackUrl="http://x"), "callbackUrl"),
+    ]
+    for payload, field in cases:
+        response = await api.post("/jobs", json=payload, headers=auth)
+        assert response.status_code == 422, (payload, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert field in [e["field"] for e in response.json()["errors"]], response.text
+    unauthenticated = await api.post("/jobs", json=body(bucket))
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["www-authenticate"].startswith("Bearer")
+    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.requests) == 0
+
+
+async def end_offsets(bootstrap: str, topic: str) -> int:
+    """How many records the topic holds, summed over its partitions."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            partitions = [TopicPartition(topic, p) for p in await _partitions(consumer, topic)]
+        assert partitions, f"topic {topic} has no partitions"
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    consumer.subscribe([topic])
+    async with asyncio.timeout(10):
+        while not consumer.partitions_for_topic(topic):  # noqa: ASYNC110 - metadata arrives in the background
+            await asyncio.sleep(0.05)
+    partitions: set[int] = consumer.partitions_for_topic(topic)
+    consumer.unsubscribe()
+    return partitions
+
+
+async def test_unreachable_broker_means_503_and_no_job(
+    settings_for: Callable[..., ApiSettings],
+    test_env: dict[str, str],
+    database: asyncpg.Connection[Any],
+    backends: Any,
+) -> None:
+    settings = settings_for(
+        ApiSettings,
+        kafka_bootstrap_servers=f"127.0.0.1:{dead_port()}",
+        api_publish_timeout_s=1.0,
+        api_allowed_buckets=[test_env["S3_BUCKET"]],
+    )
+    async for api in serve(create_app(settings)):
+        assert (await api.get("/healthz")).status_code == 200
+        ready = await api.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["postgres"] == "ok"
+        assert ready.json()["checks"]["kafka"].startswith("kafka: not connected")
+
+        started = asyncio.get_running_loop().time()
+        response = await api.post(
+            "/jobs", json=body(test_env["S3_BUCKET"]), headers=bearer(settings, "acme")
+        )
+        elapsed = asyncio.get_running_loop().time() - started
+        assert response.status_code == 503, response.text
+        assert int(response.headers["retry-after"]) > 0
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "location" not in response.headers
+        assert elapsed < 5
+    topic = Topics(prefix=test_env["TOPIC_PREFIX"]).requests
+    assert await end_offsets(backends.kafka_bootstrap, topic) == 0
+    assert await database.fetchval("SELECT count(*) FROM jobs") == 0
+
+
+async def test_a_discarded_producer_never_delivers_what_it_held(
+    test_env: dict[str, str], backends: Any
+) -> None:
+    """What KafkaPublisher relies on after a timeout, checked against aiokafka and the broker."""
+    topic = Topics(prefix=test_env["TOPIC_PREFIX"]).requests
+    producer = make_producer(backends.kafka_bootstrap)
+    await producer.start()
+    await producer.partitions_for(topic)  # metadata cached: send() below queues without yielding
+    queued = await producer.send(topic, b"must never land", key=b"k")
+    await discard(producer)
+    with pytest.raises(KafkaError):
+        await queued
+    assert await end_offsets(backends.kafka_bootstrap, topic) == 0

@@ -1,0 +1,53 @@
+"""Unit-test fixtures: the app built with fake adapters, an in-process client, a token."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from api_fakes import SECRET, FakePublisher, FakeStore
+from fastapi import FastAPI
+
+from dicompress_api.app import create_app
+from dicompress_api.settings import ApiSettings
+from dicompress_infra.auth import issue_token
+
+
+@pytest.fixture
+def settings() -> ApiSettings:
+    return ApiSettings(jwt_secret=SECRET, api_allowed_buckets=["dicompress-data", "other-data"])
+
+
+@pytest.fixture
+def publisher() -> FakePublisher:
+    return FakePublisher()
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+def app(settings: ApiSettings, publisher: FakePublisher, store: FakeStore) -> FastAPI:
+    return create_app(settings, publisher=publisher, store=store)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as http,
+    ):
+        yield http
+
+
+@pytest.fixture
+def token(settings: ApiSettings) -> str:
+    return issue_token(SECRET, "acme", settings.jwt_audience)
+
+
+@pytest.fixture
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
