@@ -1,0 +1,93 @@
+"""The faust app (composition root): one thin agent over the requests and events topics.
+
+The agent acknowledges a message only after the projector is done with it (recorded, found to
+be a duplicate, or dead-lettered). faust acks an auto-acked event even when the agent body
+raises or is cancelled, which would commit the offset of an event never applied; with
+`noack()` and an explicit ack after success, a stop or rebalance in the middle of a retry
+leaves the offset uncommitted and the event is delivered again (harmless: tracking record).
+faust commits the acknowledged offsets every few seconds (`broker_commit_interval`), so a crash
+replays at most those seconds of events, each then found already recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+import faust
+from faust.web import Request, Response, View
+
+from dicompress_progress.handler import Message
+from dicompress_progress.resources import Resources
+from dicompress_progress.settings import ProgressSettings
+
+
+def create_app(settings: ProgressSettings) -> faust.App:
+    """Build the worker: consumer group `progress_group_id`, /healthz on `progress_web_port`.
+
+    Keeps the root logger's current handlers (main() installs the JSON one) instead of faust's
+    coloured console handler; `-l LEVEL` on the command line still sets the level.
+    """
+    topics = settings.topics
+    app = faust.App(
+        settings.progress_group_id,
+        broker=[
+            f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
+        ],
+        autodiscover=False,
+        origin="dicompress_progress",
+        datadir=str(settings.progress_data_dir),
+        web_bind=settings.progress_web_bind,
+        web_host=settings.progress_web_bind,
+        web_port=settings.progress_web_port,
+        # No tables and one agent: the leader topic and its assignor are dead weight.
+        topic_disable_leader=True,
+        key_serializer="raw",
+        value_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        # On a rebalance, do not wait for the in-flight event to be acked: it may be retrying
+        # until Postgres is back, and waiting would stall the whole group. Its offset is not
+        # committed, so the new owner gets it again; the tracking record makes that harmless.
+        stream_wait_empty=False,
+        logging_config=_keep_root_handler(),
+    )
+    resources = Resources(settings)
+    # Added before faust's own services, so it starts before the consumer and agents and
+    # stops after them.
+    app.add_dependency(resources)
+    source = app.topic(topics.requests, topics.events, key_type=bytes, value_type=bytes)
+
+    @app.agent(source, name="dicompress-progress.project", concurrency=1)
+    async def project(stream: faust.StreamT[bytes]) -> None:
+        # StreamT (what faust passes, as typed) omits noack(); the Stream it really is has it.
+        manual_acks = cast("faust.Stream[bytes]", stream).noack()
+        async for event in manual_acks.events():
+            raw = event.message
+            await resources.projector.handle(
+                Message(raw.topic, raw.partition, raw.offset, raw.key, raw.value)
+            )
+            await stream.ack(event)
+
+    @app.page("/healthz")
+    async def healthz(view: View, request: Request) -> Response:
+        if not resources.ready:
+            return view.json({"status": "starting"}, status=503)
+        return view.json({"status": "ok"})
+
+    return app
+
+
+def _keep_root_handler() -> dict[str, Any] | None:
+    # faust's worker rebuilds the root logger from a dictConfig whose "default" handler is a
+    # coloured console one; merging ours in as "default" keeps the JSON handler main()
+    # installed. It must be that handler (the root's first) because at -l warn and above the
+    # worker lowers the root logger to DEBUG for its spinner and filters on handlers[0] only.
+    handlers = logging.getLogger().handlers
+    if not handlers:
+        return None  # nothing installed (e.g. an in-process test): faust's default is fine
+    handler = handlers[0]
+    return {
+        "version": 1,
+        "merge": True,
+        "handlers": {"default": {"()": lambda: handler}},
+    }

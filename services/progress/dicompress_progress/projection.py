@@ -1,0 +1,233 @@
+"""The pure core: fold a job's events, in whatever order they arrive, into one `JobView`.
+
+`CompressionRequested` (requests topic) and the later events (events topic) are consumed
+independently, so either may come first. The fold is built to tolerate that:
+
+- any event may create the view; the request fields are filled whenever the request arrives;
+- status only moves forward (queued < running < terminal) and a terminal status is never left;
+- once terminal, slice events change nothing (the terminal event's totals are authoritative)
+  and a second terminal event does not replace the first.
+
+Counting each event once is not this module's job: the store applies an event only if its
+tracking record is new.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from dicompress_progress.errors import ProjectionError
+from dicompress_schemas import (
+    CompressionRequested,
+    Event,
+    JobCancelled,
+    JobCompleted,
+    JobFailed,
+    JobStarted,
+    SliceEncoded,
+    SliceFailed,
+)
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+_TERMINAL_RANK = 2
+_RANK = {
+    Status.QUEUED: 0,
+    Status.RUNNING: 1,
+    Status.COMPLETED: _TERMINAL_RANK,
+    Status.FAILED: _TERMINAL_RANK,
+    Status.CANCELLED: _TERMINAL_RANK,
+}
+
+
+@dataclass(frozen=True)
+class JobView:
+    """One row of `jobs`: what is known about a job so far. Field names are the column names."""
+
+    job_id: uuid.UUID
+    tenant: str
+    status: Status
+    source_uri: str | None = None
+    target_uri: str | None = None
+    compression_rate: float | None = None
+    codec: str | None = None
+    slices_total: int | None = None
+    slices_done: int = 0
+    slices_failed: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    ratio: float | None = None
+    artifact_uri: str | None = None
+    artifact_bytes: int | None = None
+    error_code: str | None = None
+    reason: str | None = None
+    worker: str | None = None
+    last_seq: int | None = None
+    download_ms: float | None = None
+    encode_ms: float | None = None
+    upload_ms: float | None = None
+    wall_ms: float | None = None
+    requested_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return _RANK[self.status] == _TERMINAL_RANK
+
+
+def apply(view: JobView | None, event: Event) -> JobView:
+    """The view after `event`. Pure; raises ProjectionError if the event names another job or
+    tenant than the view (such an event can never be applied, so it is dead-lettered)."""
+    if view is None:
+        # requested_at falls back to the first event seen, so listings ordered by it never see
+        # NULL; the CompressionRequested, whenever it comes, overwrites it with the real time.
+        view = JobView(
+            job_id=event.job_id,
+            tenant=event.tenant,
+            status=Status.QUEUED,
+            requested_at=event.occurred_at,
+        )
+    elif view.job_id != event.job_id:
+        raise ProjectionError(f"event of job {event.job_id} applied to job {view.job_id}")
+    elif view.tenant != event.tenant:
+        raise ProjectionError(
+            f"job {view.job_id} belongs to tenant {view.tenant!r}, "
+            f"but a {event.type} (seq {event.seq}) names tenant {event.tenant!r}"
+        )
+    folded = _HANDLERS[type(event)](view, event)
+    last_seq = event.seq if view.last_seq is None else max(view.last_seq, event.seq)
+    return replace(folded, last_seq=last_seq)
+
+
+def ignored_as_late(view: JobView | None, event: Event) -> bool:
+    """True if `event` comes after the job ended and so changes nothing but `last_seq`
+    (worth a log line: it means a re-run or a producer bug)."""
+    return view is not None and view.is_terminal and not isinstance(event, CompressionRequested)
+
+
+def _advance(view: JobView, status: Status) -> Status:
+    if view.is_terminal or _RANK[status] <= _RANK[view.status]:
+        return view.status
+    return status
+
+
+def _on_requested(view: JobView, event: CompressionRequested) -> JobView:
+    # The request's fields are facts about the job whatever its status, so always fill them.
+    return replace(
+        view,
+        status=_advance(view, Status.QUEUED),
+        source_uri=event.source_uri,
+        target_uri=event.target_uri,
+        compression_rate=event.compression_rate,
+        codec=event.codec.value,
+        requested_at=event.occurred_at,
+    )
+
+
+def _on_started(view: JobView, event: JobStarted) -> JobView:
+    if view.is_terminal:
+        return view
+    return replace(
+        view,
+        status=_advance(view, Status.RUNNING),
+        slices_total=event.total_slices,
+        worker=event.worker,
+        started_at=event.occurred_at,
+    )
+
+
+def _on_slice_encoded(view: JobView, event: SliceEncoded) -> JobView:
+    if view.is_terminal:
+        return view
+    return replace(
+        view,
+        status=_advance(view, Status.RUNNING),
+        slices_total=_first(view.slices_total, event.total_slices),
+        slices_done=view.slices_done + 1,
+        bytes_in=view.bytes_in + event.bytes_in,
+        bytes_out=view.bytes_out + event.bytes_out,
+        encode_ms=(view.encode_ms or 0.0) + event.encode_ms,
+    )
+
+
+def _on_slice_failed(view: JobView, event: SliceFailed) -> JobView:
+    if view.is_terminal:
+        return view
+    return replace(
+        view,
+        status=_advance(view, Status.RUNNING),
+        slices_total=_first(view.slices_total, event.total_slices),
+        slices_failed=view.slices_failed + 1,
+    )
+
+
+def _on_completed(view: JobView, event: JobCompleted) -> JobView:
+    if view.is_terminal:
+        return view
+    # The compressor's totals are authoritative: they replace the running counts.
+    return replace(
+        view,
+        status=Status.COMPLETED,
+        slices_total=_first(view.slices_total, event.slices_encoded + event.slices_failed),
+        slices_done=event.slices_encoded,
+        slices_failed=event.slices_failed,
+        bytes_in=event.bytes_in,
+        bytes_out=event.bytes_out,
+        ratio=event.ratio,
+        artifact_uri=event.artifact_uri,
+        artifact_bytes=event.artifact_bytes,
+        download_ms=event.download_ms,
+        encode_ms=event.encode_ms,
+        upload_ms=event.upload_ms,
+        wall_ms=event.wall_ms,
+        finished_at=event.occurred_at,
+    )
+
+
+def _on_failed(view: JobView, event: JobFailed) -> JobView:
+    if view.is_terminal:
+        return view
+    return replace(
+        view,
+        status=Status.FAILED,
+        error_code=event.error_code,
+        reason=event.reason,
+        finished_at=event.occurred_at,
+    )
+
+
+def _on_cancelled(view: JobView, event: JobCancelled) -> JobView:
+    if view.is_terminal:
+        return view
+    return replace(
+        view, status=Status.CANCELLED, reason=event.reason or None, finished_at=event.occurred_at
+    )
+
+
+def _first(current: int | None, candidate: int) -> int:
+    return candidate if current is None else current
+
+
+# Keyed by event class; `Any` because each handler takes its own event type.
+_HANDLERS: dict[type[Any], Callable[[JobView, Any], JobView]] = {
+    CompressionRequested: _on_requested,
+    JobStarted: _on_started,
+    SliceEncoded: _on_slice_encoded,
+    SliceFailed: _on_slice_failed,
+    JobCompleted: _on_completed,
+    JobFailed: _on_failed,
+    JobCancelled: _on_cancelled,
+}
