@@ -1,0 +1,71 @@
+"""The composition root: build the adapters from settings, wire them, run until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from contextlib import AsyncExitStack
+
+from aiokafka import AIOKafkaConsumer
+
+from dicompress_compressor.job import JobRunner
+from dicompress_compressor.pool import EncoderPool
+from dicompress_compressor.settings import CompressorSettings
+from dicompress_compressor.storage import S3ObjectStore
+from dicompress_compressor.worker import JoinTracker, Worker
+from dicompress_infra.health import serve_health
+from dicompress_infra.kafka import make_producer, publish
+from dicompress_infra.running import run_until_signalled
+from dicompress_infra.s3 import make_s3_client
+
+log = logging.getLogger(__name__)
+
+# A long series on a busy machine can take minutes; past this the group gives the job away.
+MAX_POLL_INTERVAL_MS = 30 * 60 * 1000
+
+
+async def run(settings: CompressorSettings) -> None:
+    """Serve until SIGTERM/SIGINT, then shut down cleanly."""
+    await run_until_signalled(functools.partial(serve, settings))
+
+
+async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
+    """Consume requests until `stop` is set. Tests call this directly with their own settings."""
+    topics = settings.topics
+    tracker = JoinTracker()
+    async with AsyncExitStack() as stack:
+        health = await serve_health(
+            settings.compressor_health_port,
+            lambda: tracker.joined and not stop.is_set(),
+            host=settings.compressor_health_host,
+        )
+        stack.push_async_callback(health.wait_closed)
+        stack.callback(health.close)
+        pool = EncoderPool(settings.compressor_processes)
+        stack.callback(pool.shutdown)
+        await pool.warm_up()
+        producer = make_producer(settings.kafka_bootstrap_servers)
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.compressor_group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
+        )
+        consumer.subscribe([topics.requests], listener=tracker)
+        await consumer.start()
+        stack.push_async_callback(consumer.stop)  # leaves the group: a quick rebalance
+        runner = JobRunner(
+            store=S3ObjectStore(make_s3_client(settings)),
+            encoder=pool,
+            emit=functools.partial(publish, producer, topics.events),
+            worker=settings.compressor_worker_id,
+            max_in_flight=settings.max_in_flight,
+        )
+        extra = {"worker": settings.compressor_worker_id, "topic": topics.requests}
+        log.info("compressor consuming", extra=extra)
+        await Worker(consumer, producer, runner, topics).serve(stop)
+        log.info("compressor stopping", extra=extra)

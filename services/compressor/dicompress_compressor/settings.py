@@ -1,0 +1,48 @@
+"""The compressor's settings: the common ones plus its own, all from the environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import Field
+
+from dicompress_infra.settings import CommonSettings
+
+
+def _default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class CompressorSettings(CommonSettings):
+    """Environment names are the field names in upper case (COMPRESSOR_PROCESSES, ...)."""
+
+    compressor_group_id: str = Field(
+        default="dicompress-compressor",
+        description="Kafka consumer group of every compressor instance: each request goes to one",
+    )
+    compressor_processes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="Encoder processes (encoding is CPU-bound: one per core)",
+    )
+    compressor_max_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        description="Slices downloading or encoding at once; default 2 x processes",
+    )
+    compressor_health_host: str = Field(
+        default="127.0.0.1", description="Address of the health endpoint (0.0.0.0 in a container)"
+    )
+    compressor_health_port: int = Field(
+        default=18002, ge=0, le=65535, description="Port of GET /healthz (0: any free port)"
+    )
+    compressor_worker_id: str = Field(
+        default_factory=_default_worker_id,
+        description="Name of this instance in JobStarted events; default hostname-pid",
+    )
+
+    @property
+    def max_in_flight(self) -> int:
+        """Two slices per process: one encoding, one downloading behind it."""
+        return self.compressor_max_in_flight or 2 * self.compressor_processes
