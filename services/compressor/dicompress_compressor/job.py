@@ -2,12 +2,13 @@
 
 Every effect goes through an adapter passed in (object store, encoder, event sink), so this
 module is the job's whole logic. Events follow the per-job sequence: JobStarted 1, slice i at
-2+i in index order, the terminal event at 2+N. Ids come from (job_id, seq), so a re-run after a
-crash re-emits the same identities and consumers drop the duplicates.
+2+i in index order, and the terminal event right after the last event emitted (2+N for a
+completed job), so a job's history never has a gap. Ids come from (job_id, seq), so a re-run
+after a crash re-emits the same identities and consumers drop the duplicates.
 
 Once the source is listed, JobStarted is always emitted (even for 0 slices, or when the target
 is taken) so that consumers see who took the job; a job that fails before listing (a malformed
-URI) has N = 0 and ends with its terminal event at seq 2.
+URI) ends with its JobFailed at seq 1.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class _Job:
         self.runner = runner
         self.request = request
         self.total = 0  # N, once the source is listed
+        self.next_seq = 1  # the terminal event takes this seq: no gap before it
         self.started = time.perf_counter()
         self.log_extra: dict[str, Any] = {"job_id": str(request.job_id), "tenant": request.tenant}
 
@@ -107,6 +109,7 @@ class _Job:
 
     async def emit(self, event: EventBase) -> None:
         await self.runner.emit(event)
+        self.next_seq = event.seq + 1
         extra = {**self.log_extra, "event_type": event.__class__.__name__, "seq": event.seq}
         log.debug("event emitted", extra=extra)
 
@@ -127,7 +130,7 @@ class _Job:
 
     def _failed(self, error_code: str, reason: str) -> JobFailed:
         return JobFailed(
-            **self.envelope(2 + self.total), error_code=error_code, reason=reason[:_REASON_MAX]
+            **self.envelope(self.next_seq), error_code=error_code, reason=reason[:_REASON_MAX]
         )
 
     async def _run(self) -> JobCompleted:
