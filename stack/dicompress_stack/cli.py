@@ -1,0 +1,173 @@
+"""`dicompress`: run the embedded stack (`up`), talk to it (`env`, `token`), or demo it (`demo`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from dicompress_infra.auth import issue_token
+from dicompress_stack.config import (
+    S3_ACCESS_KEY,
+    S3_SECRET_KEY,
+    StackConfig,
+    load_or_create_secret,
+    render_exports,
+)
+from dicompress_stack.errors import StackError
+from dicompress_stack.stack import JWT_AUDIENCE, Stack, attach, raise_interrupt, start_stack
+
+TOKEN_TTL_S = 12 * 3600
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dicompress", description="The embedded dicompress stack, for development and demos."
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the stack keeps its data and stack.json (default: $DICOMPRESS_DATA_DIR or "
+        "./.dicompress)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "up", help="start Kafka, Postgres, S3 and the four services; Ctrl-C stops them"
+    )
+    commands.add_parser("env", help="print the running stack's endpoints as `export` lines")
+    token = commands.add_parser("token", help="print a development bearer token")
+    token.add_argument("--tenant", default="demo", help="tenant the token is for (default: demo)")
+    commands.add_parser(
+        "demo", add_help=False, help="compress a CT series end to end (see `demo --help`)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `dicompress` console script."""
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "demo":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    quiet = args.command in ("env", "token")
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    try:
+        config = StackConfig.from_env(os.environ, args.data_dir)
+        if args.command == "up":
+            return up(config)
+        if args.command == "env":
+            return env(config)
+        if args.command == "token":
+            print(token(config, args.tenant))
+            return 0
+        return demo(config, rest)
+    except StackError as exc:
+        print(f"dicompress {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except ValidationError as exc:  # a malformed DICOMPRESS_* variable
+        print(f"dicompress {args.command}: bad DICOMPRESS_* setting: {exc}", file=sys.stderr)
+        return 2
+
+
+def up(config: StackConfig) -> int:
+    """Start everything, print how to reach it, and stop it all on Ctrl-C or SIGTERM."""
+    # SIGTERM takes Ctrl-C's clean path; SIGINT is set too, as a shell starting us in the
+    # background (`dicompress up &`) leaves it ignored
+    signal.signal(signal.SIGTERM, raise_interrupt)
+    signal.signal(signal.SIGINT, raise_interrupt)
+    started = time.monotonic()
+    try:
+        stack = start_stack(config)
+    except KeyboardInterrupt:
+        print("interrupted; whatever had started was stopped", file=sys.stderr)
+        return 130
+    print(banner(stack, time.monotonic() - started, token(config, "demo")), flush=True)
+    code = 0
+    try:
+        while not (dead := stack.dead()):
+            time.sleep(1.0)
+        for process in dead:
+            print(
+                f"{process.name} exited (code {process.popen.returncode}); stopping the stack\n"
+                f"--- last lines of {process.log_path}:\n{process.log_tail()}",
+                file=sys.stderr,
+            )
+        code = 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        # stop once, completely: a second Ctrl-C must not leave half the stack running
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("stopping the stack...", file=sys.stderr, flush=True)
+        stack.stop()
+        print("stopped", file=sys.stderr)
+    return code
+
+
+def banner(stack: Stack, seconds: float, dev_token: str) -> str:
+    """What `dicompress up` prints once everything answers."""
+    config = stack.config
+    return "\n".join(
+        [
+            f"dicompress is up in {seconds:.1f} s (data in {config.data_dir})",
+            f"  API        {config.api_url}  (OpenAPI: {config.api_url}/docs)",
+            f"  WebSocket  {config.ws_url}",
+            f"  Kafka      {config.kafka_bootstrap}",
+            f"  Postgres   {config.database_url}",
+            f"  S3         {config.s3_endpoint_url}  bucket {config.bucket}",
+            f"  logs       {config.data_dir}/<component>/<component>.log",
+            f"development token for tenant 'demo' (valid {TOKEN_TTL_S // 3600} h):",
+            f"  {dev_token}",
+            "`dicompress env` prints these as exports; Ctrl-C stops everything.",
+        ]
+    )
+
+
+def env(config: StackConfig) -> int:
+    """Print `export NAME=value` lines for the running stack, or fail if none runs."""
+    found = attach(config.data_dir)
+    if found is None:
+        print(
+            f"dicompress env: no stack is running from {config.data_dir}; "
+            "start one with `dicompress up`",
+            file=sys.stderr,
+        )
+        return 1
+    values = found.endpoints() | {
+        "TOPIC_PREFIX": found.config.topic_prefix,
+        "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
+    }
+    print(render_exports(values), end="")
+    return 0
+
+
+def token(config: StackConfig, tenant: str) -> str:
+    """A bearer token for `tenant`, signed with this data dir's secret."""
+    return issue_token(load_or_create_secret(config), tenant, JWT_AUDIENCE, TOKEN_TTL_S)
+
+
+def demo(config: StackConfig, rest: list[str]) -> int:
+    """Hand over to the demo, imported only now: it is heavy and only this command needs it."""
+    from dicompress_stack import demo as demo_module
+
+    parser = argparse.ArgumentParser(
+        prog="dicompress demo", description=(demo_module.__doc__ or "").split("\n\n")[0]
+    )
+    demo_module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    args.data_dir = config.data_dir
+    return demo_module.main(args)
