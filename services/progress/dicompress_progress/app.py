@@ -29,6 +29,8 @@ def create_app(settings: ProgressSettings) -> faust.App:
     coloured console handler; `-l LEVEL` on the command line still sets the level.
     """
     topics = settings.topics
+    # faust creates its data dir without parents; a fresh checkout has no `.dicompress/` yet.
+    settings.progress_data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.progress_group_id,
         broker=[

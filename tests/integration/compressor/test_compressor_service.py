@@ -258,7 +258,7 @@ async def test_a_non_dicom_object_fails_alone_and_another_jobs_zip_is_not_overwr
     assert isinstance(mixed_events[-1], JobCompleted)
     assert mixed_events[-1].slices_failed == 1
 
-    assert [(e.type, e.seq) for e in taken_events] == [("JobStarted", 1), ("JobFailed", 5)]
+    assert [(e.type, e.seq) for e in taken_events] == [("JobStarted", 1), ("JobFailed", 2)]
     refused = taken_events[-1]
     assert isinstance(refused, JobFailed)
     assert refused.error_code == "target-exists"
