@@ -98,10 +98,11 @@ def report(event: dict[str, Any], job: dict[str, Any], seconds: float) -> str:
         f"(ZIP {event['artifact_bytes'] / mb:.2f} MiB)",
         f"  ratio       {event['ratio']:.1f}:1 (pixel bytes / codestream bytes)",
         f"  timings     download {event['download_ms'] / 1000:.2f} s, "
-        f"encode {event['encode_ms'] / 1000:.2f} s of CPU, upload {event['upload_ms'] / 1000:.2f} s, "
-        f"worker wall {event['wall_ms'] / 1000:.2f} s",
+        f"encode {event['encode_ms'] / 1000:.2f} s of CPU, "
+        f"upload {event['upload_ms'] / 1000:.2f} s, worker wall {event['wall_ms'] / 1000:.2f} s",
         f"  end to end  {seconds:.2f} s from submit to the completion event",
-        f"  projection  status={job.get('status')} {job.get('slicesDone')}/{job.get('slicesTotal')}",
+        f"  projection  status={job.get('status')} "
+        f"{job.get('slicesDone')}/{job.get('slicesTotal')} slices",
         f"  artifact    {event['artifact_uri']}",
     ]
     return "\n".join(lines)
@@ -149,7 +150,8 @@ def _wait_projection(api_url: str, token: str, job_id: str, terminal: str) -> di
 
 def main(args: argparse.Namespace) -> int:
     """Entry of `dicompress demo` (the CLI parsed `args`, including `data_dir`)."""
-    from dicompress_stack import stack as stack_mod  # noqa: PLC0415 (heavy; only for the demo)
+    # imported here: the stack pulls in boto3 and the launchers, which only the demo needs
+    from dicompress_stack import stack as stack_mod
 
     with ExitStack() as cleanup:
         running = stack_mod.ensure_running(args.data_dir, cleanup)

@@ -122,7 +122,8 @@ async def test_series_travels_the_whole_pipeline(
 
         # The projection, through the API and in Postgres itself.
         async with asyncio.timeout(20):
-            while (view := (await http.get(f"/jobs/{job_id}")).json())["status"] != "completed":
+            # polling an HTTP endpoint: there is no event to wait on
+            while (view := (await http.get(f"/jobs/{job_id}")).json())["status"] != "completed":  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
         assert view["slicesDone"] == SLICES
         assert view["slicesTotal"] == SLICES
