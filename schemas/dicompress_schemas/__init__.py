@@ -6,6 +6,13 @@ JSON Schema no longer matches the models.
 """
 
 from dicompress_schemas.codec import DecodeError, decode_event, encode_event, event_key
+from dicompress_schemas.commands import (
+    COMMAND_TYPES,
+    CancelRequested,
+    Command,
+    decode_command,
+    encode_command,
+)
 from dicompress_schemas.events import (
     EVENT_TYPES,
     Codec,
@@ -24,8 +31,11 @@ from dicompress_schemas.events import (
 from dicompress_schemas.topics import Topics
 
 __all__ = [
+    "COMMAND_TYPES",
     "EVENT_TYPES",
+    "CancelRequested",
     "Codec",
+    "Command",
     "CompressionRequested",
     "DecodeError",
     "Event",
@@ -38,7 +48,9 @@ __all__ = [
     "SliceFailed",
     "TerminalEvent",
     "Topics",
+    "decode_command",
     "decode_event",
+    "encode_command",
     "encode_event",
     "event_key",
     "new_event_id",

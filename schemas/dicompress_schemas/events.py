@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Fixed namespace so event ids derived from (job, seq, attempt) are the same in every process.
 _EVENT_NAMESPACE = uuid.UUID("6c0f4e1e-6a55-4d8c-9a0e-3b1f0f3f6a21")
@@ -34,9 +34,16 @@ def utc_now() -> datetime:
 
 
 class Codec(StrEnum):
-    """Target encoding. Only lossy JPEG 2000 (transfer syntax 1.2.840.10008.1.2.4.91) so far."""
+    """Target encoding, with its DICOM transfer syntax."""
 
-    J2K_LOSSY = "j2k-lossy"
+    J2K_LOSSY = "j2k-lossy"  # JPEG 2000, 1.2.840.10008.1.2.4.91
+    J2K_LOSSLESS = "j2k-lossless"  # JPEG 2000 lossless, 1.2.840.10008.1.2.4.90
+    HTJ2K_LOSSY = "htj2k-lossy"  # High-Throughput JPEG 2000, 1.2.840.10008.1.2.4.203
+    HTJ2K_LOSSLESS = "htj2k-lossless"  # HTJ2K lossless, 1.2.840.10008.1.2.4.201
+
+    @property
+    def lossless(self) -> bool:
+        return self in (Codec.J2K_LOSSLESS, Codec.HTJ2K_LOSSLESS)
 
 
 class EventBase(BaseModel):
@@ -48,6 +55,9 @@ class EventBase(BaseModel):
     job_id: uuid.UUID
     tenant: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     seq: int = Field(ge=0, description="Position of this event in its job's history")
+    attempt: int = Field(
+        default=1, ge=1, description="Which run of the job emitted it (a re-run after a crash: 2+)"
+    )
     occurred_at: AwareDatetime = Field(default_factory=utc_now)
 
     @field_validator("occurred_at")
@@ -63,15 +73,33 @@ class CompressionRequested(EventBase):
     version: Literal[1] = 1
     source_uri: S3Uri = Field(description="S3 prefix holding the DICOM slices")
     target_uri: S3Uri = Field(description="S3 prefix the ZIP artifact is written under")
-    compression_rate: float = Field(
-        gt=1, le=1000, description="Original pixel bytes / codestream bytes, as gdcmconv means it"
+    compression_rate: float | None = Field(
+        default=None,
+        gt=1,
+        le=1000,
+        description="Original pixel bytes / codestream bytes, as gdcmconv means it; "
+        "required by lossy codecs, absent for lossless ones",
     )
     codec: Codec = Codec.J2K_LOSSY
     anonymize: bool = False
     output_filename: str | None = Field(
-        default=None, description="ZIP file name under target_uri; default '<job_id>.zip'"
+        default=None, description="ZIP file name under target_uri; default from the naming rules"
     )
     overwrite_existing: bool = False
+    min_psnr: float | None = Field(
+        default=None,
+        gt=0,
+        le=200,
+        description="Quality floor in dB: a lossy slice below it fails instead of shipping",
+    )
+
+    @model_validator(mode="after")
+    def _rate_fits_codec(self) -> CompressionRequested:
+        if self.codec.lossless and self.compression_rate is not None:
+            raise ValueError(f"codec {self.codec.value} is lossless: give no compression_rate")
+        if not self.codec.lossless and self.compression_rate is None:
+            raise ValueError(f"codec {self.codec.value} is lossy: compression_rate is required")
+        return self
 
 
 class JobStarted(EventBase):
@@ -82,7 +110,6 @@ class JobStarted(EventBase):
     total_slices: int = Field(ge=0)
     total_bytes: int = Field(ge=0, description="Sum of the source objects' sizes")
     worker: str = Field(description="Which compressor instance runs the job")
-    attempt: int = Field(default=1, ge=1)
 
 
 class SliceEncoded(EventBase):
@@ -98,6 +125,17 @@ class SliceEncoded(EventBase):
     bytes_out: int = Field(ge=0, description="Size of the encoded DICOM file")
     ratio: float = Field(gt=0, description="Measured pixel bytes / codestream bytes")
     encode_ms: float = Field(ge=0)
+    slice_key: str | None = Field(
+        default=None, description="S3 key of the encoded slice, readable as soon as this arrives"
+    )
+    sop_instance_uid: str | None = Field(default=None, description="UID of the encoded slice")
+    source_sop_instance_uid: str | None = Field(default=None, description="UID of the original")
+    psnr: float | None = Field(
+        default=None, description="dB against the original pixels; None when lossless (identical)"
+    )
+    max_abs_error: int | None = Field(
+        default=None, ge=0, description="Largest absolute difference of a stored pixel value"
+    )
 
 
 class SliceFailed(EventBase):
@@ -109,6 +147,11 @@ class SliceFailed(EventBase):
     total_slices: int = Field(ge=1)
     source_key: str
     reason: str
+    error_code: str = Field(
+        default="slice-failed",
+        description="Stable cause, e.g. 'not-dicom', 'no-pixel-data', 'unsupported', "
+        "'below-quality-floor'",
+    )
 
 
 class JobCompleted(EventBase):
@@ -127,6 +170,10 @@ class JobCompleted(EventBase):
     encode_ms: float = Field(ge=0, description="CPU time spent encoding, summed over slices")
     upload_ms: float = Field(ge=0)
     wall_ms: float = Field(ge=0)
+    cpu_s: float | None = Field(default=None, ge=0, description="CPU seconds of the worker")
+    peak_rss_bytes: int | None = Field(
+        default=None, ge=0, description="Peak resident memory of the worker and its encoders"
+    )
 
 
 class JobFailed(EventBase):

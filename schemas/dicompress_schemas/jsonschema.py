@@ -12,26 +12,30 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 
-from dicompress_schemas.events import EVENT_TYPES, EventBase
+from dicompress_schemas.commands import COMMAND_TYPES
+from dicompress_schemas.events import EVENT_TYPES
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "json"
 _ID_BASE = "https://dicompress.dev/schemas/"
 
 
-def schema_name(model: type[EventBase]) -> str:
+def schema_name(model: type[BaseModel]) -> str:
     version = model.model_fields["version"].default
     return f"{model.__name__}.v{version}.json"
 
 
 def generate() -> dict[str, dict[str, Any]]:
-    """File name -> JSON Schema (draft 2020-12) of every event type and version."""
+    """File name -> JSON Schema (draft 2020-12) of every event and command, each version."""
     out: dict[str, dict[str, Any]] = {}
-    for model in EVENT_TYPES:
+    for model in (*EVENT_TYPES, *COMMAND_TYPES):
         schema = model.model_json_schema(mode="serialization")
         name = schema_name(model)
-        # `type` and `version` have defaults in Python, but on the wire they are always present.
-        required = set(schema.get("required", [])) | {"type", "version", "occurred_at"}
+        # `type` and `version` have defaults in Python, but on the wire they are always there.
+        # Fields added to a version later stay optional: the log keeps messages without them.
+        required = set(schema.get("required", [])) | {"type", "version"}
+        required |= {"occurred_at"} & set(schema["properties"])
         schema["required"] = sorted(required)
         out[name] = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 REQUESTS = "compression.requests"
 EVENTS = "compression.events"
+CONTROL = "compression.control"
 DEAD_LETTER = "compression.dead-letter"
+
+# Partitions per topic: requests and events bound how many compressors and projection workers
+# share the load; control (commands every compressor must see) and dead-letter are small.
+PARTITIONS = {REQUESTS: 4, EVENTS: 4, CONTROL: 1, DEAD_LETTER: 1}
 
 
 @dataclass(frozen=True)
@@ -15,6 +20,8 @@ class Topics:
 
     requests: `CompressionRequested`, keyed by job id; the compressors' consumer group reads it.
     events: every later event of a job, keyed by job id so a job's events keep their order.
+    control: commands to running jobs (`CancelRequested`), keyed by job id; every compressor
+        reads all of it (no consumer group), since any of them may hold the job.
     dead_letter: what could not be decoded or applied, with the reason in a header.
     """
 
@@ -29,8 +36,16 @@ class Topics:
         return self.prefix + EVENTS
 
     @property
+    def control(self) -> str:
+        return self.prefix + CONTROL
+
+    @property
     def dead_letter(self) -> str:
         return self.prefix + DEAD_LETTER
 
-    def all(self) -> tuple[str, str, str]:
-        return (self.requests, self.events, self.dead_letter)
+    def all(self) -> tuple[str, ...]:
+        return (self.requests, self.events, self.control, self.dead_letter)
+
+    def layout(self) -> list[tuple[str, int]]:
+        """(name, partitions) of every topic, for whoever creates them."""
+        return [(self.prefix + name, count) for name, count in PARTITIONS.items()]

@@ -11,12 +11,23 @@ import orjson
 import pytest
 import yaml
 
-from dicompress_schemas import EVENT_TYPES, DecodeError, Topics, decode_event, encode_event
+from dicompress_schemas import (
+    COMMAND_TYPES,
+    EVENT_TYPES,
+    CompressionRequested,
+    DecodeError,
+    Topics,
+    decode_command,
+    decode_event,
+    encode_command,
+    encode_event,
+)
 from dicompress_schemas.jsonschema import SCHEMA_DIR, generate, render, schema_name
 
 ROOT = Path(__file__).resolve().parents[2] / "schemas"
 EXAMPLES = ROOT / "examples"
 NAMES = [schema_name(model) for model in EVENT_TYPES]
+COMMAND_NAMES = [schema_name(model) for model in COMMAND_TYPES]
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -36,7 +47,7 @@ def test_committed_schemas_equal_generated() -> None:
         )
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + COMMAND_NAMES)
 def test_example_validates_against_committed_schema(name: str) -> None:
     schema = _load(SCHEMA_DIR / name)
     example = _load(EXAMPLES / name)
@@ -59,6 +70,35 @@ def test_example_decodes_and_round_trips(name: str) -> None:
             assert decode_event(reencoded).occurred_at == event.occurred_at
         else:
             assert reencoded[key] == value, key
+
+
+@pytest.mark.parametrize("name", COMMAND_NAMES)
+def test_command_example_decodes_and_round_trips(name: str) -> None:
+    command = decode_command((EXAMPLES / name).read_bytes())
+    assert f"{command.type}.v{command.version}.json" == name
+    assert decode_command(encode_command(command)) == command
+    with pytest.raises(DecodeError):
+        decode_command(b'{"type": "CancelRequested"}')
+
+
+def test_events_written_before_a_field_was_added_still_decode() -> None:
+    raw = _load(EXAMPLES / "SliceEncoded.v1.json")
+    for added in ("attempt", "slice_key", "psnr", "max_abs_error", "sop_instance_uid"):
+        raw.pop(added)
+    event = decode_event(raw)
+    assert event.attempt == 1
+    assert getattr(event, "psnr", "missing") is None
+
+
+def test_lossless_codecs_take_no_rate_and_lossy_ones_need_one() -> None:
+    raw = _load(EXAMPLES / "CompressionRequested.v1.json")
+    assert isinstance(decode_event(raw | {"codec": "htj2k-lossy"}), CompressionRequested)
+    lossless = {k: v for k, v in raw.items() if k != "compression_rate"}
+    assert decode_event(lossless | {"codec": "j2k-lossless"}).type == "CompressionRequested"
+    with pytest.raises(DecodeError, match="lossless"):
+        decode_event(raw | {"codec": "j2k-lossless"})
+    with pytest.raises(DecodeError, match="compression_rate is required"):
+        decode_event(lossless)
 
 
 def test_unknown_fields_are_ignored() -> None:
@@ -94,7 +134,7 @@ def test_asyncapi_names_every_event_and_topic() -> None:
     addresses = {channel["address"] for channel in doc["channels"].values()}
     assert addresses == set(Topics().all())
     messages = doc["components"]["messages"]
-    for model in EVENT_TYPES:
+    for model in (*EVENT_TYPES, *COMMAND_TYPES):
         ref = messages[model.__name__]["payload"]["$ref"]
         assert (ROOT / ref).is_file(), ref
         assert ref == f"json/{schema_name(model)}"

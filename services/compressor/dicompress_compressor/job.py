@@ -28,6 +28,7 @@ from dicompress_compressor.pipeline import SliceEncoder, SliceOutcome, in_index_
 from dicompress_compressor.storage import ObjectStore, SourceObject
 from dicompress_infra.s3 import S3Uri, S3UriError
 from dicompress_schemas import (
+    Codec,
     CompressionRequested,
     EventBase,
     JobCompleted,
@@ -134,6 +135,7 @@ class _Job:
         )
 
     async def _run(self) -> JobCompleted:
+        rate = self._lossy_rate()
         source, artifact = self._locations()
         sources = await self.runner.store.list_objects(source)
         sources.sort(key=lambda o: natural_key(o.key))
@@ -157,7 +159,7 @@ class _Job:
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES) as spool:
             # ZIP_STORED: a JPEG 2000 codestream does not deflate
             with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
-                totals = await self._encode_all(sources, archive)
+                totals = await self._encode_all(sources, archive, rate)
             if totals.encoded == 0:
                 first = " | ".join(totals.reasons[:3])
                 raise JobAborted("no-slice-encoded", f"no slice could be encoded: {first}")
@@ -204,13 +206,26 @@ class _Job:
                 "overwrite_existing or choose another output_filename",
             )
 
-    async def _encode_all(self, sources: list[SourceObject], archive: zipfile.ZipFile) -> _Totals:
+    def _lossy_rate(self) -> float:
+        """The requested ratio; only lossy JPEG 2000 is implemented so far."""
+        request = self.request
+        if request.codec is not Codec.J2K_LOSSY or request.compression_rate is None:
+            raise JobAborted(
+                "unsupported-codec",
+                f"codec {request.codec.value} is not supported by this compressor yet; "
+                f"ask for {Codec.J2K_LOSSY.value} with a compression rate",
+            )
+        return request.compression_rate
+
+    async def _encode_all(
+        self, sources: list[SourceObject], archive: zipfile.ZipFile, rate: float
+    ) -> _Totals:
         totals = _Totals()
         outcomes = in_index_order(
             sources,
             self.runner.store,
             self.runner.encoder,
-            self.request.compression_rate,
+            rate,
             self.runner.max_in_flight,
         )
         async with aclosing(outcomes):

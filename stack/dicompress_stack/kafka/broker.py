@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 90.0
 # requests and events are keyed by job id: 4 partitions let 4 compressors share the work
-PARTITIONS = {"requests": 4, "events": 4, "dead_letter": 1}
 
 
 def server_properties(port: int, controller_port: int, log_dir: Path) -> str:
@@ -142,14 +141,5 @@ async def _lists_topics(bootstrap: str) -> bool:
 
 
 def create_topics(bootstrap: str, topics: Topics) -> None:
-    """Create the requests, events and dead-letter topics if they are missing."""
-    run_async(
-        ensure_topics(
-            bootstrap,
-            [
-                (topics.requests, PARTITIONS["requests"]),
-                (topics.events, PARTITIONS["events"]),
-                (topics.dead_letter, PARTITIONS["dead_letter"]),
-            ],
-        )
-    )
+    """Create every topic of the deployment (`Topics.layout`) that is missing."""
+    run_async(ensure_topics(bootstrap, topics.layout()))

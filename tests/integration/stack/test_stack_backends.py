@@ -65,7 +65,12 @@ async def test_test_env_creates_its_topics_with_their_partitions(
         await admin.close()
     partitions = {topic["topic"]: len(topic["partitions"]) for topic in described}
     topics = settings.topics
-    assert partitions == {topics.requests: 4, topics.events: 4, topics.dead_letter: 1}
+    assert partitions == {
+        topics.requests: 4,
+        topics.events: 4,
+        topics.control: 1,
+        topics.dead_letter: 1,
+    }
     assert topics.prefix.startswith("t")
     assert topics.prefix.endswith(".")
 
