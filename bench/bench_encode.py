@@ -20,7 +20,7 @@ from contextlib import aclosing
 import numpy as np
 from pydicom import dcmread
 
-from dicompress_compressor.encoder import EncodedSlice
+from dicompress_compressor.encoder import EncodedSlice, EncodeOptions
 from dicompress_compressor.pipeline import in_index_order
 from dicompress_compressor.pool import EncoderPool
 from dicompress_compressor.storage import SourceObject
@@ -58,7 +58,8 @@ async def encode_series(
         sources = await store.list_objects(S3Uri("bench", ""))
         started = time.perf_counter()
         encoded = []
-        outcomes = in_index_order(sources, store, pool, rate, max_in_flight=2 * processes)
+        options = EncodeOptions(rate=rate)
+        outcomes = in_index_order(sources, store, pool, options, max_in_flight=2 * processes)
         async with aclosing(outcomes):
             async for outcome in outcomes:
                 if outcome.encoded is None:

@@ -21,11 +21,24 @@ from pydicom.multival import MultiValue
 from pydicom.pixels.encoders.base import JPEG2000Encoder
 from pydicom.uid import JPEG2000
 
-from dicompress_compressor.errors import EncoderUnavailable, UnsupportedInput
+from dicompress_compressor.errors import EncoderUnavailable, NoPixelData, NotDicom, UnsupportedInput
+from dicompress_schemas import Codec
 
 PLUGIN = "pylibjpeg"
 TRANSFER_SYNTAX = JPEG2000  # 1.2.840.10008.1.2.4.91, JPEG 2000 Image Compression (lossy allowed)
 METHOD = "ISO_15444_1"
+SUPPORTED_CODECS = frozenset({Codec.J2K_LOSSY})
+ANONYMIZE_SUPPORTED = False
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """How to encode every slice of a job; picklable, it travels to the pool processes."""
+
+    codec: Codec = Codec.J2K_LOSSY
+    rate: float | None = 100.0  # gdcmconv's meaning; None for lossless codecs
+    min_psnr: float | None = None  # quality floor in dB: below it the slice is rejected
+    anonymize_seed: str | None = None  # set to de-identify, the same for every slice of a job
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,10 @@ class EncodedSlice:
     codestream_bytes: int
     ratio: float
     encode_ms: float
+    sop_instance_uid: str = ""
+    source_sop_instance_uid: str | None = None
+    psnr: float | None = None  # None when lossless (identical pixels)
+    max_abs_error: int | None = None
 
 
 def check_encoder_available() -> None:
@@ -54,15 +71,21 @@ def openjpeg_ratio(rate: float, bits_stored: int, bits_allocated: int) -> float:
     return max(1.0, rate * bits_stored / bits_allocated)  # OpenJPEG refuses ratios below 1
 
 
-def encode_slice(data: bytes, rate: float) -> EncodedSlice:
-    """Encode one DICOM Part 10 file at `rate`; raise UnsupportedInput for what we refuse.
+def encode_slice(data: bytes, options: EncodeOptions) -> EncodedSlice:
+    """Encode one DICOM Part 10 file as `options` say; raise SliceRejected for what we refuse.
 
     Already-compressed input is decoded first. The result has a new SOP Instance UID (also in
     the file meta), LossyImageCompression "01", and the measured ratio and method appended to
     any earlier ones.
     """
+    if options.codec not in SUPPORTED_CODECS or options.rate is None:
+        raise UnsupportedInput(f"codec {options.codec.value} is not implemented yet")
+    if options.anonymize_seed is not None and not ANONYMIZE_SUPPORTED:
+        raise UnsupportedInput("anonymize is not implemented yet")
+    rate = options.rate
     started = time.process_time()
     ds = _read(data)
+    source_uid = str(ds.get("SOPInstanceUID", "")) or None
     _check_supported(ds)
     if ds.file_meta.TransferSyntaxUID.is_compressed:
         ds.decompress(generate_instance_uid=False)  # compress() below gives the new UID
@@ -84,6 +107,8 @@ def encode_slice(data: bytes, rate: float) -> EncodedSlice:
         codestream_bytes=codestream_bytes,
         ratio=ratio,
         encode_ms=(time.process_time() - started) * 1000.0,
+        sop_instance_uid=str(ds.SOPInstanceUID),
+        source_sop_instance_uid=source_uid,
     )
 
 
@@ -91,14 +116,14 @@ def _read(data: bytes) -> Dataset:
     try:
         return dcmread(io.BytesIO(data))
     except InvalidDicomError as exc:
-        raise UnsupportedInput(
+        raise NotDicom(
             f"not a DICOM Part 10 file ({exc}); upload only the series' .dcm files"
         ) from exc
 
 
 def _check_supported(ds: Dataset) -> None:
     if "PixelData" not in ds:
-        raise UnsupportedInput("no Pixel Data (7FE0,0010): not an image, nothing to compress")
+        raise NoPixelData("no Pixel Data (7FE0,0010): not an image, nothing to compress")
     if int(ds.get("SamplesPerPixel", 1)) != 1:
         raise UnsupportedInput(
             f"{ds.SamplesPerPixel} samples per pixel ({ds.get('PhotometricInterpretation', '?')}):"

@@ -7,13 +7,41 @@ class CompressorError(Exception):
     """Base of every error the compressor raises on purpose."""
 
 
-class UnsupportedInput(CompressorError, ValueError):
-    """The object is not a DICOM image we can encode (not DICOM, no pixels, RGB, multi-frame)."""
+class SliceRejected(CompressorError, ValueError):
+    """One slice cannot be encoded; `code` becomes its SliceFailed's error_code."""
+
+    code = "slice-failed"
+
+
+class UnsupportedInput(SliceRejected):
+    """A DICOM image we do not encode (RGB, multi-frame, odd bit depth, unknown codec)."""
+
+    code = "unsupported"
+
+
+class NotDicom(SliceRejected):
+    """The object is not a DICOM Part 10 file."""
+
+    code = "not-dicom"
+
+
+class NoPixelData(SliceRejected):
+    """The DICOM object has no pixel data: not an image."""
+
+    code = "no-pixel-data"
+
+
+class BelowQualityFloor(SliceRejected):
+    """The encoded slice's PSNR is below the job's `min_psnr`."""
+
+    code = "below-quality-floor"
 
 
 class EncoderUnavailable(CompressorError, RuntimeError):
     """The JPEG 2000 encoding plugin is not installed; the service cannot start."""
 
 
-class EncoderCrashed(CompressorError, RuntimeError):
+class EncoderCrashed(SliceRejected, RuntimeError):
     """A pool process died while encoding (twice for the same slice); the pool was replaced."""
+
+    code = "encoder-crashed"

@@ -22,13 +22,13 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+from dicompress_compressor.encoder import ANONYMIZE_SUPPORTED, SUPPORTED_CODECS, EncodeOptions
 from dicompress_compressor.errors import CompressorError
 from dicompress_compressor.ordering import entry_name, natural_key
 from dicompress_compressor.pipeline import SliceEncoder, SliceOutcome, in_index_order
 from dicompress_compressor.storage import ObjectStore, SourceObject
 from dicompress_infra.s3 import S3Uri, S3UriError
 from dicompress_schemas import (
-    Codec,
     CompressionRequested,
     EventBase,
     JobCompleted,
@@ -135,7 +135,7 @@ class _Job:
         )
 
     async def _run(self) -> JobCompleted:
-        rate = self._lossy_rate()
+        options = self._options()
         source, artifact = self._locations()
         sources = await self.runner.store.list_objects(source)
         sources.sort(key=lambda o: natural_key(o.key))
@@ -159,7 +159,7 @@ class _Job:
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES) as spool:
             # ZIP_STORED: a JPEG 2000 codestream does not deflate
             with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
-                totals = await self._encode_all(sources, archive, rate)
+                totals = await self._encode_all(sources, archive, options)
             if totals.encoded == 0:
                 first = " | ".join(totals.reasons[:3])
                 raise JobAborted("no-slice-encoded", f"no slice could be encoded: {first}")
@@ -206,26 +206,37 @@ class _Job:
                 "overwrite_existing or choose another output_filename",
             )
 
-    def _lossy_rate(self) -> float:
-        """The requested ratio; only lossy JPEG 2000 is implemented so far."""
+    def _options(self) -> EncodeOptions:
+        """The encoder's options, refusing up front what the encoder cannot honour."""
         request = self.request
-        if request.codec is not Codec.J2K_LOSSY or request.compression_rate is None:
+        if request.codec not in SUPPORTED_CODECS:
             raise JobAborted(
                 "unsupported-codec",
                 f"codec {request.codec.value} is not supported by this compressor yet; "
-                f"ask for {Codec.J2K_LOSSY.value} with a compression rate",
+                f"ask for one of {sorted(c.value for c in SUPPORTED_CODECS)}",
             )
-        return request.compression_rate
+        if request.anonymize and not ANONYMIZE_SUPPORTED:
+            # Never ship identifiable data to someone who asked for it de-identified.
+            raise JobAborted(
+                "unsupported-option",
+                "anonymize is not supported by this compressor yet; nothing was written",
+            )
+        return EncodeOptions(
+            codec=request.codec,
+            rate=request.compression_rate,
+            min_psnr=request.min_psnr,
+            anonymize_seed=str(request.job_id) if request.anonymize else None,
+        )
 
     async def _encode_all(
-        self, sources: list[SourceObject], archive: zipfile.ZipFile, rate: float
+        self, sources: list[SourceObject], archive: zipfile.ZipFile, options: EncodeOptions
     ) -> _Totals:
         totals = _Totals()
         outcomes = in_index_order(
             sources,
             self.runner.store,
             self.runner.encoder,
-            rate,
+            options,
             self.runner.max_in_flight,
         )
         async with aclosing(outcomes):
@@ -249,7 +260,11 @@ class _Job:
                 "slice failed", extra={**self.log_extra, **common, "reason": outcome.reason}
             )
             reason = outcome.reason[:_REASON_MAX]
-            await self.emit(SliceFailed(**self.envelope(seq), **common, reason=reason))
+            await self.emit(
+                SliceFailed(
+                    **self.envelope(seq), **common, reason=reason, error_code=outcome.error_code
+                )
+            )
             return
         entry = entry_name(outcome.index)
         archive.writestr(entry, encoded.data)  # ~10 KB, or a disk write once spooled: brief
@@ -268,6 +283,10 @@ class _Job:
                 bytes_out=len(encoded.data),
                 ratio=encoded.ratio,
                 encode_ms=encoded.encode_ms,
+                sop_instance_uid=encoded.sop_instance_uid or None,
+                source_sop_instance_uid=encoded.source_sop_instance_uid,
+                psnr=encoded.psnr,
+                max_abs_error=encoded.max_abs_error,
             )
         )
 

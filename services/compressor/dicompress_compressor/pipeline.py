@@ -14,18 +14,18 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
 
-from dicompress_compressor.encoder import EncodedSlice
-from dicompress_compressor.errors import CompressorError
+from dicompress_compressor.encoder import EncodedSlice, EncodeOptions
+from dicompress_compressor.errors import SliceRejected
 from dicompress_compressor.storage import ObjectStore, SourceObject
 
 
 class SliceEncoder(Protocol):
-    async def encode(self, data: bytes, rate: float) -> EncodedSlice: ...
+    async def encode(self, data: bytes, options: EncodeOptions) -> EncodedSlice: ...
 
 
 @dataclass(frozen=True)
 class SliceOutcome:
-    """What became of slice `index`: `encoded`, or None and a `reason`."""
+    """What became of slice `index`: `encoded`, or None with an `error_code` and a `reason`."""
 
     index: int
     source: SourceObject
@@ -33,13 +33,14 @@ class SliceOutcome:
     download_ms: float
     encoded: EncodedSlice | None
     reason: str = ""
+    error_code: str = ""
 
 
 async def in_index_order(
     sources: list[SourceObject],
     store: ObjectStore,
     encoder: SliceEncoder,
-    rate: float,
+    options: EncodeOptions,
     max_in_flight: int,
 ) -> AsyncGenerator[SliceOutcome, None]:
     """Yield one outcome per source, in order. Use with `contextlib.aclosing` so that leaving
@@ -49,7 +50,7 @@ async def in_index_order(
 
     def top_up() -> None:
         while len(pending) < max_in_flight and (item := next(upcoming, None)) is not None:
-            pending.append(asyncio.create_task(_process(*item, store, encoder, rate)))
+            pending.append(asyncio.create_task(_process(*item, store, encoder, options)))
 
     try:
         top_up()
@@ -65,7 +66,11 @@ async def in_index_order(
 
 
 async def _process(
-    index: int, source: SourceObject, store: ObjectStore, encoder: SliceEncoder, rate: float
+    index: int,
+    source: SourceObject,
+    store: ObjectStore,
+    encoder: SliceEncoder,
+    options: EncodeOptions,
 ) -> SliceOutcome:
     """Download and encode one slice. Never raises: a failure is the slice's reason."""
     started = time.perf_counter()
@@ -73,15 +78,15 @@ async def _process(
         data = await store.get_bytes(source)
     except Exception as exc:  # botocore raises many types; the slice fails, the job goes on
         reason = f"download failed: {type(exc).__name__}: {exc}"
-        return SliceOutcome(index, source, 0, _ms_since(started), None, reason)
+        return SliceOutcome(index, source, 0, _ms_since(started), None, reason, "download-failed")
     download_ms = _ms_since(started)
     try:
-        encoded = await encoder.encode(data, rate)
-    except CompressorError as exc:  # our refusals already say what is wrong
-        return SliceOutcome(index, source, len(data), download_ms, None, str(exc))
+        encoded = await encoder.encode(data, options)
+    except SliceRejected as exc:  # our refusals already say what is wrong
+        return SliceOutcome(index, source, len(data), download_ms, None, str(exc), exc.code)
     except Exception as exc:  # a codec error from pydicom/OpenJPEG: the slice fails alone
         reason = f"{type(exc).__name__}: {exc}"
-        return SliceOutcome(index, source, len(data), download_ms, None, reason)
+        return SliceOutcome(index, source, len(data), download_ms, None, reason, "codec-error")
     return SliceOutcome(index, source, len(data), download_ms, encoded)
 
 

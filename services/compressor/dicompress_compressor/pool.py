@@ -13,7 +13,12 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from dicompress_compressor.encoder import EncodedSlice, check_encoder_available, encode_slice
+from dicompress_compressor.encoder import (
+    EncodedSlice,
+    EncodeOptions,
+    check_encoder_available,
+    encode_slice,
+)
 from dicompress_compressor.errors import EncoderCrashed
 
 log = logging.getLogger(__name__)
@@ -45,13 +50,13 @@ class EncoderPool:
             )
         )
 
-    async def encode(self, data: bytes, rate: float) -> EncodedSlice:
+    async def encode(self, data: bytes, options: EncodeOptions) -> EncodedSlice:
         """Encode one slice; raise what the encoder raised, or EncoderCrashed."""
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             executor = self._executor
             try:
-                return await loop.run_in_executor(executor, encode_slice, data, rate)
+                return await loop.run_in_executor(executor, encode_slice, data, options)
             except BrokenProcessPool:
                 log.error("an encoder process died; replacing the pool", extra={"attempt": attempt})
                 if executor is self._executor:  # the first slice to notice replaces it

@@ -12,11 +12,12 @@ from pydicom.filewriter import dcmwrite
 from pydicom.uid import JPEG2000, ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 from dicompress_compressor.encoder import (
+    EncodeOptions,
     check_encoder_available,
     encode_slice,
     openjpeg_ratio,
 )
-from dicompress_compressor.errors import UnsupportedInput
+from dicompress_compressor.errors import SliceRejected as UnsupportedInput
 from dicompress_stack.synthetic_ct import PRIVATE_CREATOR, PRIVATE_GROUP, slice_bytes
 
 # a lung apex, a chest slice with heart and ribs, an abdominal slice with liver and kidneys
@@ -51,7 +52,7 @@ def test_encoded_slice_decodes_at_the_requested_ratio(
     originals: dict[int, bytes], index: int, rate: float, min_psnr: float
 ) -> None:
     original = dcmread(io.BytesIO(originals[index]))
-    result = encode_slice(originals[index], rate)
+    result = encode_slice(originals[index], EncodeOptions(rate=rate))
 
     assert result.data[128:132] == b"DICM"  # a Part 10 file with its preamble
     encoded = dcmread(io.BytesIO(result.data))
@@ -67,7 +68,7 @@ def test_encoded_slice_decodes_at_the_requested_ratio(
 
 def test_every_other_element_and_the_private_block_are_kept(originals: dict[int, bytes]) -> None:
     original = dcmread(io.BytesIO(originals[150]))
-    encoded = dcmread(io.BytesIO(encode_slice(originals[150], 100).data))
+    encoded = dcmread(io.BytesIO(encode_slice(originals[150], EncodeOptions(rate=100)).data))
 
     for element in original:
         if element.keyword in CHANGED:
@@ -80,7 +81,7 @@ def test_every_other_element_and_the_private_block_are_kept(originals: dict[int,
 
 def test_lossy_attributes_and_a_new_instance_uid_are_set(originals: dict[int, bytes]) -> None:
     original = dcmread(io.BytesIO(originals[10]))
-    result = encode_slice(originals[10], 100)
+    result = encode_slice(originals[10], EncodeOptions(rate=100))
     encoded = dcmread(io.BytesIO(result.data))
 
     assert encoded.LossyImageCompression == "01"
@@ -94,8 +95,8 @@ def test_lossy_attributes_and_a_new_instance_uid_are_set(originals: dict[int, by
 def test_compressed_input_is_decoded_first_and_the_history_appended(
     originals: dict[int, bytes],
 ) -> None:
-    first = encode_slice(originals[280], 10)
-    second = encode_slice(first.data, 50)
+    first = encode_slice(originals[280], EncodeOptions(rate=10))
+    second = encode_slice(first.data, EncodeOptions(rate=50))
     encoded = dcmread(io.BytesIO(second.data))
 
     assert second.ratio == pytest.approx(50, rel=0.15)
@@ -132,7 +133,7 @@ def _image(**overrides: object) -> bytes:
 
 
 def test_an_8_bit_secondary_capture_is_accepted() -> None:
-    assert encode_slice(_image(), 5).codestream_bytes > 0
+    assert encode_slice(_image(), EncodeOptions(rate=5)).codestream_bytes > 0
 
 
 @pytest.mark.parametrize(
@@ -151,10 +152,10 @@ def test_unsupported_images_are_refused_with_the_reason(
     overrides: dict[str, object], message: str
 ) -> None:
     with pytest.raises(UnsupportedInput, match=message):
-        encode_slice(_image(**overrides), 10)
+        encode_slice(_image(**overrides), EncodeOptions(rate=10))
 
 
 def test_a_file_that_is_not_dicom_is_refused() -> None:
     with pytest.raises(UnsupportedInput, match="not a DICOM"):
-        encode_slice(b"these are the radiologist's notes, not an image", 10)
+        encode_slice(b"these are the radiologist's notes, not an image", EncodeOptions(rate=10))
     assert issubclass(UnsupportedInput, ValueError)

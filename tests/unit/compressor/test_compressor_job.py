@@ -10,7 +10,7 @@ from typing import IO
 
 import pytest
 
-from dicompress_compressor.encoder import EncodedSlice
+from dicompress_compressor.encoder import EncodedSlice, EncodeOptions
 from dicompress_compressor.errors import UnsupportedInput
 from dicompress_compressor.job import JobRunner
 from dicompress_compressor.storage import SourceObject
@@ -80,7 +80,7 @@ class GatedEncoder:
         async with self.changed:
             await asyncio.wait_for(self.changed.wait_for(lambda: self.active == count), TIMEOUT_S)
 
-    async def encode(self, data: bytes, rate: float) -> EncodedSlice:
+    async def encode(self, data: bytes, options: EncodeOptions) -> EncodedSlice:
         self.calls += 1
         await self._count(+1)
         try:
