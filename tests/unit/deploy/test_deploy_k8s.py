@@ -1,0 +1,338 @@
+"""deploy/k8s built with `kubectl kustomize` (or `kustomize build`), validated offline.
+
+Kubernetes' own kinds go through kubernetes-validate's bundled schemas of Kubernetes 1.30 in
+strict mode (unknown fields refused; an API version 1.30 no longer serves has no schema and
+fails). Strimzi's and KEDA's kinds go through the CRD schemas kept in deploy/k8s/crd-schemas,
+made strict the same way. Then what the manifests promise is read back: topics and autoscaling
+that agree with the contract, env names the settings read, non-root pods with probes and
+resources, a disruption budget per service, default-deny network policies, the WebSocket route.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+from dicompress_api.settings import ApiSettings
+from dicompress_compressor.settings import CompressorSettings
+from dicompress_notifier.settings import NotifierSettings
+from dicompress_progress.settings import ProgressSettings
+from dicompress_schemas.topics import PARTITIONS, REQUESTS
+
+ROOT = Path(__file__).resolve().parents[3]
+K8S = ROOT / "deploy" / "k8s"
+BUILDS = ("base", "overlays/dev", "overlays/dev-hpa")
+KUBERNETES_VERSION = "1.30"
+NAMESPACE = "dicompress"
+CRD_SCHEMAS = {
+    ("kafka.strimzi.io/v1", "Kafka"): "kafka.strimzi.io_v1_kafka.yaml",
+    ("kafka.strimzi.io/v1", "KafkaNodePool"): "kafka.strimzi.io_v1_kafkanodepool.yaml",
+    ("kafka.strimzi.io/v1", "KafkaTopic"): "kafka.strimzi.io_v1_kafkatopic.yaml",
+    ("keda.sh/v1alpha1", "ScaledObject"): "keda.sh_v1alpha1_scaledobject.yaml",
+}
+SETTINGS: dict[str, type[BaseSettings]] = {
+    "api": ApiSettings,
+    "compressor": CompressorSettings,
+    "progress": ProgressSettings,
+    "notifier": NotifierSettings,
+}
+WORKLOADS = {"Deployment", "StatefulSet", "Job"}
+
+
+def _kustomize_command() -> list[str] | None:
+    """`kubectl kustomize`, else the standalone `kustomize build` (PATH or `go install`'s bin)."""
+    if kubectl := shutil.which("kubectl"):
+        return [kubectl, "kustomize"]
+    gobin = Path(os.environ.get("GOBIN") or Path.home() / "go" / "bin")
+    if kustomize := shutil.which("kustomize") or shutil.which("kustomize", path=str(gobin)):
+        return [kustomize, "build"]
+    return None
+
+
+KUSTOMIZE = _kustomize_command()
+
+pytestmark = pytest.mark.skipif(
+    KUSTOMIZE is None,
+    reason="neither kubectl nor kustomize is installed: `go install "
+    "sigs.k8s.io/kustomize/kustomize/v5@v5.5.0` builds kustomize from the Go module proxy",
+)
+
+Manifest = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, list[Manifest]]:
+    """Every build's objects, by build name."""
+    assert KUSTOMIZE is not None
+    out: dict[str, list[Manifest]] = {}
+    for build in BUILDS:
+        result = subprocess.run(
+            [*KUSTOMIZE, str(K8S / build)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, f"{' '.join(KUSTOMIZE)} {build}: {result.stderr}"
+        out[build] = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return out
+
+
+def _strict(schema: Any) -> Any:
+    """The schema with additionalProperties: false wherever an object lists its properties.
+
+    This is how kubernetes-validate's strict schemas refuse a misspelt field; an object marked
+    x-kubernetes-preserve-unknown-fields stays open, as the API server treats it.
+    """
+    schema = copy.deepcopy(schema)
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            if (
+                "properties" in node
+                and "additionalProperties" not in node
+                and not node.get("x-kubernetes-preserve-unknown-fields")
+            ):
+                node["additionalProperties"] = False
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(schema)
+    return schema
+
+
+@pytest.fixture(scope="module")
+def crd_validators() -> dict[tuple[str, str], jsonschema.protocols.Validator]:
+    validators = {}
+    for key, name in CRD_SCHEMAS.items():
+        schema = _strict(yaml.safe_load((K8S / "crd-schemas" / name).read_text()))
+        validators[key] = jsonschema.Draft7Validator(schema)
+    return validators
+
+
+def _objects(built: dict[str, list[Manifest]], kind: str, build: str = "base") -> list[Manifest]:
+    return [obj for obj in built[build] if obj["kind"] == kind]
+
+
+def _by_name(built: dict[str, list[Manifest]], kind: str, build: str = "base") -> dict[str, Any]:
+    return {obj["metadata"]["name"]: obj for obj in _objects(built, kind, build)}
+
+
+def _containers(obj: Manifest) -> Iterator[Manifest]:
+    yield from obj["spec"]["template"]["spec"]["containers"]
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_deploy_k8s_builtin_kinds_validate_strictly(
+    built: dict[str, list[Manifest]], build: str
+) -> None:
+    failures = []
+    for obj in built[build]:
+        if (obj["apiVersion"], obj["kind"]) in CRD_SCHEMAS:
+            continue
+        where = f"{obj['kind']}/{obj['metadata']['name']}"
+        try:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            failures.append(f"{where}: {'.'.join(map(str, exc.path))}: {exc.message}")
+        except kubernetes_validate.SchemaNotFoundError as exc:
+            failures.append(f"{where}: {exc.message} (an API version 1.30 does not serve?)")
+    assert failures == []
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_deploy_k8s_custom_resources_match_their_crds(
+    built: dict[str, list[Manifest]],
+    build: str,
+    crd_validators: dict[tuple[str, str], jsonschema.protocols.Validator],
+) -> None:
+    checked = 0
+    failures = []
+    for obj in built[build]:
+        validator = crd_validators.get((obj["apiVersion"], obj["kind"]))
+        if validator is None:
+            continue
+        checked += 1
+        for error in validator.iter_errors(obj):
+            path = ".".join(map(str, error.absolute_path))
+            failures.append(f"{obj['kind']}/{obj['metadata']['name']}: {path}: {error.message}")
+    assert failures == []
+    assert checked >= 6  # Kafka, its node pool and the four topics, at least
+
+
+def test_deploy_k8s_crd_schemas_refuse_a_misspelt_field(
+    crd_validators: dict[tuple[str, str], jsonschema.protocols.Validator],
+) -> None:
+    """The strict CRD check catches what the API server would silently prune."""
+    topic = {
+        "apiVersion": "kafka.strimzi.io/v1",
+        "kind": "KafkaTopic",
+        "metadata": {"name": "t"},
+        "spec": {"partition": 4, "replicas": 1},
+    }
+    errors = list(crd_validators[("kafka.strimzi.io/v1", "KafkaTopic")].iter_errors(topic))
+    assert any("partition" in error.message for error in errors)
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_deploy_k8s_everything_lives_in_the_namespace(
+    built: dict[str, list[Manifest]], build: str
+) -> None:
+    outside = [
+        f"{obj['kind']}/{obj['metadata']['name']}"
+        for obj in built[build]
+        if obj["kind"] != "Namespace" and obj["metadata"].get("namespace") != NAMESPACE
+    ]
+    assert outside == []
+
+
+def test_deploy_k8s_topics_follow_the_contract(built: dict[str, list[Manifest]]) -> None:
+    topics = _by_name(built, "KafkaTopic")
+    assert {name: topic["spec"]["partitions"] for name, topic in topics.items()} == PARTITIONS
+    for topic in topics.values():
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "dicompress"
+        assert topic["spec"]["config"]["retention.ms"] == -1  # the audit trail never expires
+        assert topic["spec"]["replicas"] > topic["spec"]["config"]["min.insync.replicas"]
+    dev = _by_name(built, "KafkaTopic", "overlays/dev")
+    assert {topic["spec"]["replicas"] for topic in dev.values()} == {1}
+
+
+def test_deploy_k8s_kafka_is_kraft_with_a_node_pool(built: dict[str, list[Manifest]]) -> None:
+    (kafka,) = _objects(built, "Kafka")
+    (pool,) = _objects(built, "KafkaNodePool")
+    assert pool["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
+    assert set(pool["spec"]["roles"]) == {"controller", "broker"}
+    assert "zookeeper" not in kafka["spec"]
+    bootstrap = f"{kafka['metadata']['name']}-kafka-bootstrap:9092"
+    (config,) = _objects(built, "ConfigMap")
+    assert config["data"]["KAFKA_BOOTSTRAP_SERVERS"] == bootstrap
+
+
+def test_deploy_k8s_compressor_scales_on_lag_up_to_the_partitions(
+    built: dict[str, list[Manifest]],
+) -> None:
+    (scaled,) = _objects(built, "ScaledObject")
+    spec = scaled["spec"]
+    assert spec["scaleTargetRef"]["name"] == "compressor"
+    assert spec["maxReplicaCount"] == PARTITIONS[REQUESTS]
+    (trigger,) = spec["triggers"]
+    assert trigger["type"] == "kafka"
+    assert trigger["metadata"]["topic"] == REQUESTS
+    group = CompressorSettings.model_fields["compressor_group_id"].default
+    assert trigger["metadata"]["consumerGroup"] == group
+    assert _objects(built, "HorizontalPodAutoscaler") == []
+
+
+def test_deploy_k8s_hpa_fallback_replaces_keda(built: dict[str, list[Manifest]]) -> None:
+    assert _objects(built, "ScaledObject", "overlays/dev-hpa") == []
+    (hpa,) = _objects(built, "HorizontalPodAutoscaler", "overlays/dev-hpa")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "compressor"
+    assert hpa["spec"]["maxReplicas"] == PARTITIONS[REQUESTS]
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_deploy_k8s_pods_are_non_root_probed_and_bounded(
+    built: dict[str, list[Manifest]], build: str
+) -> None:
+    for obj in built[build]:
+        if obj["kind"] not in WORKLOADS:
+            continue
+        pod = obj["spec"]["template"]["spec"]
+        where = f"{obj['kind']}/{obj['metadata']['name']}"
+        assert pod["securityContext"]["runAsNonRoot"] is True, where
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", where
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, where
+            assert context["readOnlyRootFilesystem"] is True, where
+            assert context["capabilities"]["drop"] == ["ALL"], where
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"]), where
+            assert "memory" in container["resources"]["limits"], where
+            if obj["kind"] != "Job":
+                assert "readinessProbe" in container, where
+                assert "livenessProbe" in container, where
+
+
+def test_deploy_k8s_service_env_names_are_settings(built: dict[str, list[Manifest]]) -> None:
+    deployments = _by_name(built, "Deployment", "overlays/dev")
+    (config,) = _objects(built, "ConfigMap", "overlays/dev")
+    secrets = {s["metadata"]["name"]: s for s in _objects(built, "Secret", "overlays/dev")}
+    for name, settings in SETTINGS.items():
+        known = {field.upper() for field in settings.model_fields}
+        (container,) = _containers(deployments[name])
+        names = {var["name"] for var in container.get("env", [])} | set(config["data"])
+        for source in container["envFrom"]:
+            if "secretRef" in source:
+                names |= set(secrets[source["secretRef"]["name"]]["data"])
+        assert names - known == set(), f"{name} gets names its settings do not read"
+        assert {"DATABASE_URL", "JWT_SECRET", "KAFKA_BOOTSTRAP_SERVERS"} <= names
+
+
+def test_deploy_k8s_dev_references_only_secrets_it_has(built: dict[str, list[Manifest]]) -> None:
+    build = "overlays/dev"
+    have = {s["metadata"]["name"] for s in _objects(built, "Secret", build)}
+    wanted = set()
+    for obj in built[build]:
+        if obj["kind"] not in WORKLOADS:
+            continue
+        for container in _containers(obj):
+            for source in container.get("envFrom", []):
+                if "secretRef" in source:
+                    wanted.add(source["secretRef"]["name"])
+            for var in container.get("env", []):
+                ref = var.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    wanted.add(ref["name"])
+    assert wanted
+    assert wanted <= have
+
+
+def test_deploy_k8s_every_service_has_a_disruption_budget(
+    built: dict[str, list[Manifest]],
+) -> None:
+    budgets = {
+        pdb["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
+        for pdb in _objects(built, "PodDisruptionBudget")
+    }
+    assert budgets == set(SETTINGS)
+
+
+def test_deploy_k8s_network_is_default_deny(built: dict[str, list[Manifest]]) -> None:
+    policies = _objects(built, "NetworkPolicy")
+    assert any(
+        p["spec"]["podSelector"] == {} and p["spec"]["policyTypes"] == ["Ingress"]
+        and "ingress" not in p["spec"]
+        for p in policies
+    )  # fmt: skip
+    deny_egress = [
+        p for p in policies if p["spec"]["policyTypes"] == ["Egress"] and "egress" not in p["spec"]
+    ]
+    (selector,) = (p["spec"]["podSelector"]["matchExpressions"][0] for p in deny_egress)
+    assert set(selector["values"]) == set(SETTINGS)
+
+
+def test_deploy_k8s_websocket_route_keeps_sockets_open(built: dict[str, list[Manifest]]) -> None:
+    ingresses = _by_name(built, "Ingress")
+    notifier = ingresses["notifier"]
+    (path,) = notifier["spec"]["rules"][0]["http"]["paths"]
+    assert path["path"] == "/ws"
+    assert path["backend"]["service"]["name"] == "notifier"
+    annotations = notifier["metadata"]["annotations"]
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]) >= 3600
+    hosts = {ing["spec"]["rules"][0]["host"] for ing in ingresses.values()}
+    assert len(hosts) == 1  # the page, the API and the socket share an origin
