@@ -1,11 +1,13 @@
-"""Encoding benchmark: the synthetic CT series through the compressor's own pipeline.
+"""Encoding benchmark: the synthetic CT series through the compressor's own encode path.
 
-Runs `pipeline.in_index_order` with the real `EncoderPool` (the same code path as a job, minus
-S3 and Kafka: the slices come from memory) at rate 100 with 1 and 2 processes, and prints
-slices/s, total seconds, the mean measured ratio and the mean PSNR (12-bit peak) of the
-decoded output against the original. Figures only, no asserts.
+Feeds every slice from memory to the real `EncoderPool` (`encoder.encode_slice` in worker
+processes, at most two slices per process in flight, as a job does; no S3, no Kafka) at rate 100
+with 1 and 2 processes, and prints slices/s, total seconds, the mean measured ratio and the
+mean PSNR (12-bit peak) of the decoded output against the original. Figures only, no asserts.
+bench_compare.py reuses `encode_series` for its "encode path" rows.
 
     .venv/bin/python bench/bench_encode.py [--slices N] [--rate R] [--processes 1 2]
+        [--codec j2k-lossy|j2k-lossless|htj2k-lossy|htj2k-lossless]
 """
 
 from __future__ import annotations
@@ -15,57 +17,37 @@ import asyncio
 import io
 import math
 import time
-from contextlib import aclosing
 
 import numpy as np
 from pydicom import dcmread
 
 from dicompress_compressor.encoder import EncodedSlice, EncodeOptions
-from dicompress_compressor.pipeline import in_index_order
 from dicompress_compressor.pool import EncoderPool
-from dicompress_compressor.storage import SourceObject
-from dicompress_infra.s3 import S3Uri
+from dicompress_schemas import Codec
 from dicompress_stack.synthetic_ct import generate_series
 
 
-class MemoryStore:
-    """Slices already in memory: the benchmark times encoding, not S3."""
-
-    def __init__(self, series: dict[str, bytes]) -> None:
-        self.series = series
-
-    async def list_objects(self, prefix: S3Uri) -> list[SourceObject]:
-        return [SourceObject(prefix.bucket, key, len(data)) for key, data in self.series.items()]
-
-    async def get_bytes(self, obj: SourceObject) -> bytes:
-        return self.series[obj.key]
-
-    async def head_metadata(self, uri: S3Uri) -> dict[str, str] | None:
-        return None
-
-    async def upload(self, uri: S3Uri, body: object, metadata: dict[str, str]) -> None:
-        raise NotImplementedError
-
-
 async def encode_series(
-    series: dict[str, bytes], processes: int, rate: float
+    series: dict[str, bytes],
+    processes: int,
+    rate: float,
+    codec: Codec = Codec.J2K_LOSSY,
 ) -> tuple[float, list[EncodedSlice]]:
-    """Seconds to encode the whole series with `processes` workers (pool already warm)."""
+    """Seconds to encode the whole series with `processes` workers (pool already warm), and
+    the encoded slices in series order; raises on the first slice the encoder refuses."""
     pool = EncoderPool(processes)
     try:
         await pool.warm_up()
-        store = MemoryStore(series)
-        sources = await store.list_objects(S3Uri("bench", ""))
+        options = EncodeOptions(codec=codec, rate=rate)
+        in_flight = asyncio.Semaphore(2 * processes)  # one encoding, one waiting, per process
+
+        async def encode(data: bytes) -> EncodedSlice:
+            async with in_flight:
+                return await pool.encode(data, options)
+
         started = time.perf_counter()
-        encoded = []
-        options = EncodeOptions(rate=rate)
-        outcomes = in_index_order(sources, store, pool, options, max_in_flight=2 * processes)
-        async with aclosing(outcomes):
-            async for outcome in outcomes:
-                if outcome.encoded is None:
-                    raise RuntimeError(f"{outcome.source.key}: {outcome.reason}")
-                encoded.append(outcome.encoded)
-        return time.perf_counter() - started, encoded
+        encoded = await asyncio.gather(*(encode(data) for data in series.values()))
+        return time.perf_counter() - started, list(encoded)
     finally:
         pool.shutdown()
 
@@ -85,6 +67,9 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=399, help="slices in the series (399)")
     parser.add_argument("--rate", type=float, default=100.0, help="gdcmconv-style rate (100)")
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--codec", type=Codec, choices=list(Codec), default=Codec.J2K_LOSSY, help="(j2k-lossy)"
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -93,17 +78,19 @@ def main() -> None:
     print(
         f"series: {args.slices} slices of 512x512, 12 bits stored, "
         f"{sum(map(len, series.values())) / 1e6:.1f} MB, generated in {generated:.2f} s "
-        f"({generated / args.slices * 1000:.1f} ms/slice); rate {args.rate:g}"
+        f"({generated / args.slices * 1000:.1f} ms/slice); {args.codec.value}, rate {args.rate:g}"
     )
     columns = [("processes", 9), ("seconds", 8), ("slices/s", 9), ("ms/slice", 9)]
-    print(" ".join(f"{name:>{width}}" for name, width in [*columns, ("ratio", 7), ("PSNR dB", 8)]))
+    more = [("CPU ms", 7), ("ratio", 7), ("PSNR dB", 8)]  # CPU ms: encode_slice per slice
+    print(" ".join(f"{name:>{width}}" for name, width in [*columns, *more]))
     for processes in args.processes:
-        seconds, encoded = asyncio.run(encode_series(series, processes, args.rate))
+        seconds, encoded = asyncio.run(encode_series(series, processes, args.rate, args.codec))
+        cpu_ms = float(np.mean([e.encode_ms for e in encoded]))
         ratio = float(np.mean([e.ratio for e in encoded]))
         psnr = mean_psnr(series, encoded)
         print(
             f"{processes:>9} {seconds:>8.2f} {args.slices / seconds:>9.1f} "
-            f"{seconds / args.slices * 1000:>9.1f} {ratio:>7.2f} {psnr:>8.2f}"
+            f"{seconds / args.slices * 1000:>9.1f} {cpu_ms:>7.1f} {ratio:>7.2f} {psnr:>8.2f}"
         )
 
 

@@ -125,6 +125,9 @@ def service_env(config: StackConfig, jwt_secret: str) -> dict[str, str]:
         "DATABASE_URL": config.database_url,
         "S3_ENDPOINT_URL": config.s3_endpoint_url,
         "S3_BUCKET": config.bucket,
+        # the stack's bucket is the one jobs may use, whatever it is named
+        "API_ALLOWED_BUCKETS": config.bucket,
+        "COMPRESSOR_ALLOWED_BUCKETS": config.bucket,
         "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
         "JWT_SECRET": jwt_secret,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import zipfile
 from typing import Any
 
@@ -68,7 +69,11 @@ async def test_series_travels_the_whole_pipeline(
     for name, data in generate_series(n_slices=SLICES, seed=7):
         s3.put_object(Bucket=bucket, Key=f"studies/ct-1/{name}", Body=data)
 
-    extra = {"API_ALLOWED_BUCKETS": json.dumps([bucket]), "COMPRESSOR_PROCESSES": "2"}
+    extra = {
+        "API_ALLOWED_BUCKETS": json.dumps([bucket]),
+        "COMPRESSOR_ALLOWED_BUCKETS": json.dumps([bucket]),
+        "COMPRESSOR_PROCESSES": "2",
+    }
     for name in ("progress", "compressor", "notifier"):
         service_runner.start(name, env=extra)
     notifier = service_runner.started[-1]
@@ -104,13 +109,16 @@ async def test_series_travels_the_whole_pipeline(
         assert done["slices_failed"] == 0
         assert abs(done["ratio"] - RATE) / RATE < 0.15, done["ratio"]
 
-        # The artifact: 20 DICOM files, lossy JPEG 2000, each within 15% of the asked ratio.
+        # The artifact: 20 DICOM files, lossy JPEG 2000, each within 15% of the asked ratio,
+        # and the manifest, named `{folder}-rate{rate}-{UTC start}.zip` by default.
         artifact = done["artifact_uri"]
-        assert artifact == f"s3://{bucket}/previews/{job_id}.zip"
-        body = s3.get_object(Bucket=bucket, Key=f"previews/{job_id}.zip")["Body"].read()
+        assert re.fullmatch(rf"s3://{bucket}/previews/ct-1-rate10-\d{{8}}-\d{{6}}\.zip", artifact)
+        key = artifact.removeprefix(f"s3://{bucket}/")
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         assert len(body) == done["artifact_bytes"]
         with zipfile.ZipFile(io.BytesIO(body)) as archive:
-            names = archive.namelist()
+            assert archive.namelist()[-1] == "manifest.json"
+            names = archive.namelist()[:-1]
             assert len(names) == SLICES
             assert len(set(names)) == SLICES
             for name in names:

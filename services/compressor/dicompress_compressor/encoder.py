@@ -1,9 +1,10 @@
-"""Encode one DICOM slice to lossy JPEG 2000: the pure core, run inside pool worker processes.
+"""Encode one DICOM slice as a job asks: the pure core, run inside pool worker processes.
 
-The rate is gdcmconv's: pixel bytes at BitsAllocated / codestream bytes. OpenJPEG counts its
-ratio against BitsStored, so we ask it for `rate * BitsStored / BitsAllocated` (12-bit CT in 16-bit
-words: rate 100 -> 75); asking for `rate` itself gives 133:1 and ~2 dB less PSNR. Every non-pixel
-element, private tags included, is kept; the lossy attributes are set as PS3.3 C.7.6.1.1.5 asks.
+Read -> (de-identify) -> decode the stored pixels (already-compressed input too) -> encode one
+codestream (`codecs`) -> measure what a lossy codec lost (`quality`) -> encapsulate it with a
+Basic Offset Table under the codec's transfer syntax -> mark a lossy result as a derived image
+(`lossy_attributes`) -> write a Part 10 file. Every other element, private tags included, is
+kept (anonymization removes private tags: see `anonymize`).
 """
 
 from __future__ import annotations
@@ -12,23 +13,47 @@ import io
 import time
 from dataclasses import dataclass
 
+import numpy as np
 from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.encaps import generate_frames
+from pydicom.encaps import encapsulate
 from pydicom.errors import InvalidDicomError
 from pydicom.filewriter import dcmwrite
-from pydicom.multival import MultiValue
-from pydicom.pixels.encoders.base import JPEG2000Encoder
-from pydicom.uid import JPEG2000
 
-from dicompress_compressor.errors import EncoderUnavailable, NoPixelData, NotDicom, UnsupportedInput
+from dicompress_compressor import quality
+from dicompress_compressor.anonymize import anonymize
+from dicompress_compressor.codecs import (
+    SPECS,
+    ImageFormat,
+    Pixels,
+    codestream_precision,
+    encode_frame,
+    missing_plugins,
+    openjpeg_ratio,
+)
+from dicompress_compressor.errors import (
+    EncoderUnavailable,
+    MalformedDicom,
+    NoPixelData,
+    NotDicom,
+    SliceRejected,
+    UnsupportedInput,
+)
+from dicompress_compressor.lossy_attributes import derived_instance_uid, mark_lossy
 from dicompress_schemas import Codec
 
-PLUGIN = "pylibjpeg"
-TRANSFER_SYNTAX = JPEG2000  # 1.2.840.10008.1.2.4.91, JPEG 2000 Image Compression (lossy allowed)
-METHOD = "ISO_15444_1"
-SUPPORTED_CODECS = frozenset({Codec.J2K_LOSSY})
-ANONYMIZE_SUPPORTED = False
+__all__ = [
+    "ANONYMIZE_SUPPORTED",
+    "SUPPORTED_CODECS",
+    "EncodeOptions",
+    "EncodedSlice",
+    "check_encoder_available",
+    "encode_slice",
+    "openjpeg_ratio",
+]
+
+SUPPORTED_CODECS = frozenset(SPECS)
+ANONYMIZE_SUPPORTED = True
 
 
 @dataclass(frozen=True)
@@ -43,7 +68,11 @@ class EncodeOptions:
 
 @dataclass(frozen=True)
 class EncodedSlice:
-    """The encoded DICOM file and what it cost; picklable, it travels back from the pool."""
+    """The encoded DICOM file and what it cost; picklable, it travels back from the pool.
+
+    `source_sop_instance_uid` is the input's UID, after de-identification when the job asked
+    for it (the original must not leak into events or the manifest).
+    """
 
     data: bytes
     pixel_bytes: int
@@ -57,59 +86,72 @@ class EncodedSlice:
 
 
 def check_encoder_available() -> None:
-    """Fail at start-up, not on the first job, when the JPEG 2000 plugin is missing."""
-    if PLUGIN not in JPEG2000Encoder.available_plugins:
-        missing = "; ".join(JPEG2000Encoder.missing_dependencies) or "unknown"
+    """Fail at start-up, not on the first job, when an encoding plugin is missing."""
+    if missing := missing_plugins():
         raise EncoderUnavailable(
-            f"pydicom's '{PLUGIN}' JPEG 2000 encoder is unavailable ({missing}): "
-            "install pylibjpeg and pylibjpeg-openjpeg"
+            f"missing: {'; '.join(missing)}: install pylibjpeg, pylibjpeg-openjpeg and imagecodecs"
         )
-
-
-def openjpeg_ratio(rate: float, bits_stored: int, bits_allocated: int) -> float:
-    """OpenJPEG's compression ratio for a gdcmconv-style `rate` (see the module docstring)."""
-    return max(1.0, rate * bits_stored / bits_allocated)  # OpenJPEG refuses ratios below 1
 
 
 def encode_slice(data: bytes, options: EncodeOptions) -> EncodedSlice:
     """Encode one DICOM Part 10 file as `options` say; raise SliceRejected for what we refuse.
 
-    Already-compressed input is decoded first. The result has a new SOP Instance UID (also in
-    the file meta), LossyImageCompression "01", and the measured ratio and method appended to
-    any earlier ones.
+    A lossy result gets a new SOP Instance UID (derived from the source's, so a retry names it
+    the same), Lossy Image Compression "01" and the rest of `lossy_attributes`; a lossless one
+    keeps its UID and its lossy history as it was.
     """
-    if options.codec not in SUPPORTED_CODECS or options.rate is None:
-        raise UnsupportedInput(f"codec {options.codec.value} is not implemented yet")
-    if options.anonymize_seed is not None and not ANONYMIZE_SUPPORTED:
-        raise UnsupportedInput("anonymize is not implemented yet")
-    rate = options.rate
+    if options.codec not in SUPPORTED_CODECS:
+        raise UnsupportedInput(f"codec {options.codec.value} is not supported")
+    spec = SPECS[options.codec]
     started = time.process_time()
-    ds = _read(data)
+    ds, image, pixels = _prepare(data, options)
     source_uid = str(ds.get("SOPInstanceUID", "")) or None
-    _check_supported(ds)
-    if ds.file_meta.TransferSyntaxUID.is_compressed:
-        ds.decompress(generate_instance_uid=False)  # compress() below gives the new UID
-    pixel_bytes = ds.Rows * ds.Columns * ds.SamplesPerPixel * ds.BitsAllocated // 8
-    ds.compress(
-        TRANSFER_SYNTAX,
-        encoding_plugin=PLUGIN,
-        j2k_cr=[openjpeg_ratio(rate, ds.BitsStored, ds.BitsAllocated)],
-        generate_instance_uid=True,
+    codestream = encode_frame(pixels, image, options.codec, options.rate)
+    measured = (
+        quality.LOSSLESS
+        if spec.lossless
+        else quality.measure(pixels, codestream, image.bits_stored)
     )
-    codestream_bytes = sum(len(f) for f in generate_frames(ds.PixelData, number_of_frames=1))
-    ratio = pixel_bytes / codestream_bytes
-    _mark_lossy(ds, ratio)
+    measured.check_floor(options.min_psnr)
+    ratio = image.pixel_bytes / len(codestream)
+    _store(ds, codestream, options.codec, image)
+    if not spec.lossless:
+        what = f"{options.codec.value}/{options.rate:g}"
+        uid = derived_instance_uid(source_uid, what)
+        mark_lossy(ds, ratio=ratio, method=spec.method, new_uid=uid)
     out = io.BytesIO()
     dcmwrite(out, ds, enforce_file_format=True)
     return EncodedSlice(
         data=out.getvalue(),
-        pixel_bytes=pixel_bytes,
-        codestream_bytes=codestream_bytes,
+        pixel_bytes=image.pixel_bytes,
+        codestream_bytes=len(codestream),
         ratio=ratio,
         encode_ms=(time.process_time() - started) * 1000.0,
         sop_instance_uid=str(ds.SOPInstanceUID),
         source_sop_instance_uid=source_uid,
+        psnr=measured.psnr,
+        max_abs_error=measured.max_abs_error,
     )
+
+
+def _prepare(data: bytes, options: EncodeOptions) -> tuple[Dataset, ImageFormat, Pixels]:
+    """Parse, check, de-identify and decode the input; any failure here is the file's fault."""
+    try:
+        ds = _read(data)
+        _parse_every_element(ds)
+        _check_supported(ds)
+        if options.anonymize_seed is not None:
+            anonymize(ds, options.anonymize_seed)
+        image = _image_format(ds)
+        return ds, image, _pixels(ds, image)
+    except SliceRejected:
+        raise
+    except Exception as exc:  # pydicom parses lazily: a broken tag, VR or length raises
+        # anything (AttributeError, NotImplementedError, struct.error...) at first access
+        raise MalformedDicom(
+            f"the DICOM file is malformed ({type(exc).__name__}: {exc}); it is probably "
+            "truncated or corrupt: export it again from the source"
+        ) from exc
 
 
 def _read(data: bytes) -> Dataset:
@@ -121,36 +163,76 @@ def _read(data: bytes) -> Dataset:
         ) from exc
 
 
+def _parse_every_element(ds: Dataset) -> None:
+    """pydicom decodes each element on first access: touch them all now, so that a broken one
+    fails here, as the file's fault, rather than in the middle of writing the output."""
+    for _ in ds.file_meta.iterall():
+        pass
+    for element in ds.iterall():
+        if element.tag.group == 0x0002:
+            raise MalformedDicom(
+                f"file meta element {element.tag} inside the dataset: the file is corrupt; "
+                "export it again from the source"
+            )
+
+
 def _check_supported(ds: Dataset) -> None:
     if "PixelData" not in ds:
         raise NoPixelData("no Pixel Data (7FE0,0010): not an image, nothing to compress")
     if int(ds.get("SamplesPerPixel", 1)) != 1:
         raise UnsupportedInput(
             f"{ds.SamplesPerPixel} samples per pixel ({ds.get('PhotometricInterpretation', '?')}):"
-            " only greyscale images are supported for now"
+            " only greyscale images are supported; leave colour images uncompressed"
         )
     if int(ds.get("NumberOfFrames", 1) or 1) > 1:
         raise UnsupportedInput(
             f"multi-frame image ({ds.NumberOfFrames} frames): only single-frame slices "
-            "are supported for now"
+            "are supported; split it into single-frame instances first"
         )
     if ds.get("BitsAllocated") not in (8, 16):
         raise UnsupportedInput(
             f"BitsAllocated {ds.get('BitsAllocated')}: only 8- and 16-bit images are supported"
         )
+    stored = ds.get("BitsStored")
+    if not isinstance(stored, int) or not 1 <= stored <= ds.BitsAllocated:
+        raise UnsupportedInput(
+            f"BitsStored {stored} with BitsAllocated {ds.BitsAllocated}: the file's Image Pixel "
+            "module is inconsistent; fix it at the source"
+        )
 
 
-def _mark_lossy(ds: Dataset, ratio: float) -> None:
-    ds.LossyImageCompression = "01"
-    ds.LossyImageCompressionRatio = [*_values(ds, "LossyImageCompressionRatio"), f"{ratio:.2f}"]
-    ds.LossyImageCompressionMethod = [*_values(ds, "LossyImageCompressionMethod"), METHOD]
+def _image_format(ds: Dataset) -> ImageFormat:
+    return ImageFormat(
+        rows=int(ds.Rows),
+        columns=int(ds.Columns),
+        bits_allocated=int(ds.BitsAllocated),
+        bits_stored=int(ds.BitsStored),
+        signed=int(ds.get("PixelRepresentation", 0)) == 1,
+        photometric_interpretation=str(ds.get("PhotometricInterpretation", "MONOCHROME2")),
+    )
 
 
-def _values(ds: Dataset, keyword: str) -> list[str]:
-    """An element's values as strings; [] when absent or empty."""
-    value = ds.get(keyword)
-    if value is None or value == "":
-        return []
-    if isinstance(value, MultiValue | list):
-        return [str(v) for v in value]
-    return [str(value)]
+def _pixels(ds: Dataset, image: ImageFormat) -> Pixels:
+    """The stored values, decoded first when the input is compressed."""
+    pixels: Pixels = np.ascontiguousarray(ds.pixel_array)
+    if pixels.shape != (image.rows, image.columns):
+        raise UnsupportedInput(
+            f"the pixel data decodes to {pixels.shape}, not {image.rows}x{image.columns}"
+        )
+    return pixels
+
+
+def _store(ds: Dataset, codestream: bytes, codec: Codec, image: ImageFormat) -> None:
+    """Put the codestream in `ds` as encapsulated Pixel Data with a Basic Offset Table."""
+    ds.file_meta.TransferSyntaxUID = SPECS[codec].transfer_syntax
+    ds.PixelData = encapsulate([codestream], has_bot=True)
+    element = ds["PixelData"]
+    element.VR = "OB"
+    element.is_undefined_length = True
+    for keyword in ("ExtendedOffsetTable", "ExtendedOffsetTableLengths"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    precision = codestream_precision(codec, image)
+    if precision != image.bits_stored:  # see codecs.codestream_precision
+        ds.BitsStored = precision
+        ds.HighBit = precision - 1

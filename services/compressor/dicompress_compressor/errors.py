@@ -25,6 +25,12 @@ class NotDicom(SliceRejected):
     code = "not-dicom"
 
 
+class MalformedDicom(SliceRejected):
+    """The file starts like DICOM but cannot be parsed: truncated, or a tag, VR or length broken."""
+
+    code = "malformed-dicom"
+
+
 class NoPixelData(SliceRejected):
     """The DICOM object has no pixel data: not an image."""
 

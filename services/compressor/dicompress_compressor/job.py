@@ -1,41 +1,47 @@
-"""Run one compression job: list the slices, encode them, upload the ZIP, emit what happened.
+"""Run one compression job: list the slices, encode and store them, stream the ZIP, emit events.
 
 Every effect goes through an adapter passed in (object store, encoder, event sink), so this
 module is the job's whole logic. Events follow the per-job sequence: JobStarted 1, slice i at
 2+i in index order, and the terminal event right after the last event emitted (2+N for a
-completed job), so a job's history never has a gap. Ids come from (job_id, seq), so a re-run
-after a crash re-emits the same identities and consumers drop the duplicates.
+completed job), so a job's history never has a gap. Ids come from (job_id, seq) whichever run
+emits them, so a re-run after a crash re-emits the same identities and consumers drop the
+duplicates; the envelope's `attempt` says which run it was.
 
-Once the source is listed, JobStarted is always emitted (even for 0 slices, or when the target
-is taken) so that consumers see who took the job; a job that fails before listing (a malformed
-URI) ends with its JobFailed at seq 1.
+Once the source is listed, JobStarted is always emitted (even for 0 slices) so that consumers
+see who took the job; a job that fails before listing (a malformed URI, a bucket not allowed)
+ends with its JobFailed at seq 1. A cancelled job ends with JobCancelled at the next seq.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import tempfile
 import time
-import zipfile
 from collections.abc import Awaitable, Callable
-from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+from dicompress_compressor.artifact import MAX_COLLISIONS, ArtifactWriter, place_artifact
+from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_compressor.encoder import ANONYMIZE_SUPPORTED, SUPPORTED_CODECS, EncodeOptions
 from dicompress_compressor.errors import CompressorError
-from dicompress_compressor.ordering import entry_name, natural_key
-from dicompress_compressor.pipeline import SliceEncoder, SliceOutcome, in_index_order
-from dicompress_compressor.storage import ObjectStore, SourceObject
+from dicompress_compressor.manifest import MANIFEST_NAME
+from dicompress_compressor.metrics import ResourceMeter
+from dicompress_compressor.naming import default_name
+from dicompress_compressor.ordering import natural_key
+from dicompress_compressor.pipeline import SliceEncoder, SliceWork
+from dicompress_compressor.slices import job_prefix, register_attempt, stored_slices
+from dicompress_compressor.storage import ObjectStore
+from dicompress_compressor.tally import Tally
+from dicompress_compressor.zipstream import MIN_PART_SIZE
 from dicompress_infra.s3 import S3Uri, S3UriError
 from dicompress_schemas import (
     CompressionRequested,
     EventBase,
+    JobCancelled,
     JobCompleted,
     JobFailed,
     JobStarted,
-    SliceEncoded,
-    SliceFailed,
     TerminalEvent,
     new_event_id,
 )
@@ -43,7 +49,6 @@ from dicompress_schemas import (
 log = logging.getLogger(__name__)
 
 Emit = Callable[[EventBase], Awaitable[None]]
-SPOOL_MAX_BYTES = 64 * 1024 * 1024  # the ZIP stays in memory up to this, then goes to disk
 _REASON_MAX = 1000
 
 
@@ -58,34 +63,27 @@ class JobAborted(CompressorError):
 
 @dataclass(frozen=True)
 class JobRunner:
-    """Runs jobs with the adapters it was built with (the composition root is `service`)."""
+    """Runs jobs with the adapters it was built with (the composition root is `service`).
+
+    `allowed_buckets` None lets any bucket through (unit tests); the service always sets it.
+    """
 
     store: ObjectStore
     encoder: SliceEncoder
     emit: Emit
     worker: str
     max_in_flight: int
+    allowed_buckets: frozenset[str] | None = None
+    part_size: int = MIN_PART_SIZE
+    cancellations: CancelRegistry = field(default_factory=CancelRegistry)
 
     async def run(self, request: CompressionRequested) -> TerminalEvent:
         """Do the job; return its terminal event, already emitted (acknowledged by the broker).
 
-        Every failure becomes a JobFailed, except a failure to emit (the broker is gone), which
-        propagates: the caller must then not commit the request.
+        Every failure becomes a JobFailed and a cancel a JobCancelled, except a failure to emit
+        (the broker is gone), which propagates: the caller must then not commit the request.
         """
         return await _Job(self, request).run()
-
-
-@dataclass
-class _Totals:
-    encoded: int = 0
-    failed: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    pixel_bytes: int = 0
-    codestream_bytes: int = 0
-    download_ms: float = 0.0
-    encode_ms: float = 0.0
-    reasons: list[str] = field(default_factory=list)
 
 
 class _Job:
@@ -94,40 +92,72 @@ class _Job:
     def __init__(self, runner: JobRunner, request: CompressionRequested) -> None:
         self.runner = runner
         self.request = request
-        self.total = 0  # N, once the source is listed
+        self.attempt = 1  # known once the attempt is registered in the target bucket
         self.next_seq = 1  # the terminal event takes this seq: no gap before it
         self.started = time.perf_counter()
         self.log_extra: dict[str, Any] = {"job_id": str(request.job_id), "tenant": request.tenant}
+        self._sending: asyncio.Future[None] | None = None
 
     def envelope(self, seq: int) -> dict[str, Any]:
         job_id = self.request.job_id
         return {
-            "event_id": new_event_id(job_id, seq),
+            "event_id": new_event_id(job_id, seq),  # attempt 1 always: a re-run's ids match
             "job_id": job_id,
             "seq": seq,
+            "attempt": self.attempt,
             "tenant": self.request.tenant,
         }
 
     async def emit(self, event: EventBase) -> None:
-        await self.runner.emit(event)
+        # The seq is taken before sending: if a cancel interrupts the send, the event may
+        # still reach the broker, and JobCancelled must not reuse its seq.
         self.next_seq = event.seq + 1
+        self._sending = asyncio.ensure_future(self.runner.emit(event))
+        await asyncio.shield(self._sending)
         extra = {**self.log_extra, "event_type": event.__class__.__name__, "seq": event.seq}
         log.debug("event emitted", extra=extra)
 
     async def run(self) -> TerminalEvent:
-        terminal: TerminalEvent
+        registry = self.runner.cancellations
+        cancelled = registry.watch(self.request.job_id)
         try:
-            terminal = await self._run()
-        except JobAborted as exc:
-            terminal = self._failed(exc.error_code, exc.reason)
-        except Exception as exc:  # anything unexpected still closes the job, with its cause
-            log.exception("job failed unexpectedly", extra=self.log_extra)
-            reason = f"internal error: {type(exc).__name__}: {exc}; request the job again"
-            terminal = self._failed("internal", reason)
+            terminal = await self._unless_cancelled(cancelled)
+        finally:
+            registry.unwatch(self.request.job_id)
         await self.emit(terminal)
         extra = {**self.log_extra, "event_type": terminal.type, "seq": terminal.seq}
         log.info("job finished", extra={**extra, "wall_ms": _ms_since(self.started)})
         return terminal
+
+    async def _unless_cancelled(self, cancelled: asyncio.Event) -> TerminalEvent:
+        """The job's terminal event, or JobCancelled as soon as `cancelled` is set."""
+        if not cancelled.is_set():
+            work = asyncio.create_task(self._outcome())
+            waiter = asyncio.create_task(cancelled.wait())
+            try:
+                await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+                if not work.done():  # cancelled, or we are: stop the pipeline and the upload
+                    work.cancel()
+                    await asyncio.gather(work, return_exceptions=True)
+            if not work.cancelled():
+                return work.result()  # raises if an event could not be emitted
+            if self._sending is not None:  # let an event already on its way land first
+                await self._sending
+        reason = self.runner.cancellations.reason(self.request.job_id) or "cancelled"
+        log.info("job cancelled", extra={**self.log_extra, "reason": reason})
+        return JobCancelled(**self.envelope(self.next_seq), reason=reason[:_REASON_MAX])
+
+    async def _outcome(self) -> TerminalEvent:
+        try:
+            return await self._run()
+        except JobAborted as exc:
+            return self._failed(exc.error_code, exc.reason)
+        except Exception as exc:  # anything unexpected still closes the job, with its cause
+            log.exception("job failed unexpectedly", extra=self.log_extra)
+            reason = f"internal error: {type(exc).__name__}: {exc}; request the job again"
+            return self._failed("internal", reason)
 
     def _failed(self, error_code: str, reason: str) -> JobFailed:
         return JobFailed(
@@ -136,75 +166,107 @@ class _Job:
 
     async def _run(self) -> JobCompleted:
         options = self._options()
-        source, artifact = self._locations()
-        sources = await self.runner.store.list_objects(source)
+        source, target = self._locations()
+        self.attempt = await self._register_attempt(target.bucket)
+        store = self.runner.store
+        own = job_prefix(target.bucket, self.request.job_id)  # a source at the bucket's root
+        sources = [
+            o
+            for o in await store.list_objects(source)
+            if not (o.bucket == own.bucket and o.key.startswith(own.prefix))
+        ]
         sources.sort(key=lambda o: natural_key(o.key))
-        self.total = len(sources)
+        stored = await self._stored_slices(target.bucket)
         await self.emit(
             JobStarted(
                 **self.envelope(1),
-                total_slices=self.total,
+                total_slices=len(sources),
                 total_bytes=sum(o.size for o in sources),
                 worker=self.runner.worker,
             )
         )
-        log.info("job started", extra={**self.log_extra, "slices": self.total})
+        extra = {**self.log_extra, "slices": len(sources), "attempt": self.attempt}
+        log.info("job started", extra={**extra, "reused": len(stored)})
         if not sources:
             raise JobAborted(
                 "source-empty",
                 f"no objects under {source}: upload the series' DICOM files (one per slice) "
                 "there, then request the compression again",
             )
-        await self._check_target(artifact)
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES) as spool:
-            # ZIP_STORED: a JPEG 2000 codestream does not deflate
-            with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
-                totals = await self._encode_all(sources, archive, options)
-            if totals.encoded == 0:
-                first = " | ".join(totals.reasons[:3])
-                raise JobAborted("no-slice-encoded", f"no slice could be encoded: {first}")
-            artifact_bytes = spool.tell()
-            spool.seek(0)
-            upload_started = time.perf_counter()
-            metadata = {"job-id": str(self.request.job_id), "tenant": self.request.tenant}
-            await self.runner.store.upload(artifact, spool, metadata)
+        artifact = await self._artifact_uri(target, source)
+        metadata = {"job-id": str(self.request.job_id), "tenant": self.request.tenant}
+        writer = ArtifactWriter(store, artifact, metadata, self.runner.part_size)
+        work = SliceWork(
+            store, self.runner.encoder, options, self.request.job_id, target.bucket, stored
+        )
+        async with ResourceMeter() as meter:
+            await writer.open()
+            try:
+                tally = Tally(self, writer, len(sources))
+                await tally.run(sources, work, self.runner.max_in_flight)
+                if tally.encoded == 0:
+                    first = " | ".join(tally.reasons[:3])
+                    raise JobAborted("no-slice-encoded", f"no slice could be encoded: {first}")
+                await writer.add(MANIFEST_NAME, tally.manifest())
+                artifact_bytes = await writer.finish()
+            except BaseException:
+                await writer.abort()
+                raise
+            cpu_s, peak_rss = meter.measure()
         return JobCompleted(
-            **self.envelope(2 + self.total),
-            slices_encoded=totals.encoded,
-            slices_failed=totals.failed,
-            bytes_in=totals.bytes_in,
-            bytes_out=totals.bytes_out,
-            ratio=totals.pixel_bytes / totals.codestream_bytes,
+            **self.envelope(2 + len(sources)),
+            **tally.totals(),
             artifact_uri=str(artifact),
             artifact_bytes=artifact_bytes,
-            download_ms=totals.download_ms,
-            encode_ms=totals.encode_ms,
-            upload_ms=_ms_since(upload_started),
+            upload_ms=tally.upload_ms + writer.upload_ms,
             wall_ms=_ms_since(self.started),
+            cpu_s=cpu_s,
+            peak_rss_bytes=peak_rss,
         )
 
     def _locations(self) -> tuple[S3Uri, S3Uri]:
-        """The source prefix and the artifact's URI, validated (no '..' escapes)."""
+        """The source and target prefixes, validated (no '..' escapes, allowed buckets)."""
         request = self.request
         try:
-            name = request.output_filename or f"{request.job_id}.zip"
-            artifact = S3Uri.parse(str(S3Uri.parse(request.target_uri).child(name)))
-            return S3Uri.parse(request.source_uri), artifact
+            source, target = S3Uri.parse(request.source_uri), S3Uri.parse(request.target_uri)
         except S3UriError as exc:
             raise JobAborted("invalid-uri", f"{exc}; fix the request and send it again") from exc
+        allowed = self.runner.allowed_buckets
+        for uri in (source, target):
+            if allowed is not None and uri.bucket not in allowed:
+                raise JobAborted(
+                    "bucket-not-allowed",
+                    f"bucket {uri.bucket!r} is not one this service may use ({sorted(allowed)}): "
+                    "use one of those, or ask the operator to add it to "
+                    "COMPRESSOR_ALLOWED_BUCKETS and API_ALLOWED_BUCKETS",
+                )
+        return source, target
 
-    async def _check_target(self, artifact: S3Uri) -> None:
-        """Refuse to overwrite another job's artifact unless asked; a re-run of this job may."""
-        metadata = await self.runner.store.head_metadata(artifact)
-        if metadata is None or self.request.overwrite_existing:
-            return
-        owner = metadata.get("job-id")
-        if owner != str(self.request.job_id):
+    async def _register_attempt(self, bucket: str) -> int:
+        return await register_attempt(
+            self.runner.store, bucket, self.request.job_id, self.runner.worker
+        )
+
+    async def _stored_slices(self, bucket: str) -> frozenset[int]:
+        return await stored_slices(self.runner.store, bucket, self.request.job_id)
+
+    async def _artifact_uri(self, target: S3Uri, source: S3Uri) -> S3Uri:
+        """The ZIP's URI under the naming and overwrite rules (see `artifact.place_artifact`)."""
+        request = self.request
+        name = request.output_filename or default_name(request, source.key)
+        try:
+            uri = await place_artifact(
+                self.runner.store, target, name, str(request.job_id), request.overwrite_existing
+            )
+        except S3UriError as exc:
+            raise JobAborted("invalid-uri", f"{exc}; choose another output_filename") from exc
+        if uri is None:
             raise JobAborted(
                 "target-exists",
-                f"{artifact} already exists (written by job {owner or 'unknown'}): set "
-                "overwrite_existing or choose another output_filename",
+                f"{name} and its next {MAX_COLLISIONS - 1} numbered variants all exist under "
+                f"{target}: set overwrite_existing or choose another output_filename",
             )
+        return uri
 
     def _options(self) -> EncodeOptions:
         """The encoder's options, refusing up front what the encoder cannot honour."""
@@ -226,68 +288,6 @@ class _Job:
             rate=request.compression_rate,
             min_psnr=request.min_psnr,
             anonymize_seed=str(request.job_id) if request.anonymize else None,
-        )
-
-    async def _encode_all(
-        self, sources: list[SourceObject], archive: zipfile.ZipFile, options: EncodeOptions
-    ) -> _Totals:
-        totals = _Totals()
-        outcomes = in_index_order(
-            sources,
-            self.runner.store,
-            self.runner.encoder,
-            options,
-            self.runner.max_in_flight,
-        )
-        async with aclosing(outcomes):
-            async for outcome in outcomes:
-                await self._record(outcome, archive, totals)
-        return totals
-
-    async def _record(self, outcome: SliceOutcome, archive: zipfile.ZipFile, t: _Totals) -> None:
-        """Put an encoded slice in the ZIP, count it and emit its event (seq 2+i)."""
-        seq, encoded = 2 + outcome.index, outcome.encoded
-        common: dict[str, Any] = {
-            "slice_index": outcome.index,
-            "total_slices": self.total,
-            "source_key": outcome.source.key,
-        }
-        t.download_ms += outcome.download_ms
-        if encoded is None:
-            t.failed += 1
-            t.reasons.append(f"{outcome.source.key}: {outcome.reason}")
-            log.warning(
-                "slice failed", extra={**self.log_extra, **common, "reason": outcome.reason}
-            )
-            reason = outcome.reason[:_REASON_MAX]
-            await self.emit(
-                SliceFailed(
-                    **self.envelope(seq), **common, reason=reason, error_code=outcome.error_code
-                )
-            )
-            return
-        entry = entry_name(outcome.index)
-        archive.writestr(entry, encoded.data)  # ~10 KB, or a disk write once spooled: brief
-        t.encoded += 1
-        t.bytes_in += outcome.bytes_in
-        t.bytes_out += len(encoded.data)
-        t.pixel_bytes += encoded.pixel_bytes
-        t.codestream_bytes += encoded.codestream_bytes
-        t.encode_ms += encoded.encode_ms
-        await self.emit(
-            SliceEncoded(
-                **self.envelope(seq),
-                **common,
-                entry_name=entry,
-                bytes_in=outcome.bytes_in,
-                bytes_out=len(encoded.data),
-                ratio=encoded.ratio,
-                encode_ms=encoded.encode_ms,
-                sop_instance_uid=encoded.sop_instance_uid or None,
-                source_sop_instance_uid=encoded.source_sop_instance_uid,
-                psnr=encoded.psnr,
-                max_abs_error=encoded.max_abs_error,
-            )
         )
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from contextlib import AsyncExitStack
 
 from aiokafka import AIOKafkaConsumer
 
+from dicompress_compressor.cancellation import CancelRegistry, ControlListener
 from dicompress_compressor.job import JobRunner
 from dicompress_compressor.pool import EncoderPool
 from dicompress_compressor.settings import CompressorSettings
@@ -34,10 +36,17 @@ async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
     """Consume requests until `stop` is set. Tests call this directly with their own settings."""
     topics = settings.topics
     tracker = JoinTracker()
+    registry = CancelRegistry()
+    control = ControlListener(
+        settings.kafka_bootstrap_servers,
+        topics.control,
+        registry,
+        settings.compressor_cancel_lookback_s,
+    )
     async with AsyncExitStack() as stack:
         health = await serve_health(
             settings.compressor_health_port,
-            lambda: tracker.joined and not stop.is_set(),
+            lambda: tracker.joined and control.ready.is_set() and not stop.is_set(),
             host=settings.compressor_health_host,
         )
         stack.push_async_callback(health.wait_closed)
@@ -48,6 +57,10 @@ async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
         producer = make_producer(settings.kafka_bootstrap_servers)
         await producer.start()
         stack.push_async_callback(producer.stop)
+        await control.start()
+        stack.push_async_callback(control.stop)
+        listening = asyncio.create_task(control.run())
+        stack.push_async_callback(_cancel, listening)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.compressor_group_id,
@@ -64,8 +77,17 @@ async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
             emit=functools.partial(publish, producer, topics.events),
             worker=settings.compressor_worker_id,
             max_in_flight=settings.max_in_flight,
+            allowed_buckets=frozenset(settings.compressor_allowed_buckets),
+            part_size=settings.compressor_part_size,
+            cancellations=registry,
         )
         extra = {"worker": settings.compressor_worker_id, "topic": topics.requests}
         log.info("compressor consuming", extra=extra)
         await Worker(consumer, producer, runner, topics).serve(stop)
         log.info("compressor stopping", extra=extra)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
+from dicompress_compressor.zipstream import MIN_PART_SIZE
 from dicompress_infra.settings import CommonSettings
 
 
@@ -41,6 +45,34 @@ class CompressorSettings(CommonSettings):
         default_factory=_default_worker_id,
         description="Name of this instance in JobStarted events; default hostname-pid",
     )
+
+    compressor_allowed_buckets: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["dicompress-data"],
+        description="The only buckets a job may read from or write to (comma-separated or "
+        "JSON); keep it the same as API_ALLOWED_BUCKETS",
+    )
+    compressor_part_size: int = Field(
+        default=8 * 1024 * 1024,
+        ge=MIN_PART_SIZE,
+        description="Bytes per multipart part of the ZIP (S3 needs >= 5 MiB): the ZIP's memory",
+    )
+    compressor_cancel_lookback_s: float = Field(
+        default=300,
+        ge=0,
+        description="How far back the control topic is read at start-up, so a cancel sent "
+        "just before is not missed",
+    )
+
+    @field_validator("compressor_allowed_buckets", mode="before")
+    @classmethod
+    def _split_buckets(cls, value: object) -> object:
+        # Env vars arrive as one string: accept "a,b" as well as a JSON list (as the API does).
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @property
     def max_in_flight(self) -> int:

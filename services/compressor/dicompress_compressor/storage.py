@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -17,10 +17,12 @@ from dicompress_infra.s3 import S3Uri
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+_MISSING = ("404", "NoSuchKey", "NotFound")
+
 
 @dataclass(frozen=True)
 class SourceObject:
-    """One object under a job's source prefix: a slice, we hope (the encoder decides)."""
+    """One object under a prefix: a slice, we hope (the encoder decides)."""
 
     bucket: str
     key: str
@@ -32,9 +34,19 @@ class ObjectStore(Protocol):
 
     async def get_bytes(self, obj: SourceObject) -> bytes: ...
 
+    async def get_with_metadata(self, uri: S3Uri) -> tuple[bytes, dict[str, str]] | None: ...
+
     async def head_metadata(self, uri: S3Uri) -> dict[str, str] | None: ...
 
-    async def upload(self, uri: S3Uri, body: IO[bytes], metadata: dict[str, str]) -> None: ...
+    async def put_bytes(self, uri: S3Uri, data: bytes, metadata: dict[str, str]) -> None: ...
+
+    async def start_multipart(self, uri: S3Uri, metadata: dict[str, str]) -> str: ...
+
+    async def upload_part(self, uri: S3Uri, upload_id: str, number: int, data: bytes) -> str: ...
+
+    async def complete_multipart(self, uri: S3Uri, upload_id: str, etags: list[str]) -> None: ...
+
+    async def abort_multipart(self, uri: S3Uri, upload_id: str) -> None: ...
 
 
 class S3ObjectStore:
@@ -64,22 +76,70 @@ class S3ObjectStore:
     def _get(self, obj: SourceObject) -> bytes:
         return self._client.get_object(Bucket=obj.bucket, Key=obj.key)["Body"].read()
 
+    async def get_with_metadata(self, uri: S3Uri) -> tuple[bytes, dict[str, str]] | None:
+        """A small object and its user metadata, or None when there is no such object."""
+        return await asyncio.to_thread(self._get_with_metadata, uri)
+
+    def _get_with_metadata(self, uri: S3Uri) -> tuple[bytes, dict[str, str]] | None:
+        try:
+            found = self._client.get_object(Bucket=uri.bucket, Key=uri.key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise
+        return found["Body"].read(), dict(found.get("Metadata", {}))
+
     async def head_metadata(self, uri: S3Uri) -> dict[str, str] | None:
         """The object's user metadata, or None when there is no such object."""
         try:
             head = await asyncio.to_thread(self._client.head_object, Bucket=uri.bucket, Key=uri.key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
                 return None
             raise
         return dict(head.get("Metadata", {}))
 
-    async def upload(self, uri: S3Uri, body: IO[bytes], metadata: dict[str, str]) -> None:
-        """Upload from a file object (multipart when large) with user metadata."""
+    async def put_bytes(self, uri: S3Uri, data: bytes, metadata: dict[str, str]) -> None:
+        """One small object (an encoded slice, a marker) in a single PUT: atomic for readers."""
         await asyncio.to_thread(
-            self._client.upload_fileobj,
-            body,
-            uri.bucket,
-            uri.key,
-            ExtraArgs={"Metadata": metadata, "ContentType": "application/zip"},
+            self._client.put_object, Bucket=uri.bucket, Key=uri.key, Body=data, Metadata=metadata
+        )
+
+    async def start_multipart(self, uri: S3Uri, metadata: dict[str, str]) -> str:
+        """Begin a multipart upload of a ZIP; the object appears only once it is completed."""
+        started = await asyncio.to_thread(
+            self._client.create_multipart_upload,
+            Bucket=uri.bucket,
+            Key=uri.key,
+            Metadata=metadata,
+            ContentType="application/zip",
+        )
+        return started["UploadId"]
+
+    async def upload_part(self, uri: S3Uri, upload_id: str, number: int, data: bytes) -> str:
+        """Send part `number` (1-based; >= 5 MiB unless it is the last); return its ETag."""
+        sent = await asyncio.to_thread(
+            self._client.upload_part,
+            Bucket=uri.bucket,
+            Key=uri.key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=data,
+        )
+        return sent["ETag"]
+
+    async def complete_multipart(self, uri: S3Uri, upload_id: str, etags: list[str]) -> None:
+        parts = [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(etags, start=1)]
+        await asyncio.to_thread(
+            self._client.complete_multipart_upload,
+            Bucket=uri.bucket,
+            Key=uri.key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]  # list of dicts
+        )
+
+    async def abort_multipart(self, uri: S3Uri, upload_id: str) -> None:
+        """Drop the parts sent so far (what a dead worker leaves, a lifecycle rule drops)."""
+        await asyncio.to_thread(
+            self._client.abort_multipart_upload, Bucket=uri.bucket, Key=uri.key, UploadId=upload_id
         )

@@ -5,158 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
-import uuid
+import json
 import zipfile
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Any
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from compressor_support import TIMEOUT_S, job_events, put, request_for, running
 from pydicom import dcmread
 
-from dicompress_compressor.service import serve
 from dicompress_compressor.settings import CompressorSettings
-from dicompress_infra.kafka import make_producer, publish
+from dicompress_infra.kafka import publish
 from dicompress_infra.s3 import make_s3_client
 from dicompress_schemas import (
-    CompressionRequested,
-    Event,
     JobCompleted,
     JobFailed,
     SliceEncoded,
     SliceFailed,
     TerminalEvent,
-    decode_event,
     new_event_id,
 )
-from dicompress_stack.net import free_port
 from dicompress_stack.synthetic_ct import generate_series
 
 pytestmark = pytest.mark.integration
-
-TIMEOUT_S = 60.0
-
-
-async def eventually(check: Callable[[], Any], what: str) -> Any:
-    """Poll `check` (sync or async) until it returns something truthy; fail after TIMEOUT_S."""
-    deadline = time.monotonic() + TIMEOUT_S
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {TIMEOUT_S:.0f} s waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
-@pytest.fixture
-def compressor_settings(settings_for: Callable[..., Any]) -> CompressorSettings:
-    """Settings of a compressor (2 encoder processes) on this test's topics and bucket."""
-    settings: CompressorSettings = settings_for(
-        CompressorSettings,
-        compressor_processes=2,
-        compressor_health_port=free_port(),
-        compressor_group_id=f"compressor-{uuid.uuid4().hex[:8]}",
-        compressor_worker_id="test-worker",
-    )
-    return settings
-
-
-@asynccontextmanager
-async def running(settings: CompressorSettings) -> AsyncIterator[CompressorSettings]:
-    """The compressor serving in this process until the block ends (then stopped as by SIGTERM:
-    a job still running is abandoned, not committed)."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(settings, stop))
-    url = f"http://127.0.0.1:{settings.compressor_health_port}/healthz"
-
-    async def healthy() -> bool:
-        if task.done():
-            task.result()  # raise what killed it
-        try:
-            async with httpx.AsyncClient() as client:
-                return (await client.get(url, timeout=2)).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        await eventually(healthy, "the compressor's /healthz")
-        yield settings
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, TIMEOUT_S)
-
-
-@pytest.fixture
-async def compressor(compressor_settings: CompressorSettings) -> AsyncIterator[CompressorSettings]:
-    async with running(compressor_settings) as settings:
-        yield settings
-
-
-@pytest.fixture
-async def producer(compressor_settings: CompressorSettings) -> AsyncIterator[AIOKafkaProducer]:
-    producer = make_producer(compressor_settings.kafka_bootstrap_servers)
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
-def request_for(bucket: str, source: str, **overrides: Any) -> CompressionRequested:
-    job_id = uuid.uuid4()
-    fields = {
-        "event_id": new_event_id(job_id, 0),
-        "job_id": job_id,
-        "tenant": "acme",
-        "seq": 0,
-        "source_uri": f"s3://{bucket}/{source}",
-        "target_uri": f"s3://{bucket}/out/",
-        "compression_rate": 50.0,
-    }
-    return CompressionRequested.model_validate(fields | overrides)
-
-
-def _finished(events: list[Event]) -> bool:
-    return any(isinstance(e, TerminalEvent) for e in events)
-
-
-async def job_events(
-    settings: CompressorSettings,
-    job_id: uuid.UUID,
-    until: Callable[[list[Event]], bool] = _finished,
-) -> list[Event]:
-    """The job's events on the events topic, in log order, read until `until(events)` (by
-    default: until its terminal event)."""
-    consumer = AIOKafkaConsumer(  # no group: every partition, from the beginning
-        settings.topics.events,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        found: list[Event] = []
-
-        async def seen_enough() -> bool:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                found.extend(
-                    event
-                    for event in (decode_event(r.value) for r in records)
-                    if event.job_id == job_id
-                )
-            return until(found)
-
-        await eventually(seen_enough, f"the events of job {job_id}")
-        return found
-    finally:
-        await consumer.stop()
-
-
-def put(settings: CompressorSettings, bucket: str, key: str, body: bytes, **extra: Any) -> None:
-    make_s3_client(settings).put_object(Bucket=bucket, Key=key, Body=body, **extra)
 
 
 async def test_a_series_is_compressed_into_a_zip_with_its_events_in_order(
@@ -181,21 +51,35 @@ async def test_a_series_is_compressed_into_a_zip_with_its_events_in_order(
     assert isinstance(completed, JobCompleted)
     assert (completed.slices_encoded, completed.slices_failed) == (6, 0)
     assert completed.ratio == pytest.approx(50, rel=0.15)
-    assert completed.artifact_uri == f"s3://{bucket}/out/{request.job_id}.zip"
+    name = f"series-1-rate50-{request.occurred_at.strftime('%Y%m%d-%H%M%S')}.zip"
+    assert completed.artifact_uri == f"s3://{bucket}/out/{name}"
     assert events[0].worker == "test-worker"  # type: ignore[union-attr]
+    assert completed.cpu_s is not None
+    assert completed.cpu_s > 0  # the pool's encoding counts
+    assert completed.peak_rss_bytes is not None
+    assert completed.peak_rss_bytes > 50 * 1024 * 1024  # the worker and its two encoders
 
     s3 = make_s3_client(compressor)
-    stored = s3.get_object(Bucket=bucket, Key=f"out/{request.job_id}.zip")
+    for event in slices:  # each slice readable on its own, where its event says
+        assert event.slice_key == f"jobs/{request.job_id}/slices/{event.slice_index:05d}.dcm"
+        one = dcmread(io.BytesIO(s3.get_object(Bucket=bucket, Key=event.slice_key)["Body"].read()))
+        assert one.SOPInstanceUID == event.sop_instance_uid
+    stored = s3.get_object(Bucket=bucket, Key=f"out/{name}")
     assert stored["Metadata"]["job-id"] == str(request.job_id)
     body = stored["Body"].read()
     assert len(body) == completed.artifact_bytes
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
-        assert archive.namelist() == [f"{i:05d}.dcm" for i in range(6)]
-        for number, name in enumerate(archive.namelist(), start=1):
+        assert archive.namelist() == [f"{i:05d}.dcm" for i in range(6)] + ["manifest.json"]
+        for number, name in enumerate(archive.namelist()[:-1], start=1):
             ds = dcmread(io.BytesIO(archive.read(name)))
             assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.91"
             assert ds.InstanceNumber == number
             assert ds.pixel_array.shape == (512, 512)
+        manifest = json.loads(archive.read("manifest.json"))
+    assert [m["sop_instance_uid"] for m in manifest["slices"]] == [
+        e.sop_instance_uid for e in slices
+    ]
+    assert all(m["source_sop_instance_uid"] for m in manifest["slices"])
 
 
 async def test_a_bad_message_is_dead_lettered_and_the_next_request_is_processed(
@@ -258,10 +142,9 @@ async def test_a_non_dicom_object_fails_alone_and_another_jobs_zip_is_not_overwr
     assert isinstance(mixed_events[-1], JobCompleted)
     assert mixed_events[-1].slices_failed == 1
 
-    assert [(e.type, e.seq) for e in taken_events] == [("JobStarted", 1), ("JobFailed", 2)]
-    refused = taken_events[-1]
-    assert isinstance(refused, JobFailed)
-    assert refused.error_code == "target-exists"
+    renamed = taken_events[-1]
+    assert isinstance(renamed, JobCompleted)
+    assert renamed.artifact_uri == f"s3://{bucket}/out/taken-1.zip"  # the collision policy
     old = make_s3_client(compressor).get_object(Bucket=bucket, Key="out/taken.zip")
     assert old["Body"].read() == b"old"
 

@@ -17,13 +17,15 @@ from dicompress_compressor.encoder import (
     encode_slice,
     openjpeg_ratio,
 )
+from dicompress_compressor.errors import MalformedDicom
 from dicompress_compressor.errors import SliceRejected as UnsupportedInput
 from dicompress_stack.synthetic_ct import PRIVATE_CREATOR, PRIVATE_GROUP, slice_bytes
 
 # a lung apex, a chest slice with heart and ribs, an abdominal slice with liver and kidneys
 SLICES = (10, 150, 280)
 CHANGED = {"SOPInstanceUID", "LossyImageCompression", "LossyImageCompressionRatio",
-           "LossyImageCompressionMethod", "PixelData"}  # fmt: skip
+           "LossyImageCompressionMethod", "PixelData", "ImageType", "DerivationDescription",
+           "DerivationCodeSequence", "SourceImageSequence"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +161,9 @@ def test_a_file_that_is_not_dicom_is_refused() -> None:
     with pytest.raises(UnsupportedInput, match="not a DICOM"):
         encode_slice(b"these are the radiologist's notes, not an image", EncodeOptions(rate=10))
     assert issubclass(UnsupportedInput, ValueError)
+
+
+def test_a_truncated_file_is_refused_as_malformed() -> None:
+    with pytest.raises(MalformedDicom, match=r"malformed .* export it again") as err:
+        encode_slice(_image()[:-100], EncodeOptions(rate=10))  # pixel data cut short
+    assert err.value.code == "malformed-dicom"

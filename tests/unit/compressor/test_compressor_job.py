@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
-import uuid
+import json
 import zipfile
-from typing import IO
 
 import pytest
+from compressor_fakes import TIMEOUT_S, GatedEncoder, MemoryStore, request, runner
 
-from dicompress_compressor.encoder import EncodedSlice, EncodeOptions
-from dicompress_compressor.errors import UnsupportedInput
 from dicompress_compressor.job import JobRunner
-from dicompress_compressor.storage import SourceObject
-from dicompress_infra.s3 import S3Uri
 from dicompress_schemas import (
-    CompressionRequested,
     EventBase,
     JobCompleted,
     JobFailed,
@@ -25,102 +20,6 @@ from dicompress_schemas import (
     SliceFailed,
     new_event_id,
 )
-
-TIMEOUT_S = 10
-
-
-class MemoryStore:
-    """An `ObjectStore` in a dict: key -> (bytes, metadata)."""
-
-    def __init__(self, objects: dict[str, bytes], bucket: str = "bucket") -> None:
-        self.bucket = bucket
-        self.objects: dict[str, tuple[bytes, dict[str, str]]] = {
-            key: (data, {}) for key, data in objects.items()
-        }
-        self.fail_listing: Exception | None = None
-
-    async def list_objects(self, prefix: S3Uri) -> list[SourceObject]:
-        if self.fail_listing is not None:
-            raise self.fail_listing
-        return [
-            SourceObject(self.bucket, key, len(data))
-            for key, (data, _) in self.objects.items()
-            if key.startswith(prefix.prefix)
-        ]
-
-    async def get_bytes(self, obj: SourceObject) -> bytes:
-        return self.objects[obj.key][0]
-
-    async def head_metadata(self, uri: S3Uri) -> dict[str, str] | None:
-        found = self.objects.get(uri.key)
-        return None if found is None else found[1]
-
-    async def upload(self, uri: S3Uri, body: IO[bytes], metadata: dict[str, str]) -> None:
-        self.objects[uri.key] = (body.read(), metadata)
-
-
-class GatedEncoder:
-    """Encodes b'x' as b'enc:x'; refuses b'bad'; with gates, a slice finishes when let go."""
-
-    def __init__(self, gated: bool = False) -> None:
-        self.gates: dict[bytes, asyncio.Event] = {}
-        self.gated = gated
-        self.active = 0
-        self.max_active = 0
-        self.calls = 0
-        self.changed = asyncio.Condition()  # notified whenever `active` changes
-
-    async def _count(self, delta: int) -> None:
-        async with self.changed:
-            self.active += delta
-            self.max_active = max(self.max_active, self.active)
-            self.changed.notify_all()
-
-    async def wait_until_active(self, count: int) -> None:
-        async with self.changed:
-            await asyncio.wait_for(self.changed.wait_for(lambda: self.active == count), TIMEOUT_S)
-
-    async def encode(self, data: bytes, options: EncodeOptions) -> EncodedSlice:
-        self.calls += 1
-        await self._count(+1)
-        try:
-            if self.gated:
-                await self.gates.setdefault(data, asyncio.Event()).wait()
-            for _ in range(3):
-                await asyncio.sleep(0)  # let other slices run, as a pool would
-            if data == b"bad":
-                raise UnsupportedInput("not a DICOM Part 10 file")
-            return EncodedSlice(b"enc:" + data, pixel_bytes=1000, codestream_bytes=10,
-                                ratio=100.0, encode_ms=2.0)  # fmt: skip
-        finally:
-            await self._count(-1)
-
-    def release(self, data: bytes) -> None:
-        self.gates.setdefault(data, asyncio.Event()).set()
-
-
-def request(**overrides: object) -> CompressionRequested:
-    job_id = uuid.uuid4()
-    fields: dict[str, object] = {
-        "event_id": new_event_id(job_id, 0),
-        "job_id": job_id,
-        "tenant": "acme",
-        "seq": 0,
-        "source_uri": "s3://bucket/src/",
-        "target_uri": "s3://bucket/out",
-        "compression_rate": 100.0,
-    }
-    return CompressionRequested.model_validate(fields | overrides)
-
-
-def runner(
-    store: MemoryStore, encoder: GatedEncoder, sink: list[EventBase], **kw: int
-) -> JobRunner:
-    async def emit(event: EventBase) -> None:
-        sink.append(event)
-
-    return JobRunner(store=store, encoder=encoder, emit=emit, worker="w-1",
-                     max_in_flight=kw.get("max_in_flight", 4))  # fmt: skip
 
 
 async def test_events_come_in_index_order_whatever_finishes_first() -> None:
@@ -154,15 +53,31 @@ async def test_events_come_in_index_order_whatever_finishes_first() -> None:
     assert isinstance(completed, JobCompleted)
     assert (completed.slices_encoded, completed.slices_failed, completed.ratio) == (3, 0, 100.0)
     assert (completed.bytes_in, completed.bytes_out, completed.encode_ms) == (3, 15, 6.0)
-    assert completed.artifact_uri == f"s3://bucket/out/{req.job_id}.zip"
+    stamp = req.occurred_at.strftime("%Y%m%d-%H%M%S")
+    assert completed.artifact_uri == f"s3://bucket/out/src-rate100-{stamp}.zip"
+    assert [s.slice_key for s in slices] == [
+        f"jobs/{req.job_id}/slices/{i:05d}.dcm" for i in range(3)
+    ]
+    assert [store.objects[s.slice_key][0] for s in slices if s.slice_key] == [
+        b"enc:a", b"enc:b", b"enc:c"
+    ]  # fmt: skip
 
-    data, metadata = store.objects[f"out/{req.job_id}.zip"]
+    data, metadata = store.objects[f"out/src-rate100-{stamp}.zip"]
     assert metadata == {"job-id": str(req.job_id), "tenant": "acme"}
     assert completed.artifact_bytes == len(data)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        assert archive.namelist() == ["00000.dcm", "00001.dcm", "00002.dcm"]
-        assert [archive.read(n) for n in archive.namelist()] == [b"enc:a", b"enc:b", b"enc:c"]
+        assert archive.namelist() == ["00000.dcm", "00001.dcm", "00002.dcm", "manifest.json"]
+        assert [archive.read(n) for n in archive.namelist()[:3]] == [b"enc:a", b"enc:b", b"enc:c"]
         assert {i.compress_type for i in archive.infolist()} == {zipfile.ZIP_STORED}
+        manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["job_id"] == str(req.job_id)
+    assert [m["source_key"] for m in manifest["slices"]] == [s.source_key for s in slices]
+    assert manifest["slices"][0]["ratio"] == 100.0
+    assert manifest["slices"][0]["slice_key"] == slices[0].slice_key
+    assert completed.cpu_s is not None
+    assert completed.cpu_s >= 0
+    assert completed.peak_rss_bytes is not None
+    assert completed.peak_rss_bytes > 0
 
 
 async def test_a_slice_that_fails_is_reported_and_the_job_goes_on() -> None:
@@ -181,7 +96,9 @@ async def test_a_slice_that_fails_is_reported_and_the_job_goes_on() -> None:
     assert (completed.slices_encoded, completed.slices_failed) == (2, 1)
     assert completed.artifact_uri == "s3://bucket/out/series.zip"
     with zipfile.ZipFile(io.BytesIO(store.objects["out/series.zip"][0])) as archive:
-        assert archive.namelist() == ["00000.dcm", "00002.dcm"]
+        assert archive.namelist() == ["00000.dcm", "00002.dcm", "manifest.json"]
+        manifest = json.loads(archive.read("manifest.json"))
+    assert "not a DICOM" in manifest["slices"][1]["error"]
 
 
 async def test_when_every_slice_fails_the_job_fails_and_nothing_is_written() -> None:
@@ -194,7 +111,9 @@ async def test_when_every_slice_fails_the_job_fails_and_nothing_is_written() -> 
     assert terminal.error_code == "no-slice-encoded"
     assert "src/1: not a DICOM" in terminal.reason
     assert [e.seq for e in sink] == [1, 2, 3, 4]
-    assert not [k for k in store.objects if k.startswith("out/")]
+    assert not store.keys("out/")
+    assert len(store.aborted) == 1  # the streamed ZIP's upload was dropped
+    assert not store.uploads
 
 
 async def test_an_empty_source_fails_with_what_to_do() -> None:
@@ -209,21 +128,21 @@ async def test_an_empty_source_fails_with_what_to_do() -> None:
 
 
 async def test_another_jobs_artifact_is_not_overwritten_unless_asked() -> None:
-    store = MemoryStore({"src/1.dcm": b"a", "out/taken.zip": b"old"})
+    store = MemoryStore({"src/1.dcm": b"a"})
     store.objects["out/taken.zip"] = (b"old", {"job-id": "someone-else"})
-    encoder = GatedEncoder()
+    store.objects["out/taken-1.zip"] = (b"old", {"job-id": "someone-else"})
     sink: list[EventBase] = []
-    terminal = await runner(store, encoder, sink).run(request(output_filename="taken.zip"))
+    terminal = await runner(store, GatedEncoder(), sink).run(request(output_filename="taken.zip"))
 
-    assert isinstance(terminal, JobFailed)
-    assert terminal.error_code == "target-exists"
-    assert [e.seq for e in sink] == [1, 2]  # no gap before the terminal event
-    assert "overwrite_existing" in terminal.reason
-    assert encoder.calls == 0  # checked before any encoding
+    assert isinstance(terminal, JobCompleted)
+    assert terminal.artifact_uri == "s3://bucket/out/taken-2.zip"
     assert store.objects["out/taken.zip"][0] == b"old"
+    assert store.objects["out/taken-1.zip"][0] == b"old"
 
     forced = request(output_filename="taken.zip", overwrite_existing=True)
-    assert isinstance(await runner(store, encoder, []).run(forced), JobCompleted)
+    done = await runner(store, GatedEncoder(), []).run(forced)
+    assert isinstance(done, JobCompleted)
+    assert done.artifact_uri == "s3://bucket/out/taken.zip"
     assert store.objects["out/taken.zip"][1]["job-id"] == str(forced.job_id)
 
 
@@ -232,10 +151,14 @@ async def test_a_rerun_of_the_same_job_may_replace_its_own_artifact() -> None:
     req = request()
     first: list[EventBase] = []
     second: list[EventBase] = []
-    await runner(store, GatedEncoder(), first).run(req)
-    await runner(store, GatedEncoder(), second).run(req)
-    assert [type(e).__name__ for e in second][-1] == "JobCompleted"
+    done = await runner(store, GatedEncoder(), first).run(req)
+    again = await runner(store, GatedEncoder(), second).run(req)
+    assert isinstance(done, JobCompleted)
+    assert isinstance(again, JobCompleted)
+    assert again.artifact_uri == done.artifact_uri  # same name: its own object is no collision
     assert [e.event_id for e in first] == [e.event_id for e in second]  # consumers dedup
+    assert {e.attempt for e in first} == {1}
+    assert {e.attempt for e in second} == {2}
 
 
 async def test_slices_in_flight_are_bounded() -> None:

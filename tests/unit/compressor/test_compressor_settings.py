@@ -30,3 +30,18 @@ def test_environment_names_have_no_prefix(monkeypatch: pytest.MonkeyPatch) -> No
 def test_nonsense_is_refused() -> None:
     with pytest.raises(ValueError, match="greater than or equal to 1"):
         CompressorSettings(compressor_processes=0)
+
+
+def test_allowed_buckets_default_like_the_apis_and_parse_like_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert CompressorSettings().compressor_allowed_buckets == ["dicompress-data"]
+    monkeypatch.setenv("COMPRESSOR_ALLOWED_BUCKETS", "a-data, b-data")
+    assert CompressorSettings().compressor_allowed_buckets == ["a-data", "b-data"]
+    monkeypatch.setenv("COMPRESSOR_ALLOWED_BUCKETS", '["c-data"]')
+    assert CompressorSettings().compressor_allowed_buckets == ["c-data"]
+
+
+def test_a_part_below_s3s_minimum_is_refused() -> None:
+    with pytest.raises(ValueError, match="greater than or equal to 5242880"):
+        CompressorSettings(compressor_part_size=1024)

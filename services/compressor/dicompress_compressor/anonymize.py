@@ -1,0 +1,61 @@
+"""De-identify a slice before it is encoded: PS3.15 Annex E, Basic Application Level
+Confidentiality Profile, through `dicognito`.
+
+What happens to a dataset:
+- dicognito replaces names, IDs, addresses, equipment and institution identifiers, shifts every
+  date and time by one offset, and remaps every instance UID (Study, Series, SOP Instance,
+  Frame of Reference, the file meta's copy, references in sequences). Its values are an MD5 of
+  the seed and the original value, so every pool process of a job, on every worker and on every
+  retry, maps the same UID to the same new UID: the series stays one series. A job's seed is
+  its id, so two jobs over the same study do not share UIDs.
+- Private elements are removed. The profile removes them unless the Retain Safe Private option
+  is used, and dicognito keeps them (it only rewrites those with a UI or PN value), which would
+  leave whatever a vendor hides there (names, accession numbers) in the output.
+- Patient Identity Removed becomes "YES" unless Burned In Annotation says "YES" (then "NO": we
+  do not touch pixels), De-identification Method gains "DICOGNITO", and the De-identification
+  Method Code Sequence gains DCM 113100 (Basic Application Confidentiality Profile) and DCM
+  113107 (Retain Longitudinal Temporal Information Modified Dates Option: dates are shifted, not
+  removed).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from dicognito.anonymizer import Anonymizer
+from pydicom.dataset import Dataset
+
+
+def _code(value: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = "DCM"
+    item.CodeMeaning = meaning
+    return item
+
+
+_PROFILE_CODES = (
+    ("113100", "Basic Application Confidentiality Profile"),
+    ("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
+)
+
+
+@lru_cache(maxsize=4)
+def _anonymizer(seed: str) -> Anonymizer:
+    """One anonymizer per job seed and process (its maps are pure functions of the seed)."""
+    return Anonymizer(seed=seed)
+
+
+def anonymize(ds: Dataset, seed: str) -> None:
+    """De-identify `ds` in place as the module docstring says; `seed` is the job's."""
+    ds.remove_private_tags()
+    _anonymizer(seed).anonymize(ds)
+    burned_in = str(ds.get("BurnedInAnnotation", "")).upper() == "YES"
+    ds.PatientIdentityRemoved = "NO" if burned_in else "YES"
+    present = {
+        str(item.get("CodeValue", "")) for item in ds.get("DeidentificationMethodCodeSequence", [])
+    }
+    ds.DeidentificationMethodCodeSequence = [
+        *ds.get("DeidentificationMethodCodeSequence", []),
+        *(_code(value, meaning) for value, meaning in _PROFILE_CODES if value not in present),
+    ]

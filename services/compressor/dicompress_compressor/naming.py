@@ -1,0 +1,57 @@
+"""The artifact's name: `{source folder}-rate{rate}-{YYYYMMDD-HHMMSS}.zip` unless one is given.
+
+The time is the request's `occurred_at` (UTC), not the clock of whoever runs the job, so a
+re-run after a crash picks the same name. The folder is reduced to ASCII letters, digits and
+hyphens: '_' and spaces become '-', accents lose their marks, anything else is dropped
+(`ct_study@v2.1` -> `ct-studyv21`); runs of '-' collapse, none leads or trails, at most
+50 characters, and `compressed` stands in when nothing is left.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from datetime import UTC
+
+from dicompress_schemas import CompressionRequested
+
+FOLDER_MAX = 50
+EMPTY_FOLDER = "compressed"
+_SEPARATORS = re.compile(r"[_\s]+")
+_NOT_ALLOWED = re.compile(r"[^A-Za-z0-9-]")
+_HYPHENS = re.compile(r"-{2,}")
+
+
+def folder_label(source_key: str) -> str:
+    """The last folder of a source prefix, reduced to what is safe in any file name."""
+    folder = source_key.rstrip("/").rsplit("/", 1)[-1]
+    ascii_only = unicodedata.normalize("NFKD", folder).encode("ascii", "ignore").decode()
+    label = _NOT_ALLOWED.sub("", _SEPARATORS.sub("-", ascii_only))
+    label = _HYPHENS.sub("-", label).strip("-")[:FOLDER_MAX].rstrip("-")
+    return label or EMPTY_FOLDER
+
+
+def rate_label(request: CompressionRequested) -> str:
+    """`rate100`, `rate12.5`, or `lossless` for codecs that have no rate."""
+    if request.compression_rate is None:
+        return "lossless"
+    return f"rate{request.compression_rate:g}"
+
+
+def default_name(request: CompressionRequested, source_key: str) -> str:
+    """The name the design specifies, stable for a given request."""
+    stamp = request.occurred_at.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{folder_label(source_key)}-{rate_label(request)}-{stamp}.zip"
+
+
+def candidates(name: str) -> Iterator[str]:
+    """`name`, then `name-1`, `name-2`... before the extension: the collision policy's order."""
+    yield name
+    stem, dot, extension = name.rpartition(".")
+    if not stem:  # no extension
+        stem, dot, extension = name, "", ""
+    number = 1
+    while True:
+        yield f"{stem}-{number}{dot}{extension}"
+        number += 1

@@ -1,0 +1,92 @@
+"""Where each encoded slice lives in S3, and what its object's metadata says about it.
+
+Slice `i` of job `j` is stored at `jobs/{j}/slices/{i:05d}.dcm` in the target bucket as soon as
+it is encoded, so a viewer can fetch it while the job runs and a re-run after a crash can reuse
+it instead of encoding it again. The object's user metadata keeps what the slice's
+SliceEncoded event and the manifest need, so a reused slice is reported exactly as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+from dicompress_compressor.encoder import EncodedSlice
+from dicompress_compressor.storage import ObjectStore
+from dicompress_infra.s3 import S3Uri
+
+
+def job_prefix(bucket: str, job_id: uuid.UUID) -> S3Uri:
+    return S3Uri(bucket, f"jobs/{job_id}/")
+
+
+def slice_uri(bucket: str, job_id: uuid.UUID, index: int) -> S3Uri:
+    return job_prefix(bucket, job_id).child(f"slices/{index:05d}.dcm")
+
+
+def attempts_prefix(bucket: str, job_id: uuid.UUID) -> S3Uri:
+    """Markers `attempts/<n>`, one per run of the job: how the next run knows its number."""
+    return job_prefix(bucket, job_id).child("attempts/")
+
+
+def slice_metadata(encoded: EncodedSlice, source_key: str, bytes_in: int) -> dict[str, str]:
+    """S3 user metadata (ASCII strings, < 2 KB) describing an encoded slice."""
+    metadata = {
+        "source-key": source_key.encode("ascii", "backslashreplace").decode(),
+        "bytes-in": str(bytes_in),
+        "pixel-bytes": str(encoded.pixel_bytes),
+        "codestream-bytes": str(encoded.codestream_bytes),
+        "ratio": repr(encoded.ratio),
+        "encode-ms": repr(encoded.encode_ms),
+        "sop-instance-uid": encoded.sop_instance_uid,
+    }
+    if encoded.source_sop_instance_uid is not None:
+        metadata["source-sop-instance-uid"] = encoded.source_sop_instance_uid
+    if encoded.psnr is not None:
+        metadata["psnr"] = repr(encoded.psnr)
+    if encoded.max_abs_error is not None:
+        metadata["max-abs-error"] = str(encoded.max_abs_error)
+    return metadata
+
+
+def restore_slice(
+    data: bytes, metadata: dict[str, str], source_key: str
+) -> tuple[EncodedSlice, int] | None:
+    """The stored slice and its source's size, or None when the object is not one we wrote
+    for this source (another listing, or metadata lost): then the slice is encoded again."""
+    try:
+        if metadata["source-key"] != source_key.encode("ascii", "backslashreplace").decode():
+            return None
+        psnr, max_error = metadata.get("psnr"), metadata.get("max-abs-error")
+        encoded = EncodedSlice(
+            data=data,
+            pixel_bytes=int(metadata["pixel-bytes"]),
+            codestream_bytes=int(metadata["codestream-bytes"]),
+            ratio=float(metadata["ratio"]),
+            encode_ms=float(metadata["encode-ms"]),
+            sop_instance_uid=metadata["sop-instance-uid"],
+            source_sop_instance_uid=metadata.get("source-sop-instance-uid"),
+            psnr=None if psnr is None else float(psnr),
+            max_abs_error=None if max_error is None else int(max_error),
+        )
+        return encoded, int(metadata["bytes-in"])
+    except (KeyError, ValueError):
+        return None
+
+
+async def register_attempt(store: ObjectStore, bucket: str, job_id: uuid.UUID, worker: str) -> int:
+    """This run's number: 1 + the runs recorded before it, recorded in turn."""
+    prefix = attempts_prefix(bucket, job_id)
+    attempt = len(await store.list_objects(prefix)) + 1
+    await store.put_bytes(prefix.child(str(attempt)), worker.encode(), {"worker": worker})
+    return attempt
+
+
+async def stored_slices(store: ObjectStore, bucket: str, job_id: uuid.UUID) -> frozenset[int]:
+    """Indices of the slices an earlier run of this job already stored."""
+    prefix = job_prefix(bucket, job_id).child("slices/")
+    indices = set()
+    for obj in await store.list_objects(prefix):
+        with contextlib.suppress(ValueError):  # not one of ours: ignore it
+            indices.add(int(obj.key.removeprefix(prefix.prefix).removesuffix(".dcm")))
+    return frozenset(indices)

@@ -1,0 +1,145 @@
+"""The slices of a running job as they come out of the pipeline: into the ZIP, into the
+manifest, counted, and told as SliceEncoded / SliceFailed events (seq 2+i)."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import aclosing
+from typing import Any, Protocol
+
+from dicompress_compressor.artifact import ArtifactWriter
+from dicompress_compressor.manifest import ManifestEntry, render_manifest
+from dicompress_compressor.ordering import entry_name
+from dicompress_compressor.pipeline import SliceOutcome, SliceWork, in_index_order
+from dicompress_compressor.storage import SourceObject
+from dicompress_schemas import CompressionRequested, EventBase, SliceEncoded, SliceFailed
+
+log = logging.getLogger(__name__)
+
+_REASON_MAX = 1000
+
+
+class JobContext(Protocol):
+    """What the tally needs of its job: the request, the envelope, the event sink."""
+
+    request: CompressionRequested
+    attempt: int
+    log_extra: dict[str, Any]
+
+    def envelope(self, seq: int) -> dict[str, Any]: ...
+
+    async def emit(self, event: EventBase) -> None: ...
+
+
+class Tally:
+    """Records every outcome; `totals()` gives JobCompleted's counters."""
+
+    def __init__(self, job: JobContext, writer: ArtifactWriter, total: int) -> None:
+        self.job = job
+        self.writer = writer
+        self.total = total
+        self.entries: list[ManifestEntry] = []
+        self.encoded = self.failed = self.reused = 0
+        self.bytes_in = self.bytes_out = self.pixel_bytes = self.codestream_bytes = 0
+        self.download_ms = self.encode_ms = self.upload_ms = 0.0
+        self.reasons: list[str] = []
+
+    async def run(self, sources: list[SourceObject], work: SliceWork, max_in_flight: int) -> None:
+        outcomes = in_index_order(sources, work, max_in_flight)
+        async with aclosing(outcomes):
+            async for outcome in outcomes:
+                await self.record(outcome)
+
+    async def record(self, outcome: SliceOutcome) -> None:
+        """Put an encoded slice in the ZIP, count it and emit its event."""
+        seq, encoded = 2 + outcome.index, outcome.encoded
+        common: dict[str, Any] = {
+            "slice_index": outcome.index,
+            "total_slices": self.total,
+            "source_key": outcome.source.key,
+        }
+        self.download_ms += outcome.download_ms
+        self.upload_ms += outcome.upload_ms
+        if encoded is None:
+            self.failed += 1
+            self.reasons.append(f"{outcome.source.key}: {outcome.reason}")
+            extra = {**self.job.log_extra, **common, "reason": outcome.reason}
+            log.warning("slice failed", extra=extra)
+            self.entries.append(
+                ManifestEntry(
+                    outcome.index, outcome.source.key, outcome.bytes_in, error=outcome.reason
+                )
+            )
+            reason = outcome.reason[:_REASON_MAX]
+            await self.job.emit(
+                SliceFailed(
+                    **self.job.envelope(seq), **common, reason=reason, error_code=outcome.error_code
+                )
+            )
+            return
+        entry = entry_name(outcome.index)
+        await self.writer.add(entry, encoded.data)
+        self.encoded += 1
+        self.reused += outcome.reused
+        self.bytes_in += outcome.bytes_in
+        self.bytes_out += len(encoded.data)
+        self.pixel_bytes += encoded.pixel_bytes
+        self.codestream_bytes += encoded.codestream_bytes
+        self.encode_ms += 0.0 if outcome.reused else encoded.encode_ms
+        described: dict[str, Any] = {
+            "slice_key": outcome.slice_key,
+            "sop_instance_uid": encoded.sop_instance_uid or None,
+            "source_sop_instance_uid": encoded.source_sop_instance_uid,
+            "psnr": encoded.psnr,
+            "max_abs_error": encoded.max_abs_error,
+        }
+        self.entries.append(
+            ManifestEntry(
+                outcome.index,
+                outcome.source.key,
+                outcome.bytes_in,
+                entry_name=entry,
+                bytes_out=len(encoded.data),
+                ratio=encoded.ratio,
+                **described,
+            )
+        )
+        await self.job.emit(
+            SliceEncoded(
+                **self.job.envelope(seq),
+                **common,
+                **described,
+                entry_name=entry,
+                bytes_in=outcome.bytes_in,
+                bytes_out=len(encoded.data),
+                ratio=encoded.ratio,
+                encode_ms=encoded.encode_ms,
+            )
+        )
+
+    def manifest(self) -> bytes:
+        request = self.job.request
+        header = {
+            "job_id": str(request.job_id),
+            "tenant": request.tenant,
+            "source_uri": request.source_uri,
+            "codec": request.codec.value,
+            "compression_rate": request.compression_rate,
+            "attempt": self.job.attempt,
+            "slices_total": self.total,
+            "slices_encoded": self.encoded,
+            "slices_failed": self.failed,
+        }
+        return render_manifest(header, self.entries)
+
+    def totals(self) -> dict[str, Any]:
+        """JobCompleted's counters (the job adds the artifact, upload and wall time)."""
+        return {
+            "slices_encoded": self.encoded,
+            "slices_failed": self.failed,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "ratio": self.pixel_bytes / self.codestream_bytes if self.codestream_bytes else 0.0,
+            "download_ms": self.download_ms,
+            "encode_ms": self.encode_ms,
+        }
