@@ -3,7 +3,7 @@
 # embedded stack resolves Kafka's jars with Maven on first use.
 UV := python3 -m uv
 
-.PHONY: setup demo up test lint
+.PHONY: setup system-tools demo up test lint
 
 setup:
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check 'uv==0.13.9'
@@ -20,5 +20,12 @@ lint: setup
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 
-test: lint
+# dciodvfy (Debian's dicom3tools) checks that our DICOM output adds no finding to its input's.
+system-tools:
+	@command -v dciodvfy >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dicom3tools >/dev/null; \
+	  else echo "dciodvfy is missing and cannot be installed here: its test will be skipped"; fi; }
+
+test: lint system-tools
 	$(UV) run --frozen pytest
