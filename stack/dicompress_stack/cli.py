@@ -1,4 +1,5 @@
-"""`dicompress`: run the embedded stack (`up`), talk to it (`env`, `token`), or demo it (`demo`)."""
+"""`dicompress`: run the embedded stack (`up`), talk to it (`env`, `token`), demo it (`demo`), or
+rebuild its progress projection from the log (`replay`)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "demo", add_help=False, help="compress a CT series end to end (see `demo --help`)"
     )
+    replay_cmd = commands.add_parser(
+        "replay", help="rebuild the progress projection from the event log and swap it in"
+    )
+    replay_cmd.add_argument(
+        "--check", action="store_true", help="only compare the rebuild with the live tables"
+    )
     return parser
 
 
@@ -72,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "token":
             print(token(config, args.tenant))
             return 0
+        if args.command == "replay":
+            return replay(config, check_only=args.check)
         return demo(config, rest)
     except StackError as exc:
         print(f"dicompress {args.command}: {exc}", file=sys.stderr)
@@ -158,6 +167,25 @@ def env(config: StackConfig) -> int:
 def token(config: StackConfig, tenant: str) -> str:
     """A bearer token for `tenant`, signed with this data dir's secret."""
     return issue_token(load_or_create_secret(config), tenant, JWT_AUDIENCE, TOKEN_TTL_S)
+
+
+def replay(config: StackConfig, *, check_only: bool) -> int:
+    """Replay the running stack's log into its Postgres (the logic is the progress service's)."""
+    from dicompress_progress.replay import replay_main
+    from dicompress_progress.settings import ProgressSettings
+
+    found = attach(config.data_dir)
+    if found is None:
+        raise StackError(
+            f"no stack is running from {config.data_dir}; start one with `dicompress up`"
+        )
+    values = found.endpoints()
+    settings = ProgressSettings(
+        kafka_bootstrap_servers=values["KAFKA_BOOTSTRAP_SERVERS"],
+        database_url=values["DATABASE_URL"],
+        topic_prefix=found.config.topic_prefix,
+    )
+    return replay_main(settings, check_only=check_only)
 
 
 def demo(config: StackConfig, rest: list[str]) -> int:

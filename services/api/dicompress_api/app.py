@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from dicompress_api.audit import PostgresAudit, audit_router
 from dicompress_api.auth import tenant_dependency
 from dicompress_api.health import health_router
 from dicompress_api.jobs import jobs_router
@@ -32,16 +33,19 @@ def create_app(
         settings.kafka_bootstrap_servers, settings.topics.requests, settings.api_publish_timeout_s
     )
     store = store or PostgresJobs(settings.database_url)
+    audit = PostgresAudit(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await publisher.start()
         await store.start()
+        await audit.start()
         try:
             yield
         finally:
             await publisher.close()
             await store.close()
+            await audit.close()
 
     app = FastAPI(
         title="dicompress API",
@@ -52,4 +56,5 @@ def create_app(
     install_problem_handlers(app)
     app.include_router(health_router(publisher, store))
     app.include_router(jobs_router(settings, publisher, store, tenant_dependency(settings)))
+    app.include_router(audit_router(audit, tenant_dependency(settings)))
     return app

@@ -1,6 +1,7 @@
-"""The faust app (composition root): one thin agent over the requests and events topics.
+"""The faust app (composition root): one thin agent over the requests, events and control topics.
 
-The agent acknowledges a message only after the projector is done with it (recorded, found to
+Messages are projected in batches (`batching.py`): one Postgres transaction per batch. The
+agent acknowledges a message only after the projector is done with it (recorded, found to
 be a duplicate, or dead-lettered). faust acks an auto-acked event even when the agent body
 raises or is cancelled, which would commit the offset of an event never applied; with
 `noack()` and an explicit ack after success, a stop or rebalance in the middle of a retry
@@ -15,8 +16,10 @@ import logging
 from typing import Any, cast
 
 import faust
+from faust.types import EventT
 from faust.web import Request, Response, View
 
+from dicompress_progress.batching import run_batches
 from dicompress_progress.handler import Message
 from dicompress_progress.resources import Resources
 from dicompress_progress.settings import ProgressSettings
@@ -47,6 +50,8 @@ def create_app(settings: ProgressSettings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.progress_session_timeout_s,
+        broker_heartbeat_interval=settings.progress_session_timeout_s / 10,
         # On a rebalance, do not wait for the in-flight event to be acked: it may be retrying
         # until Postgres is back, and waiting would stall the whole group. Its offset is not
         # committed, so the new owner gets it again; the tracking record makes that harmless.
@@ -57,18 +62,21 @@ def create_app(settings: ProgressSettings) -> faust.App:
     # Added before faust's own services, so it starts before the consumer and agents and
     # stops after them.
     app.add_dependency(resources)
-    source = app.topic(topics.requests, topics.events, key_type=bytes, value_type=bytes)
+    source = app.topic(
+        topics.requests, topics.events, topics.control, key_type=bytes, value_type=bytes
+    )
 
     @app.agent(source, name="dicompress-progress.project", concurrency=1)
     async def project(stream: faust.StreamT[bytes]) -> None:
         # StreamT (what faust passes, as typed) omits noack(); the Stream it really is has it.
         manual_acks = cast("faust.Stream[bytes]", stream).noack()
-        async for event in manual_acks.events():
-            raw = event.message
-            await resources.projector.handle(
-                Message(raw.topic, raw.partition, raw.offset, raw.key, raw.value)
-            )
-            await stream.ack(event)
+
+        async def handle(events: list[EventT[bytes]]) -> None:
+            await resources.projector.handle_batch([_message(event) for event in events])
+            for event in events:
+                await stream.ack(event)
+
+        await run_batches(manual_acks.events(), handle, settings.progress_batch_max)
 
     @app.page("/healthz")
     async def healthz(view: View, request: Request) -> Response:
@@ -77,6 +85,11 @@ def create_app(settings: ProgressSettings) -> faust.App:
         return view.json({"status": "ok"})
 
     return app
+
+
+def _message(event: EventT[bytes]) -> Message:
+    raw = event.message
+    return Message(raw.topic, raw.partition, raw.offset, raw.key, raw.value)
 
 
 def _keep_root_handler() -> dict[str, Any] | None:

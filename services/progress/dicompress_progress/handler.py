@@ -1,4 +1,10 @@
-"""What the agent does with one Kafka message: decode it, record it, retry, or dead-letter it.
+"""What the agent does with Kafka messages: decode, record (a batch in one transaction), retry,
+or dead-letter each.
+
+A batch is recorded in one transaction; if that fails because of some event's own content
+(poison), the batch is recorded again one event at a time, so only the guilty event is
+dead-lettered and the others still count. Messages from a command topic (control) are decoded
+as commands, all others as events.
 
 No faust and no database here: the store and the dead-letter sink come in as protocols, so the
 whole decision (including the retry rule of `retry.py`) is unit-tested without I/O.
@@ -8,13 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
-from dicompress_progress.retry import RetryPolicy
+from dicompress_progress.retry import RetryPolicy, is_poison
 from dicompress_progress.store import Delivered, Origin, Outcome
-from dicompress_schemas import DecodeError, Event, SliceEncoded, SliceFailed, decode_event
+from dicompress_schemas import (
+    Command,
+    DecodeError,
+    Event,
+    SliceEncoded,
+    SliceFailed,
+    decode_command,
+    decode_event,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +59,18 @@ class DeadLetters(Protocol):
     async def send(self, message: Message, reason: str) -> None: ...
 
 
+def decode_message(message: Message, command_topics: Collection[str]) -> Event | Command | str:
+    """The event (or, on a command topic, the command) in `message`, or why it is not one."""
+    if message.value is None:
+        return "empty message (no value)"
+    try:
+        if message.topic in command_topics:
+            return decode_command(message.value)
+        return decode_event(message.value)
+    except DecodeError as exc:
+        return exc.reason
+
+
 class Projector:
     """Projects each message exactly once in effect; never drops one, never lets one stop it."""
 
@@ -54,39 +80,87 @@ class Projector:
         dead_letters: DeadLetters,
         policy: RetryPolicy,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        command_topics: Collection[str] = (),
     ) -> None:
         self._store = store
         self._dead_letters = dead_letters
         self._policy = policy
         self._sleep = sleep
+        self._command_topics = frozenset(command_topics)
 
     async def handle(self, message: Message) -> Result:
         """Decode and record `message`; dead-letter it if it is not an event or can never be
         applied. Returns only when done (retrying meanwhile); raises only CancelledError."""
-        if message.value is None:
-            await self._dead_letter(message, "empty message (no value)", None)
-            return DEAD_LETTERED
-        try:
-            event = decode_event(message.value)
-        except DecodeError as exc:
-            await self._dead_letter(message, exc.reason, None)
-            return DEAD_LETTERED
+        (result,) = await self.handle_batch([message])
+        return result
+
+    async def handle_batch(self, messages: Sequence[Message]) -> list[Result]:
+        """`handle` for several messages, recorded in one transaction; results in order."""
+        results: dict[int, Result] = {}
+        decoded: list[tuple[int, Message, Delivered]] = []
+        undecodable: list[tuple[int, Message, str]] = []
+        for i, message in enumerate(messages):
+            item = decode_message(message, self._command_topics)
+            if isinstance(item, str):
+                undecodable.append((i, message, item))
+            else:
+                decoded.append((i, message, Delivered(item, message.origin)))
+        if len(decoded) == 1:
+            ((i, message, delivered),) = decoded
+            results[i] = await self._record_one(message, delivered)
+        elif decoded:
+            results.update(await self._record_many(decoded))
+        # After recording: once a message is dead-lettered, what came before it is recorded.
+        for i, message, reason in undecodable:
+            await self._dead_letter(message, reason, None)
+            results[i] = DEAD_LETTERED
+        return [results[i] for i in range(len(messages))]
+
+    async def _record_many(
+        self, decoded: list[tuple[int, Message, Delivered]]
+    ) -> dict[int, Result]:
         attempt = 0
         while True:
             attempt += 1
             try:
-                (outcome,) = await self._store.record([Delivered(event, message.origin)])
+                outcomes = await self._store.record([delivered for _, _, delivered in decoded])
+            except Exception as exc:
+                if not is_poison(exc):
+                    first = decoded[0][1]
+                    what = f"recording a batch of {len(decoded)} events failed"
+                    await self._pause(attempt, exc, first, None, what)
+                    continue
+                # Some event of the batch can never be applied: one at a time finds which.
+                log.warning(
+                    "a batch was refused; recording its events one by one",
+                    extra={"size": len(decoded), "error": f"{type(exc).__name__}: {exc}"},
+                )
+                return {i: await self._record_one(m, d) for i, m, d in decoded}
+            for (_, message, delivered), outcome in zip(decoded, outcomes, strict=True):
+                _log_outcome(outcome, message, delivered.event)
+            return {i: outcome for (i, _, _), outcome in zip(decoded, outcomes, strict=True)}
+
+    async def _record_one(self, message: Message, delivered: Delivered) -> Result:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                (outcome,) = await self._store.record([delivered])
             except Exception as exc:
                 if self._policy.gives_up(exc, attempt):
                     reason = f"cannot be applied: {type(exc).__name__}: {exc}"
-                    await self._dead_letter(message, reason, event)
+                    await self._dead_letter(message, reason, delivered.event)
                     return DEAD_LETTERED
-                await self._pause(attempt, exc, message, event, "recording the event failed")
+                await self._pause(
+                    attempt, exc, message, delivered.event, "recording the event failed"
+                )
                 continue
-            _log_outcome(outcome, message, event)
+            _log_outcome(outcome, message, delivered.event)
             return outcome
 
-    async def _dead_letter(self, message: Message, reason: str, event: Event | None) -> None:
+    async def _dead_letter(
+        self, message: Message, reason: str, event: Event | Command | None
+    ) -> None:
         attempt = 0
         while True:
             attempt += 1
@@ -102,7 +176,12 @@ class Projector:
             return
 
     async def _pause(
-        self, attempt: int, exc: Exception, message: Message, event: Event | None, what: str
+        self,
+        attempt: int,
+        exc: Exception,
+        message: Message,
+        event: Event | Command | None,
+        what: str,
     ) -> None:
         delay = self._policy.delay_s(attempt)
         log.error(
@@ -113,29 +192,36 @@ class Projector:
         await self._sleep(delay)
 
 
-def _log_outcome(outcome: Outcome, message: Message, event: Event) -> None:
+def _log_outcome(outcome: Outcome, message: Message, event: Event | Command) -> None:
     fields = {**_fields(message, event), "outcome": outcome.value}
-    if outcome is Outcome.APPLIED:
+    if isinstance(event, Command):
+        log.info(f"command {outcome.value}", extra=fields)
+    elif outcome is Outcome.APPLIED:
         # Slices are most of the traffic; job-level events are worth INFO.
         slice_event = isinstance(event, SliceEncoded | SliceFailed)
         log.log(logging.DEBUG if slice_event else logging.INFO, "event applied", extra=fields)
     elif outcome is Outcome.DUPLICATE:
         log.info("event already recorded; ignored (redelivery or replay)", extra=fields)
     elif outcome is Outcome.LATE:
-        log.warning("event after the job ended; recorded, job left as it was", extra=fields)
+        log.warning(
+            "transition refused: event after the job ended; recorded, job left as it was",
+            extra=fields,
+        )
     else:
         log.warning(
             "another event already holds this job/seq (another attempt?); ignored", extra=fields
         )
 
 
-def _fields(message: Message, event: Event | None) -> dict[str, Any]:
+def _fields(message: Message, event: Event | Command | None) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "topic": message.topic,
         "partition": message.partition,
         "offset": message.offset,
     }
-    if event is not None:
+    if isinstance(event, Command):
+        fields.update(job_id=str(event.job_id), event_type=event.type)
+    elif event is not None:
         fields.update(job_id=str(event.job_id), event_type=event.type, seq=event.seq)
     elif message.key is not None:
         # Producers key by job id, so the key still says which job a broken message was about.

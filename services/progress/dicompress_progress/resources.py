@@ -66,13 +66,14 @@ class Resources(Service):
         self._producer = make_producer(settings.kafka_bootstrap_servers)
         await self._producer.start()
         self._projector = Projector(
-            ProjectionStore(self._pool),
+            ProjectionStore(self._pool, settings.progress_notify_channel),
             KafkaDeadLetters(self._producer, settings.topics.dead_letter),
             RetryPolicy(
                 base_s=settings.progress_retry_base_s,
                 cap_s=settings.progress_retry_cap_s,
                 poison_attempts=settings.progress_poison_attempts,
             ),
+            command_topics=[settings.topics.control],
         )
         log.info("progress resources ready", extra={"topics": list(settings.topics.all())})
 

@@ -39,6 +39,26 @@ class ProgressSettings(CommonSettings):
         gt=0,
         description="How long start-up waits for Postgres before giving up (the worker exits)",
     )
+    progress_batch_max: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Most events recorded in one Postgres transaction (batches form only when "
+        "events are waiting; a lone event is recorded at once)",
+    )
+    progress_notify_channel: str = Field(
+        default="job_progress",
+        pattern=r"^[a-z_][a-z0-9_]*$",
+        description="Postgres NOTIFY channel of the change feed (one payload per changed job "
+        "per committed batch)",
+    )
+    progress_session_timeout_s: float = Field(
+        default=30,
+        ge=6,
+        le=300,
+        description="Kafka group session timeout: how long a crashed worker's partitions wait "
+        "before another worker gets them (heartbeats go every tenth of it)",
+    )
     progress_retry_base_s: float = Field(
         default=0.2, gt=0, description="First pause before retrying an event that failed"
     )

@@ -1,23 +1,27 @@
-"""Postgres adapter of the projection: the tracking record and the view update, one transaction.
+"""Postgres adapter of the projection: tracking records and view updates, one transaction.
 
-For each event: insert it into `job_events` (ON CONFLICT DO NOTHING); only if that inserted a
-row, lock the job, load its row FOR UPDATE, fold the event in (`projection.apply`) and upsert
-the row. Either both writes commit or neither does, so a redelivered or replayed event finds
-its tracking record and changes nothing.
+A batch of events costs a fixed handful of round trips, whatever its size: insert all tracking
+rows into `job_events` (ON CONFLICT DO NOTHING, RETURNING what was new), lock the jobs those
+touch, load their rows FOR UPDATE, fold the new events in (`projection.apply`, pure), upsert the
+rows, add the slice rows, and queue one change notification per job. Either all of it commits
+or nothing does, so a redelivered or replayed event finds its tracking record and changes
+nothing. Commands from the control topic are recorded in `job_commands` in the same way.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from dicompress_progress import feed, slices
 from dicompress_progress.projection import JobView, Status, apply, ignored_as_late
-from dicompress_schemas import Event, encode_event
+from dicompress_schemas import Command, Event, encode_command, encode_event
 
 
 @dataclass(frozen=True)
@@ -34,27 +38,47 @@ class Origin:
 
 @dataclass(frozen=True)
 class Delivered:
-    """One decoded event and where it came from (None for events not read from Kafka)."""
+    """One decoded event or command and where it came from (None if not read from Kafka)."""
 
-    event: Event
+    event: Event | Command
     origin: Origin | None = None
 
 
 class Outcome(StrEnum):
-    APPLIED = "applied"  # recorded and folded into the job's row
-    LATE = "late"  # recorded, but the job had ended: its row kept its state (but last_seq)
+    APPLIED = "applied"  # recorded and folded into the job's row (or a command recorded)
+    LATE = "late"  # recorded, but the job had ended: refused, its row kept its state
     DUPLICATE = "duplicate"  # recorded before: nothing changed
     SEQ_TAKEN = "seq-taken"  # another event holds this job/seq (e.g. another attempt): ignored
 
 
+if TYPE_CHECKING:  # asyncpg's classes are generic only in its stubs
+    Connection: TypeAlias = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
+else:
+    Connection = Any
+
 _COLUMNS = [f.name for f in fields(JobView)]
 
-_INSERT_EVENT = """
+_INSERT_EVENTS = """
 INSERT INTO job_events
     (job_id, seq, event_id, type, topic, partition, "offset", occurred_at, payload)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::text[], $5::text[], $6::int[],
+                     $7::bigint[], $8::timestamptz[], $9::jsonb[])
 ON CONFLICT DO NOTHING
-RETURNING event_id
+RETURNING job_id, seq
+"""
+
+_HOLDERS = """
+SELECT e.job_id, e.seq, e.event_id FROM job_events e
+JOIN unnest($1::uuid[], $2::int[]) AS k (job_id, seq) USING (job_id, seq)
+"""
+
+# Two-int advisory key space ("jobs" in ASCII, then a hash of the job id): serialises the
+# events of one job across workers even before its row exists (FOR UPDATE locks nothing then,
+# and two first events could both insert). Taken in hash order, so workers never deadlock.
+_JOB_LOCK_CLASS = 0x6A6F6273
+_LOCK_JOBS = """
+SELECT pg_advisory_xact_lock($1, h)
+FROM (SELECT DISTINCT hashtext(j) AS h FROM unnest($2::text[]) AS j ORDER BY h) AS locks
 """
 
 _UPSERT_JOB = f"""
@@ -64,17 +88,27 @@ ON CONFLICT (job_id) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS if c != "job_id")}, updated_at = now()
 """  # noqa: S608 -- the column names come from JobView, never from input
 
-# Two-int advisory key space ("jobs" in ASCII, then a hash of the job id): serialises the
-# events of one job across workers even before its row exists (FOR UPDATE locks nothing then,
-# and two first events could both insert).
-_JOB_LOCK_CLASS = 0x6A6F6273
+_INSERT_SLICE = f"""
+INSERT INTO job_slices ({", ".join(slices.COLUMNS)})
+VALUES ({", ".join(f"${i}" for i in range(1, len(slices.COLUMNS) + 1))})
+ON CONFLICT DO NOTHING
+"""  # noqa: S608 -- the column names come from SliceRow, never from input
+
+_INSERT_COMMAND = """
+INSERT INTO job_commands
+    (command_id, job_id, tenant, type, requested_at, topic, partition, "offset", payload)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+ON CONFLICT DO NOTHING
+RETURNING command_id
+"""
 
 
 class ProjectionStore:
-    """Applies events to `jobs`/`job_events` exactly once in effect."""
+    """Applies events to the projection tables exactly once in effect."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, notify_channel: str | None = feed.CHANNEL) -> None:
         self._pool = pool
+        self._notify_channel = notify_channel
 
     async def record(self, batch: Sequence[Delivered]) -> list[Outcome]:
         """Record and apply every event of `batch`, in order, in ONE transaction.
@@ -83,38 +117,132 @@ class ProjectionStore:
         retry the whole batch (already-recorded events are skipped by their tracking record).
         """
         async with self._pool.acquire() as conn, conn.transaction():
-            return [await _record_one(conn, delivered) for delivered in batch]
+            return await record_batch(conn, batch, self._notify_channel)
 
 
-async def _record_one(conn: PoolConnectionProxy[Any], delivered: Delivered) -> Outcome:
-    event, origin = delivered.event, delivered.origin
+async def record_batch(
+    conn: Connection, batch: Sequence[Delivered], notify_channel: str | None
+) -> list[Outcome]:
+    """The body of `record`, on a connection already in a transaction (replay uses it too)."""
+    outcomes: dict[int, Outcome] = {}
+    events: list[tuple[int, Event, Origin | None]] = []
+    for i, delivered in enumerate(batch):
+        item = delivered.event
+        if isinstance(item, Command):
+            outcomes[i] = await _record_command(conn, item, delivered.origin)
+        else:
+            events.append((i, item, delivered.origin))
+    outcomes.update(await _record_events(conn, events, notify_channel))
+    return [outcomes[i] for i in range(len(batch))]
+
+
+async def _record_events(
+    conn: Connection,
+    delivered: list[tuple[int, Event, Origin | None]],
+    notify_channel: str | None,
+) -> dict[int, Outcome]:
+    outcomes: dict[int, Outcome] = {}
+    first: dict[tuple[uuid.UUID, int], tuple[int, Event]] = {}
+    for i, event, _ in delivered:
+        key = (event.job_id, event.seq)
+        if key in first:  # the same job/seq twice in one batch: only the first can count
+            same = first[key][1].event_id == event.event_id
+            outcomes[i] = Outcome.DUPLICATE if same else Outcome.SEQ_TAKEN
+        else:
+            first[key] = (i, event)
+    if not first:
+        return outcomes
+    origins = {i: origin for i, _, origin in delivered}
+    todo = list(first.values())
+    new = {
+        (row["job_id"], row["seq"])
+        for row in await conn.fetch(_INSERT_EVENTS, *_event_columns(todo, origins))
+    }
+    await _mark_old(conn, [(i, e) for i, e in todo if (e.job_id, e.seq) not in new], outcomes)
+    fresh = [(i, e) for i, e in todo if (e.job_id, e.seq) in new]
+    if fresh:
+        await _fold(conn, fresh, outcomes, notify_channel)
+    return outcomes
+
+
+async def _mark_old(
+    conn: Connection, old: list[tuple[int, Event]], outcomes: dict[int, Outcome]
+) -> None:
+    if not old:
+        return
+    rows = await conn.fetch(_HOLDERS, [e.job_id for _, e in old], [e.seq for _, e in old])
+    holders = {(r["job_id"], r["seq"]): r["event_id"] for r in rows}
+    for i, event in old:
+        holder = holders.get((event.job_id, event.seq))
+        taken = holder not in (None, event.event_id)
+        outcomes[i] = Outcome.SEQ_TAKEN if taken else Outcome.DUPLICATE
+
+
+async def _fold(
+    conn: Connection,
+    fresh: list[tuple[int, Event]],
+    outcomes: dict[int, Outcome],
+    notify_channel: str | None,
+) -> None:
+    job_ids = sorted({e.job_id for _, e in fresh})
+    await conn.execute(_LOCK_JOBS, _JOB_LOCK_CLASS, [str(j) for j in job_ids])
+    rows = await conn.fetch("SELECT * FROM jobs WHERE job_id = ANY($1) FOR UPDATE", job_ids)
+    views: dict[uuid.UUID, JobView | None] = {row["job_id"]: _view_of(row) for row in rows}
+    slice_rows: list[slices.SliceRow] = []
+    for i, event in fresh:
+        before = views.get(event.job_id)
+        views[event.job_id] = apply(before, event)  # raises ProjectionError: batch refused
+        late = ignored_as_late(before, event)
+        outcomes[i] = Outcome.LATE if late else Outcome.APPLIED
+        row = None if late else slices.slice_row(event)
+        if row is not None:
+            slice_rows.append(row)
+    changed = [view for view in views.values() if view is not None]
+    await conn.executemany(_UPSERT_JOB, [_values_of(view) for view in changed])
+    if slice_rows:
+        await conn.executemany(_INSERT_SLICE, [row.values() for row in slice_rows])
+    if notify_channel is not None:
+        touched = {e.job_id for _, e in fresh}
+        payloads = [feed.payload(v) for v in changed if v.job_id in touched]
+        await conn.execute(
+            "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", notify_channel, payloads
+        )
+
+
+async def _record_command(conn: Connection, command: Command, origin: Origin | None) -> Outcome:
     inserted = await conn.fetchval(
-        _INSERT_EVENT,
-        event.job_id,
-        event.seq,
-        event.event_id,
-        event.type,
+        _INSERT_COMMAND,
+        command.command_id,
+        command.job_id,
+        command.tenant,
+        command.type,
+        command.requested_at,
         origin.topic if origin else None,
         origin.partition if origin else None,
         origin.offset if origin else None,
-        event.occurred_at,
-        encode_event(event).decode(),
+        encode_command(command).decode(),
     )
-    if inserted is None:
-        holder = await conn.fetchval(
-            "SELECT event_id FROM job_events WHERE job_id = $1 AND seq = $2",
+    return Outcome.DUPLICATE if inserted is None else Outcome.APPLIED
+
+
+def _event_columns(todo: list[tuple[int, Event]], origins: dict[int, Origin | None]) -> list[Any]:
+    columns: list[list[Any]] = [[] for _ in range(9)]
+    for i, event in todo:
+        origin = origins[i]
+        values = (
             event.job_id,
             event.seq,
+            event.event_id,
+            event.type,
+            origin.topic if origin else None,
+            origin.partition if origin else None,
+            origin.offset if origin else None,
+            event.occurred_at,
+            encode_event(event).decode(),
         )
-        return Outcome.SEQ_TAKEN if holder not in (None, event.event_id) else Outcome.DUPLICATE
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock($1, hashtext($2))", _JOB_LOCK_CLASS, str(event.job_id)
-    )
-    row = await conn.fetchrow("SELECT * FROM jobs WHERE job_id = $1 FOR UPDATE", event.job_id)
-    before = _view_of(row) if row is not None else None
-    after = apply(before, event)
-    await conn.execute(_UPSERT_JOB, *_values_of(after))
-    return Outcome.LATE if ignored_as_late(before, event) else Outcome.APPLIED
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return columns
 
 
 def _view_of(row: asyncpg.Record) -> JobView:

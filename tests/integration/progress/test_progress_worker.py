@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from progress_harness import free_port, healthy, tail, wait_for, worker
 
 from dicompress_infra.kafka import make_producer, publish
 from dicompress_progress.migrate import apply_migrations
@@ -79,86 +73,6 @@ COMPLETED = JobCompleted(
     upload_ms=4.0,
     wall_ms=130.0,
 )
-
-
-async def wait_for(
-    check: Callable[[], Awaitable[Any]], what: str, within_s: float = 30.0, logs: Path | None = None
-) -> Any:
-    """Poll `check` until it returns something truthy; fail with the worker's log otherwise."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.2)
-    pytest.fail(f"timed out after {within_s:g} s waiting for {what}\n{tail(logs)}")
-
-
-def tail(log_path: Path | None) -> str:
-    """The end of the worker's log, for failure messages."""
-    if log_path is None or not log_path.exists():
-        return ""
-    return "--- worker log ---\n" + log_path.read_text(errors="replace")[-4000:]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def worker(
-    test_env: dict[str, str], tmp_path: Path, group: str, port: int
-) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    """The worker as its own process, stopped with SIGTERM as in production."""
-    log_path = tmp_path / f"{group}-{uuid.uuid4().hex[:6]}.log"  # one per start
-    env = {
-        **os.environ,
-        **test_env,
-        "PROGRESS_GROUP_ID": group,
-        "PROGRESS_WEB_PORT": str(port),
-        "PROGRESS_DATA_DIR": str(tmp_path / group),
-        "PROGRESS_RETRY_CAP_S": "2",
-    }
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dicompress_progress", "worker", "-l", "info"],
-            env=env,
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield proc, log_path
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-async def healthy(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    async def check() -> bool:
-        if proc.poll() is not None:
-            pytest.fail(f"worker exited with {proc.returncode}\n{tail(log_path)}")
-        try:
-            status = await asyncio.to_thread(_get_status, f"http://127.0.0.1:{port}/healthz")
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return False
-        return status == 200
-
-    await wait_for(check, "GET /healthz to answer 200", logs=log_path)
-
-
-def _get_status(url: str) -> int:
-    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 -- a fixed local URL
-        status: int = response.status
-        return status
 
 
 @pytest.fixture

@@ -12,7 +12,13 @@ from dicompress_progress.errors import ProjectionError
 from dicompress_progress.handler import DEAD_LETTERED, Message, Projector
 from dicompress_progress.retry import RetryPolicy
 from dicompress_progress.store import Delivered, Origin, Outcome
-from dicompress_schemas import JobStarted, encode_event, new_event_id
+from dicompress_schemas import (
+    CancelRequested,
+    JobStarted,
+    encode_command,
+    encode_event,
+    new_event_id,
+)
 
 JOB = uuid.UUID("00000000-0000-4000-8000-000000000002")
 STARTED = JobStarted(
@@ -153,3 +159,66 @@ async def test_dead_lettering_is_retried_while_kafka_is_down() -> None:
     assert result == DEAD_LETTERED
     assert len(dead.sent) == 1
     assert sleeps.delays == [1.0, 2.0]
+
+
+def event_message(event: JobStarted, offset: int) -> Message:
+    return Message("p.compression.events", 0, offset, None, encode_event(event))
+
+
+def started_at_seq(seq: int) -> JobStarted:
+    return STARTED.model_copy(update={"seq": seq, "event_id": new_event_id(JOB, seq)})
+
+
+async def test_a_batch_is_recorded_in_one_call_and_garbage_is_dead_lettered_apart() -> None:
+    store, dead = FakeStore(), FakeDeadLetters()
+    messages = [event_message(started_at_seq(s), s) for s in (1, 2)]
+    messages.insert(1, message(b"garbage"))
+    results = await projector(store, dead, Sleeps()).handle_batch(messages)
+    assert results == [Outcome.APPLIED, DEAD_LETTERED, Outcome.APPLIED]
+    assert [[d.event.seq for d in b] for b in store.batches] == [[1, 2]]  # type: ignore[union-attr]
+    assert [m.value for m, _ in dead.sent] == [b"garbage"]
+
+
+class PoisonStore(FakeStore):
+    """Refuses any batch holding the event with seq `poison`, as Postgres would."""
+
+    def __init__(self, poison: int) -> None:
+        super().__init__()
+        self.poison = poison
+
+    async def record(self, batch: Sequence[Delivered]) -> list[Outcome]:
+        self.batches.append(list(batch))
+        if any(getattr(d.event, "seq", None) == self.poison for d in batch):
+            raise ProjectionError("another tenant")
+        return [Outcome.APPLIED for _ in batch]
+
+
+async def test_a_refused_batch_is_retried_one_by_one_and_only_the_guilty_event_is_parked() -> None:
+    store, dead, sleeps = PoisonStore(poison=2), FakeDeadLetters(), Sleeps()
+    messages = [event_message(started_at_seq(s), s) for s in (1, 2, 3)]
+    results = await projector(store, dead, sleeps, poison_attempts=2).handle_batch(messages)
+    assert results == [Outcome.APPLIED, DEAD_LETTERED, Outcome.APPLIED]
+    ((parked, reason),) = dead.sent
+    assert parked.offset == 2
+    assert reason.startswith("cannot be applied: ProjectionError")
+
+
+async def test_a_transient_batch_failure_retries_the_whole_batch() -> None:
+    store, sleeps = FakeStore([ConnectionResetError("reset")]), Sleeps()
+    messages = [event_message(started_at_seq(s), s) for s in (1, 2)]
+    results = await projector(store, FakeDeadLetters(), sleeps).handle_batch(messages)
+    assert results == [Outcome.APPLIED, Outcome.APPLIED]
+    assert [len(b) for b in store.batches] == [2, 2]
+    assert sleeps.delays == [1.0]
+
+
+async def test_a_message_of_a_command_topic_is_decoded_as_a_command() -> None:
+    store, dead = FakeStore(), FakeDeadLetters()
+    command = CancelRequested(job_id=JOB, tenant="acme")
+    policy = RetryPolicy(base_s=1.0, cap_s=8.0)
+    handler = Projector(store, dead, policy, sleep=Sleeps(), command_topics=["p.control"])
+    on_control = Message("p.control", 0, 5, None, encode_command(command))
+    on_events = Message("p.compression.events", 0, 6, None, encode_command(command))
+    assert await handler.handle(on_control) is Outcome.APPLIED
+    assert await handler.handle(on_events) == DEAD_LETTERED  # not an event
+    assert store.batches == [[Delivered(command, Origin("p.control", 0, 5))]]

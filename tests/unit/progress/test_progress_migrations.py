@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import fields
 
+from dicompress_progress import slices
 from dicompress_progress.migrate import load_migrations
 from dicompress_progress.projection import JobView
 
@@ -27,7 +28,17 @@ def test_first_migration_creates_jobs_and_job_events() -> None:
 def test_every_view_field_is_a_jobs_column() -> None:
     # The store writes JobView field by field into jobs; a field without a column would fail
     # only at run time.
-    jobs_table = load_migrations()[0].sql.split("CREATE TABLE job_events")[0]
+    migrations = load_migrations()
+    jobs_table = migrations[0].sql.split("CREATE TABLE job_events")[0]
     columns = set(re.findall(r"^\s{4}([a-z_]+)\s", jobs_table, flags=re.MULTILINE))
+    for later in migrations[1:]:
+        columns |= set(re.findall(r"ADD COLUMN ([a-z_]+)\s", later.sql))
     assert {f.name for f in fields(JobView)} <= columns
     assert "updated_at" in columns
+
+
+def test_every_slice_row_field_is_a_job_slices_column() -> None:
+    sql = load_migrations()[1].sql
+    table = sql.split("CREATE TABLE job_slices (")[1].split(");")[0]
+    columns = set(re.findall(r"^\s{4}([a-z_]+)\s", table, flags=re.MULTILINE))
+    assert set(slices.COLUMNS) <= columns

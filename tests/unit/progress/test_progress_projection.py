@@ -200,7 +200,8 @@ def test_late_slice_after_terminal_counts_nothing_and_does_not_reopen(terminal: 
     assert ignored_as_late(done, late)
     after = apply(done, late)
     assert after.status is done.status
-    assert replace(after, last_seq=done.last_seq) == done
+    assert after.refused_events == done.refused_events + 1
+    assert replace(after, last_seq=done.last_seq, refused_events=0) == done
     after_failed_slice = apply(done, slice_failed(2))
     assert after_failed_slice.slices_failed == done.slices_failed
 

@@ -1,0 +1,317 @@
+"""Progress projection benchmark (issue 4): events/s applied with exactly-once bookkeeping, and
+the time to replay 100,000 events, against the embedded stack's own Postgres and Kafka.
+
+Three figures, on one synthetic log of `--events` events (jobs of `--slices` slices: request,
+start, slices, completion; every 10th slice fails):
+
+1. store: the worker's projector and store in-process (`Projector.handle_batch` over
+   `ProjectionStore`), in the batches the agent forms under a backlog (`--batch`): Postgres
+   only, no Kafka.
+2. worker: the real worker process (`python -m dicompress_progress worker`) consuming the log
+   from Kafka: from its start until the last event is recorded (start-up included; reported
+   apart from the steady rate measured from the first to the last recorded event).
+3. replay: `dicompress_progress.replay.check` on the same log: rebuild into a fresh schema
+   (Kafka read + projection), then the row-for-row comparison with the live tables.
+
+Postgres runs durable (fsync on), as `dicompress up` runs it. Figures only, no asserts; the
+issue's targets (>= 5,000 events/s live, replay of 100,000 events < 30 s) are printed beside.
+
+    .venv/bin/python bench/bench_progress.py [--events 100000] [--slices 500] [--batch 500]
+
+Needs Java and Maven for the embedded Kafka, as `dicompress up`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from dicompress_infra.kafka import make_producer
+from dicompress_progress.handler import Message, Projector
+from dicompress_progress.migrate import apply_migrations
+from dicompress_progress.replay import check
+from dicompress_progress.retry import RetryPolicy
+from dicompress_progress.settings import ProgressSettings
+from dicompress_progress.store import ProjectionStore
+from dicompress_schemas import (
+    CompressionRequested,
+    Event,
+    JobCompleted,
+    JobStarted,
+    SliceEncoded,
+    SliceFailed,
+    Topics,
+    encode_event,
+    event_key,
+    new_event_id,
+)
+from dicompress_stack.backends import start_backends
+from dicompress_stack.config import StackConfig
+from dicompress_stack.kafka import create_topics
+from dicompress_stack.net import free_port
+from dicompress_stack.postgres import create_database, database_url
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+CLASSPATH_CACHE = Path(".pytest_cache/d/dicompress-kafka-classpath")
+
+
+def job_events(job: uuid.UUID, slices: int) -> list[Event]:
+    """One job's whole history, 40 ms apart."""
+
+    def env(seq: int) -> dict[str, Any]:
+        at = T0 + timedelta(milliseconds=40 * seq)
+        return {
+            "event_id": new_event_id(job, seq),
+            "job_id": job,
+            "tenant": "bench",
+            "seq": seq,
+            "occurred_at": at,
+        }
+
+    events: list[Event] = [
+        CompressionRequested(
+            **env(0), source_uri="s3://in-b/s/", target_uri="s3://out-b/z/", compression_rate=20
+        ),
+        JobStarted(**env(1), total_slices=slices, total_bytes=slices * 525_000, worker="c-1"),
+    ]
+    for i in range(slices):
+        common: dict[str, Any] = {"slice_index": i, "total_slices": slices, "source_key": f"s/{i}"}
+        if i % 10 == 9:
+            events.append(SliceFailed(**env(2 + i), **common, reason="bad", error_code="not-dicom"))
+            continue
+        events.append(
+            SliceEncoded(
+                **env(2 + i),
+                **common,
+                entry_name=f"{i:04d}.dcm",
+                bytes_in=525_000,
+                bytes_out=5_300,
+                ratio=99.1,
+                encode_ms=45.0,
+                slice_key=f"z/{job}/{i:04d}.dcm",
+                sop_instance_uid=f"1.2.826.0.1.{i}",
+                psnr=47.5,
+                max_abs_error=60,
+            )
+        )
+    failed = slices // 10
+    events.append(
+        JobCompleted(
+            **env(2 + slices),
+            slices_encoded=slices - failed,
+            slices_failed=failed,
+            bytes_in=slices * 525_000,
+            bytes_out=slices * 5_300,
+            ratio=99.0,
+            artifact_uri="s3://out-b/z/j.zip",
+            artifact_bytes=slices * 5_400,
+            download_ms=900,
+            encode_ms=slices * 45.0,
+            upload_ms=300,
+            wall_ms=slices * 25.0,
+        )
+    )
+    return events
+
+
+def the_log(total: int, slices: int) -> list[Event]:
+    """About `total` events of whole jobs, interleaved as concurrent jobs would be."""
+    per_job = slices + 3
+    streams = [job_events(uuid.uuid4(), slices) for _ in range(max(1, total // per_job))]
+    return [s[i] for i in range(per_job) for s in streams]
+
+
+def as_messages(events: list[Event], topics: Topics) -> list[Message]:
+    return [
+        Message(
+            topics.requests if isinstance(e, CompressionRequested) else topics.events,
+            0,
+            n,
+            event_key(e),
+            encode_event(e),
+        )
+        for n, e in enumerate(events)
+    ]
+
+
+class NoDeadLetters:
+    async def send(self, message: Message, reason: str) -> None:
+        raise RuntimeError(f"unexpected dead letter: {reason}")
+
+
+async def bench_store(url: str, events: list[Event], batch: int) -> float:
+    """Events/s through the projector and store, in-process."""
+    async with asyncpg.create_pool(url, min_size=1, max_size=2) as pool:
+        async with pool.acquire() as conn:
+            await apply_migrations(conn)
+        projector = Projector(ProjectionStore(pool), NoDeadLetters(), RetryPolicy())
+        messages = as_messages(events, Topics())
+        started = time.perf_counter()
+        for n in range(0, len(messages), batch):
+            await projector.handle_batch(messages[n : n + batch])
+        return len(messages) / (time.perf_counter() - started)
+
+
+async def publish(bootstrap: str, topics: Topics, events: list[Event]) -> float:
+    producer = make_producer(bootstrap)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        for event in events:
+            topic = topics.requests if isinstance(event, CompressionRequested) else topics.events
+            await producer.send(topic, encode_event(event), key=event_key(event))
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+def bench_worker(env: dict[str, str], total: int, workdir: Path) -> tuple[float, float]:
+    """(seconds from process start to the last event recorded, steady events/s)."""
+    extra = {
+        "PROGRESS_WEB_PORT": str(free_port()),
+        "PROGRESS_DATA_DIR": str(workdir / "progress"),
+        "LOG_LEVEL": "WARNING",
+    }
+    with (workdir / "worker.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dicompress_progress", "worker", "-l", "warn"],
+            env={**os.environ, **env, **extra},
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        return asyncio.run(_until_recorded(proc, env["DATABASE_URL"], total, workdir))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+async def _until_recorded(
+    proc: subprocess.Popen[bytes], url: str, total: int, workdir: Path
+) -> tuple[float, float]:
+    started = time.perf_counter()
+    conn = await asyncpg.connect(url)
+    first: tuple[float, int] | None = None
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the worker exited; see {workdir / 'worker.log'}")
+            try:
+                count: int = await conn.fetchval("SELECT count(*) FROM job_events")
+            except asyncpg.UndefinedTableError:
+                count = 0
+            now = time.perf_counter()
+            if count and first is None:
+                first = (now, count)
+            if count >= total:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    assert first is not None
+    steady = (total - first[1]) / max(1e-9, now - first[0])
+    return now - started, steady
+
+
+@contextmanager
+def backends() -> Iterator[tuple[StackConfig, dict[str, str]]]:
+    data_dir = Path(tempfile.mkdtemp(prefix="dicompress-bench-"))
+    data_dir.chmod(0o711)
+    config = StackConfig(
+        data_dir=data_dir,
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        postgres_port=free_port(),
+        s3_port=free_port(),
+        classpath_cache=CLASSPATH_CACHE.resolve() if CLASSPATH_CACHE.exists() else None,
+    )
+    running = start_backends(config, durable=True)
+    try:
+        yield config, {"KAFKA_BOOTSTRAP_SERVERS": config.kafka_bootstrap}
+    finally:
+        running.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def fresh(config: StackConfig) -> dict[str, str]:
+    """A fresh database and topic prefix on the running backends, as service env vars."""
+    tag = secrets.token_hex(4)
+    create_topics(config.kafka_bootstrap, Topics(prefix=f"b{tag}."))
+    create_database(config.postgres_admin_url, f"b_{tag}")
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": config.kafka_bootstrap,
+        "TOPIC_PREFIX": f"b{tag}.",
+        "DATABASE_URL": database_url(config.postgres_admin_url, f"b_{tag}"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--slices", type=int, default=500, help="slices per job")
+    parser.add_argument("--batch", type=int, default=500, help="events per transaction")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    events = the_log(args.events, args.slices)
+    print(
+        f"log: {len(events)} events of {len(events) // (args.slices + 3)} jobs "
+        f"(built in {time.perf_counter() - started:.1f} s)"
+    )
+    with backends() as (config, _):
+        env = fresh(config)
+        store_rate = asyncio.run(bench_store(env["DATABASE_URL"], events, args.batch))
+        print(
+            f"store:  {store_rate:8.0f} events/s  (in-process projector + store, "
+            f"batches of {args.batch}; target >= 5,000)"
+        )
+
+        env = fresh(config)
+        topics = Topics(prefix=env["TOPIC_PREFIX"])
+        seconds = asyncio.run(publish(config.kafka_bootstrap, topics, events))
+        print(f"kafka:  {len(events)} events published in {seconds:.1f} s")
+        workdir = Path(tempfile.mkdtemp(prefix="dicompress-bench-worker-"))
+        try:
+            total_s, steady = bench_worker(env, len(events), workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        print(
+            f"worker: {steady:8.0f} events/s steady; all {len(events)} recorded "
+            f"{total_s:.1f} s after the process started (start-up included; target >= 5,000)"
+        )
+
+        settings = ProgressSettings(
+            kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+            database_url=env["DATABASE_URL"],
+            topic_prefix=env["TOPIC_PREFIX"],
+        )
+        started = time.perf_counter()
+        report = asyncio.run(check(settings))
+        total = time.perf_counter() - started
+        print(
+            f"replay: {report.messages} events rebuilt in {report.seconds:.1f} s "
+            f"({report.messages / report.seconds:.0f} events/s; target < 30 s for 100,000); "
+            f"with the row-for-row check {total:.1f} s; equal to live: {report.equal}"
+        )
+        print(report.render())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""Pace, ETA, phase timings and per-slice rows: what issue 4 added to the pure fold."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from dicompress_progress import feed, pace
+from dicompress_progress.projection import JobView, apply
+from dicompress_progress.slices import slice_row
+from dicompress_schemas import (
+    CompressionRequested,
+    Event,
+    JobCompleted,
+    JobStarted,
+    SliceEncoded,
+    SliceFailed,
+    new_event_id,
+)
+
+JOB = uuid.UUID("00000000-0000-4000-8000-000000000009")
+T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def _env(seq: int, at_s: float, attempt: int = 1) -> dict[str, Any]:
+    return {
+        "event_id": new_event_id(JOB, seq, attempt),
+        "job_id": JOB,
+        "tenant": "acme",
+        "seq": seq,
+        "attempt": attempt,
+        "occurred_at": T0 + timedelta(seconds=at_s),
+    }
+
+
+REQUESTED = CompressionRequested(
+    **_env(0, 0), source_uri="s3://in-b/s/", target_uri="s3://out-b/z/", compression_rate=20
+)
+STARTED = JobStarted(**_env(1, 2), total_slices=10, total_bytes=10_000, worker="w")
+
+
+def encoded(index: int, at_s: float) -> SliceEncoded:
+    return SliceEncoded(
+        **_env(2 + index, at_s),
+        slice_index=index,
+        total_slices=10,
+        source_key=f"s/{index}.dcm",
+        entry_name=f"{index:04d}.dcm",
+        bytes_in=1000,
+        bytes_out=50,
+        ratio=20.0,
+        encode_ms=40.0,
+        slice_key=f"z/job/{index:04d}.dcm",
+        sop_instance_uid=f"1.2.3.{index}",
+        source_sop_instance_uid=f"1.2.9.{index}",
+        psnr=48.5,
+        max_abs_error=7,
+    )
+
+
+def fold(events: list[Event]) -> JobView:
+    view: JobView | None = None
+    for event in events:
+        view = apply(view, event)
+    assert view is not None
+    return view
+
+
+def test_pace_follows_the_recent_gaps_and_gives_an_eta() -> None:
+    # Slices every second, then every 3 seconds: the pace moves toward 3 s.
+    times = [3, 4, 5, 6, 9, 12]
+    view = fold([REQUESTED, STARTED, *(encoded(i, t) for i, t in enumerate(times))])
+    assert view.slices_done == 6
+    assert view.last_slice_at == T0 + timedelta(seconds=12)
+    assert view.slice_interval_ms is not None
+    assert 1000 < view.slice_interval_ms < 3000
+    assert view.eta_at == view.last_slice_at + timedelta(milliseconds=4 * view.slice_interval_ms)
+
+
+def test_one_slice_gives_no_pace_and_no_eta() -> None:
+    view = fold([STARTED, encoded(0, 3)])
+    assert (view.slice_interval_ms, view.eta_at) == (None, None)
+
+
+def test_a_slice_out_of_time_order_counts_as_no_gap() -> None:
+    assert pace.next_interval_ms(None, T0, T0 - timedelta(seconds=5)) == 0.0
+
+
+def test_phase_timings_first_last_and_eta_cleared_at_the_end() -> None:
+    completed = JobCompleted(
+        **_env(4, 10),
+        slices_encoded=2,
+        slices_failed=0,
+        bytes_in=2000,
+        bytes_out=100,
+        ratio=20,
+        artifact_uri="s3://out-b/z/j.zip",
+        artifact_bytes=300,
+        download_ms=1,
+        encode_ms=80,
+        upload_ms=2,
+        wall_ms=8000,
+        cpu_s=1.5,
+        peak_rss_bytes=123_456,
+    )
+    # The request arrives last (another topic): queue_ms is corrected when it does.
+    view = fold([STARTED, encoded(0, 3), encoded(1, 4), completed, REQUESTED])
+    assert (view.queue_ms, view.run_ms) == (2000.0, 8000.0)
+    assert (view.first_event_at, view.last_event_at) == (T0, T0 + timedelta(seconds=10))
+    assert view.eta_at is None
+    assert (view.cpu_s, view.peak_rss_bytes) == (1.5, 123_456)
+
+
+def test_attempt_is_the_highest_run_seen() -> None:
+    rerun = JobStarted(**_env(1, 5, attempt=2), total_slices=10, total_bytes=1, worker="w2")
+    assert fold([REQUESTED, rerun]).attempt == 2
+
+
+def test_encoded_slice_row_carries_key_sizes_ratio_and_quality() -> None:
+    row = slice_row(encoded(3, 7))
+    assert row is not None
+    assert (row.slice_index, row.seq, row.status) == (3, 5, "encoded")
+    assert (row.slice_key, row.bytes_in, row.bytes_out, row.ratio) == (
+        "z/job/0003.dcm",
+        1000,
+        50,
+        20,
+    )
+    assert (row.psnr, row.max_abs_error, row.sop_instance_uid) == (48.5, 7, "1.2.3.3")
+
+
+def test_failed_slice_row_carries_the_cause() -> None:
+    failed = SliceFailed(
+        **_env(2, 3),
+        slice_index=0,
+        total_slices=10,
+        source_key="s/0.dcm",
+        reason="no pixels",
+        error_code="no-pixel-data",
+    )
+    row = slice_row(failed)
+    assert row is not None
+    assert (row.status, row.error_code, row.reason, row.slice_key) == (
+        "failed",
+        "no-pixel-data",
+        "no pixels",
+        None,
+    )
+
+
+@pytest.mark.parametrize("event", [REQUESTED, STARTED])
+def test_other_events_have_no_slice_row(event: Event) -> None:
+    assert slice_row(event) is None
+
+
+def test_feed_payload_is_a_small_snapshot() -> None:
+    view = fold([REQUESTED, STARTED, encoded(0, 3), encoded(1, 4)])
+    text = feed.payload(view)
+    assert len(text.encode()) < 8000  # Postgres's NOTIFY payload limit
+    snapshot = feed.decode(text)
+    assert snapshot["job_id"] == str(JOB)
+    assert (snapshot["status"], snapshot["last_seq"], snapshot["slices_done"]) == ("running", 3, 2)
+    assert snapshot["eta_at"] == view.eta_at.isoformat() if view.eta_at else None
