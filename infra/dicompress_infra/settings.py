@@ -5,10 +5,27 @@ Build them in `main()`, never at import: tests and the embedded stack pass their
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import json
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from dicompress_schemas import Topics
+
+
+def _split_names(value: object) -> object:
+    """Env vars arrive as one string: accept "a,b" as well as a JSON list."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+# A list setting written in the environment as "a,b" or as a JSON list (e.g. allowed buckets).
+NameList = Annotated[list[str], NoDecode, BeforeValidator(_split_names)]
 
 # The embedded stack's development secret; refused in production mode.
 DEV_JWT_SECRET = "dicompress-dev-secret-change-me-0123456789"  # noqa: S105

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
+from pydantic import Field
 
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode
-
-from dicompress_infra.settings import CommonSettings
+from dicompress_infra.settings import CommonSettings, NameList
 
 
 class ApiSettings(CommonSettings):
@@ -16,7 +12,7 @@ class ApiSettings(CommonSettings):
 
     api_host: str = Field(default="127.0.0.1", description="Interface uvicorn binds to")
     api_port: int = Field(default=18000, ge=1, le=65535, description="TCP port uvicorn binds to")
-    api_allowed_buckets: Annotated[list[str], NoDecode] = Field(
+    api_allowed_buckets: NameList = Field(
         default_factory=lambda: ["dicompress-data"],
         description="The only buckets a job may read from or write to (comma-separated or JSON)",
     )
@@ -28,14 +24,3 @@ class ApiSettings(CommonSettings):
         gt=0,
         description="How long POST /jobs waits for the broker's ack before answering 503",
     )
-
-    @field_validator("api_allowed_buckets", mode="before")
-    @classmethod
-    def _split_buckets(cls, value: object) -> object:
-        # Env vars arrive as one string: accept "a,b" as well as a JSON list.
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value

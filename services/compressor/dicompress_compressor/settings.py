@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-from typing import Annotated
 
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode
+from pydantic import Field
 
 from dicompress_compressor.zipstream import MIN_PART_SIZE
-from dicompress_infra.settings import CommonSettings
+from dicompress_infra.settings import CommonSettings, NameList
 
 
 def _default_worker_id() -> str:
@@ -46,7 +43,7 @@ class CompressorSettings(CommonSettings):
         description="Name of this instance in JobStarted events; default hostname-pid",
     )
 
-    compressor_allowed_buckets: Annotated[list[str], NoDecode] = Field(
+    compressor_allowed_buckets: NameList = Field(
         default_factory=lambda: ["dicompress-data"],
         description="The only buckets a job may read from or write to (comma-separated or "
         "JSON); keep it the same as API_ALLOWED_BUCKETS",
@@ -62,17 +59,6 @@ class CompressorSettings(CommonSettings):
         description="How far back the control topic is read at start-up, so a cancel sent "
         "just before is not missed",
     )
-
-    @field_validator("compressor_allowed_buckets", mode="before")
-    @classmethod
-    def _split_buckets(cls, value: object) -> object:
-        # Env vars arrive as one string: accept "a,b" as well as a JSON list (as the API does).
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
 
     @property
     def max_in_flight(self) -> int:
