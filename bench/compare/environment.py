@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
 
-import psutil  # type: ignore[import-untyped]  # no stubs installed (types-psutil)
+import psutil
 from bench.compare.tools import NODE_DIR
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-import psutil  # type: ignore[import-untyped]  # no stubs installed (types-psutil)
+import psutil
 
 INTERVAL_S = 0.02
 

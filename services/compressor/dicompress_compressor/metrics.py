@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import psutil  # type: ignore[import-untyped]  # no stubs installed (types-psutil)
+import psutil
 
 
 def _processes() -> list[psutil.Process]:

@@ -15,7 +15,7 @@ import time
 import zipfile
 from typing import Any
 
-import psutil  # type: ignore[import-untyped]  # no stubs installed
+import psutil
 import pytest
 from aiokafka import AIOKafkaProducer
 from compressor_support import job_events, request_for
