@@ -1,6 +1,7 @@
-"""A tiny HTTP health endpoint for services that serve no HTTP of their own.
+"""A tiny HTTP health (and metrics) endpoint for services that serve no HTTP of their own.
 
-`GET /healthz` answers 200 when `is_ready()` is true and 503 otherwise; anything else is 404
+`GET /healthz` answers 200 when `is_ready()` is true and 503 otherwise; `GET /metrics` answers
+the Prometheus text exposition of `registry` when one is given; anything else is 404
 (405 for another method). One request per connection: liveness probes need no more, and a
 full web framework would be a heavy dependency for one route.
 """
@@ -12,6 +13,10 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from prometheus_client import CollectorRegistry
+
+from dicompress_infra.metrics import CONTENT_TYPE, METRICS_PATH, exposition
+
 log = logging.getLogger(__name__)
 
 _READ_TIMEOUT_S = 5.0
@@ -19,19 +24,27 @@ _MAX_HEADER_LINES = 100
 
 
 async def serve_health(
-    port: int, is_ready: Callable[[], bool], host: str = "127.0.0.1"
+    port: int,
+    is_ready: Callable[[], bool],
+    host: str = "127.0.0.1",
+    registry: CollectorRegistry | None = None,
 ) -> asyncio.Server:
-    """Start serving `GET /healthz` on host:port (0: any free port; see `server.sockets`).
+    """Start serving `GET /healthz` (and `GET /metrics` from `registry`) on host:port (0: any
+    free port; see `server.sockets`).
 
     Close the returned server (`close()` then `await wait_closed()`) on shutdown.
     """
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            method, status = await asyncio.wait_for(_status(reader, is_ready), _READ_TIMEOUT_S)
+            method, target = await asyncio.wait_for(_request(reader), _READ_TIMEOUT_S)
+            status = _status(method, target, is_ready, registry)
             body = _REASONS[status].encode() + b"\n"
+            content_type = "text/plain"
+            if status == 200 and target == METRICS_PATH and registry is not None:
+                body, content_type = exposition(registry), CONTENT_TYPE
             writer.write(
-                f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: text/plain\r\n"
+                f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
                 + (b"" if method == "HEAD" else body)
             )
@@ -57,7 +70,8 @@ def bound_port(server: asyncio.Server) -> int:
 _REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
 
-async def _status(reader: asyncio.StreamReader, is_ready: Callable[[], bool]) -> tuple[str, int]:
+async def _request(reader: asyncio.StreamReader) -> tuple[str, str]:
+    """The method and path (query dropped) of the request; raises ValueError on garbage."""
     request_line = (await reader.readuntil(b"\r\n")).decode("latin-1").split()
     for _ in range(_MAX_HEADER_LINES):  # drain the headers; we need none of them
         if await reader.readuntil(b"\r\n") == b"\r\n":
@@ -65,8 +79,19 @@ async def _status(reader: asyncio.StreamReader, is_ready: Callable[[], bool]) ->
     if len(request_line) != 3:
         raise ValueError("not an HTTP request line")
     method, target, _version = request_line
-    if target.split("?", 1)[0] != "/healthz":
-        return method, 404
+    return method, target.split("?", 1)[0]
+
+
+def _status(
+    method: str,
+    path: str,
+    is_ready: Callable[[], bool],
+    registry: CollectorRegistry | None,
+) -> int:
+    if path != "/healthz" and (path != METRICS_PATH or registry is None):
+        return 404
     if method not in ("GET", "HEAD"):
-        return method, 405
-    return method, 200 if is_ready() else 503
+        return 405
+    if path == METRICS_PATH:
+        return 200
+    return 200 if is_ready() else 503

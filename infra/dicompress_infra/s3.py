@@ -64,6 +64,7 @@ def make_s3_client(settings: CommonSettings) -> S3Client:
         config=Config(
             retries={"max_attempts": 5, "mode": "standard"},
             s3={"addressing_style": "path"},
+            signature_version="s3v4",  # presigned URLs in SigV2 are refused by AWS S3
             max_pool_connections=16,
         ),
     )

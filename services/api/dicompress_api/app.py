@@ -9,11 +9,14 @@ from fastapi import FastAPI
 
 from dicompress_api.audit import PostgresAudit, audit_router
 from dicompress_api.auth import tenant_dependency
+from dicompress_api.files import files_router
 from dicompress_api.health import health_router
 from dicompress_api.jobs import jobs_router
 from dicompress_api.kafka_publisher import KafkaPublisher
+from dicompress_api.metrics import install_metrics
 from dicompress_api.ports import JobStore, Publisher
 from dicompress_api.postgres_jobs import PostgresJobs
+from dicompress_api.presign import S3Presigner
 from dicompress_api.problems import install_problem_handlers
 from dicompress_api.settings import ApiSettings
 
@@ -30,22 +33,28 @@ def create_app(
     Pass `publisher`/`store` to replace the Kafka and Postgres adapters (unit tests).
     """
     publisher = publisher or KafkaPublisher(
-        settings.kafka_bootstrap_servers, settings.topics.requests, settings.api_publish_timeout_s
+        settings.kafka_bootstrap_servers,
+        settings.topics.requests,
+        settings.api_publish_timeout_s,
+        control_topic=settings.topics.control,
     )
     store = store or PostgresJobs(settings.database_url)
     audit = PostgresAudit(settings.database_url)
+    presigner = S3Presigner(settings, settings.api_presign_expiry_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await publisher.start()
         await store.start()
         await audit.start()
+        await presigner.start()
         try:
             yield
         finally:
             await publisher.close()
             await store.close()
             await audit.close()
+            await presigner.close()
 
     app = FastAPI(
         title="dicompress API",
@@ -54,7 +63,9 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_metrics(app)
     app.include_router(health_router(publisher, store))
     app.include_router(jobs_router(settings, publisher, store, tenant_dependency(settings)))
     app.include_router(audit_router(audit, tenant_dependency(settings)))
+    app.include_router(files_router(store, presigner, tenant_dependency(settings)))
     return app

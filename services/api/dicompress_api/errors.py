@@ -39,6 +39,14 @@ class JobNotFound(ApiError):
     """No such job for this tenant (another tenant's job is 'not found' too, never 'forbidden')."""
 
 
+class JobConflict(ApiError):
+    """The job is in a state that does not allow this (e.g. cancelling a finished job)."""
+
+    def __init__(self, detail: str, *, status: str | None) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
 class PublishUnavailable(ApiError):
     """The broker did not acknowledge the event in time: nothing was accepted, retry later."""
 

@@ -1,4 +1,8 @@
-"""The job routes: submit a compression job, read its progress."""
+"""The job routes: submit a compression job, list the caller's jobs, read one, cancel one.
+
+`POST /compress-dicom` and `GET /compress-dicom/{id}` are the design's names for the same
+handlers as `POST /jobs` and `GET /jobs/{id}`.
+"""
 
 # No `from __future__ import annotations`: FastAPI must see the closures' real annotations
 # (they name local dependencies, which it cannot resolve from strings).
@@ -7,30 +11,70 @@ import logging
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from dicompress_api.auth import TenantDependency
-from dicompress_api.errors import JobNotFound
+from dicompress_api.errors import JobConflict, JobNotFound
+from dicompress_api.listing import (
+    TERMINAL,
+    JobFilter,
+    JobPage,
+    JobStatus,
+    cursor_after,
+    decode_cursor,
+    encode_cursor,
+)
 from dicompress_api.ports import JobStore, Publisher
 from dicompress_api.settings import ApiSettings
 from dicompress_api.submission import JobAccepted, JobRequest, plan_job
 from dicompress_api.views import JobView, job_view
+from dicompress_schemas import Codec
+from dicompress_schemas.commands import CancelRequested
 
 log = logging.getLogger(__name__)
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+_CAMEL = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class CancelBody(BaseModel):
+    """Why the job is cancelled (optional; recorded in the audit trail)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    reason: str | None = Field(default=None, min_length=1, max_length=1000)
+
+
+class CancelAccepted(BaseModel):
+    """The cancel command is on the log; the job turns 'cancelled' once a compressor stops it."""
+
+    model_config = _CAMEL
+
+    command_id: uuid.UUID
+    job_id: uuid.UUID
+    reason: str
+    status_url: str
 
 
 def jobs_router(
     settings: ApiSettings, publisher: Publisher, store: JobStore, tenant_of: TenantDependency
 ) -> APIRouter:
-    """Routes under /jobs, bound to the adapters they use (no global state)."""
-    router = APIRouter(prefix="/jobs", tags=["jobs"])
+    """Routes under /jobs (and their /compress-dicom aliases), bound to the adapters they use."""
+    router = APIRouter(tags=["jobs"])
     Tenant = Annotated[str, Depends(tenant_of)]
     allowed = frozenset(settings.api_allowed_buckets)
 
     @router.post(
-        "",
+        "/compress-dicom",
+        status_code=202,
+        response_model=JobAccepted,
+        responses={401: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM},
+        operation_id="compress_dicom",
+    )
+    @router.post(
+        "/jobs",
         status_code=202,
         response_model=JobAccepted,
         responses={401: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM},
@@ -59,13 +103,91 @@ def jobs_router(
         return accepted
 
     @router.get(
-        "/{job_id}", response_model=JobView, responses={401: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM}
+        "/jobs",
+        response_model=JobPage,
+        responses={401: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM},
+    )
+    async def list_jobs(
+        tenant: Tenant,
+        status: Annotated[JobStatus | None, Query(description="Only jobs in this status")] = None,
+        codec: Annotated[Codec | None, Query(description="Only jobs with this codec")] = None,
+        limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page")] = 20,
+        cursor: Annotated[
+            str | None, Query(max_length=200, description="`nextCursor` of the previous page")
+        ] = None,
+    ) -> JobPage:
+        """The caller's jobs, newest first, one page at a time."""
+        after = decode_cursor(cursor) if cursor is not None else None
+        where = JobFilter(
+            status=status, codec=codec.value if codec else None, limit=limit + 1, after=after
+        )
+        rows = await store.list_jobs(tenant, where)
+        page, more = rows[:limit], len(rows) > limit
+        return JobPage(
+            items=[job_view(row) for row in page],
+            next_cursor=encode_cursor(cursor_after(page[-1])) if more else None,
+        )
+
+    @router.get(
+        "/compress-dicom/{job_id}",
+        response_model=JobView,
+        responses={401: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM},
+        operation_id="compress_dicom_status",
+    )
+    @router.get(
+        "/jobs/{job_id}",
+        response_model=JobView,
+        responses={401: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM},
     )
     async def get_job(job_id: uuid.UUID, tenant: Tenant) -> JobView:
         """The job's progress as the progress service last projected it."""
+        return job_view(await owned(job_id, tenant))
+
+    @router.post(
+        "/jobs/{job_id}/cancel",
+        status_code=202,
+        response_model=CancelAccepted,
+        responses={401: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM},
+    )
+    async def cancel_job(
+        job_id: uuid.UUID,
+        tenant: Tenant,
+        body: Annotated[CancelBody | None, Body()] = None,
+    ) -> CancelAccepted:
+        """Ask the compressors to stop the job; answers once the broker has the command (202)."""
+        job = await owned(job_id, tenant)
+        status = job.get("status")
+        if status in TERMINAL:
+            raise JobConflict(
+                f"job {job_id} is already {status}; only a queued or running job can be cancelled",
+                status=status,
+            )
+        command = (
+            CancelRequested(job_id=job_id, tenant=tenant, reason=body.reason)
+            if body is not None and body.reason is not None
+            else CancelRequested(job_id=job_id, tenant=tenant)
+        )
+        await publisher.send_command(command)
+        log.info(
+            "cancel requested",
+            extra={
+                "job_id": str(job_id),
+                "tenant": tenant,
+                "command_id": str(command.command_id),
+                "topic": settings.topics.control,
+            },
+        )
+        return CancelAccepted(
+            command_id=command.command_id,
+            job_id=job_id,
+            reason=command.reason,
+            status_url=f"/jobs/{job_id}",
+        )
+
+    async def owned(job_id: uuid.UUID, tenant: str) -> dict[str, Any]:
         row = await store.get(job_id, tenant)
         if row is None:
             raise JobNotFound(f"no job {job_id} for this tenant (it may not be projected yet)")
-        return job_view(row)
+        return dict(row)
 
     return router

@@ -1,4 +1,5 @@
-"""Publishing `CompressionRequested` with aiokafka: connect in the background, wait for acks."""
+"""Publishing with aiokafka (a job's `CompressionRequested`, and commands such as
+`CancelRequested`): connect in the background, wait for acks."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 from dicompress_api.errors import PublishUnavailable
 from dicompress_infra.kafka import make_producer, publish
 from dicompress_schemas import CompressionRequested
+from dicompress_schemas.commands import Command, encode_command
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +39,12 @@ class KafkaPublisher:
         topic: str,
         timeout_s: float,
         producer_factory: Callable[[str], AIOKafkaProducer] = make_producer,
+        *,
+        control_topic: str | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._topic = topic
+        self._control_topic = control_topic
         self._timeout_s = timeout_s
         self._factory = producer_factory
         self._producer: AIOKafkaProducer | None = None
@@ -65,21 +70,41 @@ class KafkaPublisher:
 
     async def publish(self, event: CompressionRequested) -> None:
         """Wait for a connection and the broker's ack, both within the publish timeout."""
+        await self._deliver("the job", lambda producer: publish(producer, self._topic, event))
+
+    async def send_command(self, command: Command) -> None:
+        """Put a command on the control topic, keyed by its job, with the same guarantees."""
+        topic = self._control_topic
+        if topic is None:
+            raise PublishUnavailable("this API was started without a control topic")
+        await self._deliver(
+            "the command",
+            lambda producer: producer.send_and_wait(
+                topic,
+                encode_command(command),
+                key=str(command.job_id).encode(),
+                headers=[("type", command.type.encode())],
+            ),
+        )
+
+    async def _deliver(
+        self, what: str, send: Callable[[AIOKafkaProducer], Coroutine[Any, Any, object]]
+    ) -> None:
         producer: AIOKafkaProducer | None = None
         try:
             async with asyncio.timeout(self._timeout_s):
                 await self._connected.wait()
                 producer = self._producer
                 assert producer is not None  # set together with _connected
-                await publish(producer, self._topic, event)
+                await send(producer)
         except TimeoutError as exc:
             if producer is not None:
                 self._abandon(producer)
             raise PublishUnavailable(
-                f"Kafka did not acknowledge the job within {self._timeout_s:g} s"
+                f"Kafka did not acknowledge {what} within {self._timeout_s:g} s"
             ) from exc
         except KafkaError as exc:
-            raise PublishUnavailable(f"Kafka refused the job: {exc}") from exc
+            raise PublishUnavailable(f"Kafka refused {what}: {exc}") from exc
 
     async def problem(self) -> str | None:
         producer = self._producer

@@ -6,7 +6,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from dicompress_api.listing import JobFilter
 from dicompress_schemas import CompressionRequested
+from dicompress_schemas.commands import Command
 
 
 class Publisher(Protocol):
@@ -20,6 +22,9 @@ class Publisher(Protocol):
     async def publish(self, event: CompressionRequested) -> None:
         """Return once the broker acknowledged the event; raise PublishUnavailable if it did
         not in time, in which case the event must never be delivered later."""
+
+    async def send_command(self, command: Command) -> None:
+        """Put a command on the control topic, with the same guarantees as `publish`."""
 
     async def problem(self) -> str | None:
         """None when ready to publish, else what is wrong (for /readyz)."""
@@ -35,6 +40,12 @@ class JobStore(Protocol):
 
     async def get(self, job_id: uuid.UUID, tenant: str) -> Mapping[str, Any] | None:
         """The job's row if it belongs to `tenant`; raise StoreUnavailable on failure."""
+
+    async def list_jobs(self, tenant: str, where: JobFilter) -> list[Mapping[str, Any]]:
+        """The tenant's rows matching `where`, newest first, at most `where.limit` of them."""
+
+    async def slices(self, job_id: uuid.UUID, tenant: str) -> list[Mapping[str, Any]]:
+        """The job's `job_slices` rows by index; none if the job is not the tenant's."""
 
     async def problem(self) -> str | None:
         """None when the database answers, else what is wrong (for /readyz)."""

@@ -20,6 +20,7 @@ from dicompress_api.errors import (
     ApiError,
     FieldProblem,
     InvalidRequest,
+    JobConflict,
     JobNotFound,
     PublishUnavailable,
     StoreUnavailable,
@@ -113,6 +114,14 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
             )
         case JobNotFound():
             return problem_response(404, detail, kind="job-not-found", title="No such job")
+        case JobConflict(status=status):
+            return problem_response(
+                409,
+                detail,
+                kind="job-state",
+                title="Not possible in the job's state",
+                jobStatus=status,
+            )
         case PublishUnavailable() | StoreUnavailable():
             log.warning("service unavailable", extra={"error": detail})
             return problem_response(

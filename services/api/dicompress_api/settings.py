@@ -24,3 +24,9 @@ class ApiSettings(CommonSettings):
         gt=0,
         description="How long POST /jobs waits for the broker's ack before answering 503",
     )
+    api_presign_expiry_s: int = Field(
+        default=300,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="How long the presigned URLs of slices and ZIPs stay valid, in seconds",
+    )

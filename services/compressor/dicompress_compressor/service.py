@@ -8,16 +8,18 @@ import functools
 import logging
 from contextlib import AsyncExitStack
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dicompress_compressor.cancellation import CancelRegistry, ControlListener
 from dicompress_compressor.job import JobRunner
 from dicompress_compressor.pool import EncoderPool
 from dicompress_compressor.settings import CompressorSettings
 from dicompress_compressor.storage import S3ObjectStore
+from dicompress_compressor.telemetry import CompressorMetrics
 from dicompress_compressor.worker import JoinTracker, Worker
 from dicompress_infra.health import serve_health
 from dicompress_infra.kafka import make_producer, publish
+from dicompress_infra.metrics import new_registry
 from dicompress_infra.running import run_until_signalled
 from dicompress_infra.s3 import make_s3_client
 
@@ -43,11 +45,13 @@ async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
         registry,
         settings.compressor_cancel_lookback_s,
     )
+    metrics_registry = new_registry()
     async with AsyncExitStack() as stack:
         health = await serve_health(
             settings.compressor_health_port,
             lambda: tracker.joined and control.ready.is_set() and not stop.is_set(),
             host=settings.compressor_health_host,
+            registry=metrics_registry,
         )
         stack.push_async_callback(health.wait_closed)
         stack.callback(health.close)
@@ -68,13 +72,14 @@ async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
             auto_offset_reset="earliest",
             max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
         )
+        metrics = CompressorMetrics(metrics_registry, functools.partial(_highwater, consumer))
         consumer.subscribe([topics.requests], listener=tracker)
         await consumer.start()
         stack.push_async_callback(consumer.stop)  # leaves the group: a quick rebalance
         runner = JobRunner(
             store=S3ObjectStore(make_s3_client(settings)),
             encoder=pool,
-            emit=functools.partial(publish, producer, topics.events),
+            emit=metrics.counting(functools.partial(publish, producer, topics.events)),
             worker=settings.compressor_worker_id,
             max_in_flight=settings.max_in_flight,
             allowed_buckets=frozenset(settings.compressor_allowed_buckets),
@@ -83,8 +88,16 @@ async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
         )
         extra = {"worker": settings.compressor_worker_id, "topic": topics.requests}
         log.info("compressor consuming", extra=extra)
-        await Worker(consumer, producer, runner, topics).serve(stop)
+        await Worker(consumer, producer, runner, topics, metrics.lag).serve(stop)
         log.info("compressor stopping", extra=extra)
+
+
+def _highwater(consumer: AIOKafkaConsumer, topic: str, partition: int) -> int | None:
+    where = TopicPartition(topic, partition)
+    if where not in consumer.assignment():
+        return None  # the partition now belongs to another member
+    end: int | None = consumer.highwater(where)
+    return end
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -19,6 +19,7 @@ from aiokafka.errors import CommitFailedError
 
 from dicompress_compressor.job import JobRunner
 from dicompress_infra.kafka import dead_letter
+from dicompress_infra.metrics import ConsumerLag
 from dicompress_schemas import CompressionRequested, DecodeError, Topics, decode_event
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,13 @@ class Worker:
         producer: AIOKafkaProducer,
         runner: JobRunner,
         topics: Topics,
+        lag: ConsumerLag | None = None,
     ) -> None:
         self.consumer = consumer
         self.producer = producer
         self.runner = runner
         self.topics = topics
+        self.lag = lag
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Poll one message at a time; return once `stop` is set (abandoning a running job)."""
@@ -121,6 +124,9 @@ class Worker:
             # the partition moved to another member meanwhile: it will redo the request, and
             # consumers dedup its events by id
             log.warning("commit failed after a rebalance", extra=where)
+            return
+        if self.lag is not None:
+            self.lag.done(message.topic, message.partition, message.offset)
 
 
 def _names(partitions: set[TopicPartition]) -> list[str]:

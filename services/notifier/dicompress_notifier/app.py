@@ -10,6 +10,7 @@ import asyncpg
 from websockets.asyncio.server import ServerConnection, serve
 
 from dicompress_infra.auth import AuthError
+from dicompress_infra.metrics import new_registry
 from dicompress_infra.running import run_until_signalled
 from dicompress_notifier.errors import NotifierError
 from dicompress_notifier.feed import Feed
@@ -20,6 +21,7 @@ from dicompress_notifier.session import Services, Session
 from dicompress_notifier.settings import NotifierSettings
 from dicompress_notifier.store import EventStore
 from dicompress_notifier.subscription import Timing
+from dicompress_notifier.telemetry import NotifierMetrics
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +46,19 @@ async def serve_notifier(
         settings.notifier_history_window_s,
         hub,
     )
-    gate = Gate(settings.jwt_secret.get_secret_value(), settings.jwt_audience, feed.ready.is_set)
+    registry = new_registry()
+    metrics = NotifierMetrics(registry)
+    metrics.watch(hub)
+    gate = Gate(
+        settings.jwt_secret.get_secret_value(),
+        settings.jwt_audience,
+        feed.ready.is_set,
+        registry,
+    )
     async with asyncpg.create_pool(settings.database_url, min_size=1, max_size=4) as pool:
-        services = Services(hub, EventStore(pool), settings.notifier_max_queue, timing or Timing())
+        services = Services(
+            hub, EventStore(pool), settings.notifier_max_queue, timing or Timing(), metrics
+        )
 
         async def handler(ws: ServerConnection) -> None:
             assert ws.request is not None  # the handler only runs after a handshake
@@ -56,7 +68,8 @@ async def serve_notifier(
                 await ws.close(POLICY_VIOLATION, str(exc)[:120])
                 return
             log.info("client connected", extra={"tenant": tenant})
-            await Session(ws, tenant, services).serve()
+            with metrics.connections.track_inprogress():
+                await Session(ws, tenant, services).serve()
 
         feeding = asyncio.create_task(feed.run())
         stopping = asyncio.create_task(stop.wait())

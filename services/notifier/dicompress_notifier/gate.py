@@ -1,4 +1,5 @@
-"""The HTTP side of the handshake: /healthz, and bearer-token checks on /ws (401 otherwise)."""
+"""The HTTP side of the handshake: /healthz, /metrics, and bearer-token checks on /ws (401
+otherwise)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import logging
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
+from prometheus_client import CollectorRegistry
 from websockets.asyncio.server import ServerConnection
+from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from dicompress_infra.auth import AuthError, tenant_of
+from dicompress_infra.metrics import CONTENT_TYPE, METRICS_PATH, exposition
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +32,20 @@ def bearer_token(request: Request) -> str | None:
 
 
 class Gate:
-    """`process_request` for `serve`: answers health checks, refuses unauthenticated upgrades."""
+    """`process_request` for `serve`: answers health checks and scrapes (from `registry`, when
+    given), refuses unauthenticated upgrades."""
 
-    def __init__(self, secret: str, audience: str, ready: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        secret: str,
+        audience: str,
+        ready: Callable[[], bool],
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self._secret = secret
         self._audience = audience
         self._ready = ready
+        self._registry = registry
 
     def tenant(self, request: Request) -> str:
         """The verified tenant of a request; raises AuthError."""
@@ -48,6 +60,10 @@ class Gate:
             if self._ready():
                 return connection.respond(http.HTTPStatus.OK, "ok\n")
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "warming up\n")
+        if path == METRICS_PATH and self._registry is not None:
+            body = exposition(self._registry)
+            headers = Headers([("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))])
+            return Response(http.HTTPStatus.OK, "OK", headers, body)
         if path != WS_PATH:
             return connection.respond(http.HTTPStatus.NOT_FOUND, f"connect to {WS_PATH}\n")
         try:

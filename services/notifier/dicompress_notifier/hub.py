@@ -36,9 +36,11 @@ class Hub:
         self.history = history
         self._clock = clock
         self._listeners: dict[uuid.UUID, set[Listener]] = {}
+        self.published = 0  # events taken so far (the metrics read it)
 
     def publish(self, event: JobEvent) -> None:
         """Cache `event`, then hand it to every listener of its job (they drop duplicates)."""
+        self.published += 1
         self.history.add(event, self._clock())
         for listener in tuple(self._listeners.get(event.job_id, ())):
             listener.push(event)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+
+if TYPE_CHECKING:
+    from dicompress_notifier.telemetry import NotifierMetrics
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +24,11 @@ class Outbox:
     whole and written in order. `put` waits while the queue is full: that holds back only this
     connection's own subscriptions, never the broadcast (see `Subscription.push`)."""
 
-    def __init__(self, ws: ServerConnection, maxsize: int = 64) -> None:
+    def __init__(
+        self, ws: ServerConnection, maxsize: int = 64, metrics: NotifierMetrics | None = None
+    ) -> None:
         self._ws = ws
+        self._metrics = metrics
         self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize)
         self._closing: asyncio.Task[None] | None = None
 
@@ -33,6 +40,8 @@ class Outbox:
         try:
             while True:
                 await self._ws.send(await self._queue.get())
+                if self._metrics is not None:
+                    self._metrics.frames_sent.inc()
         except ConnectionClosed:
             pass  # the handler notices too and cleans up
 
@@ -40,4 +49,6 @@ class Outbox:
         """Close the connection (once) without waiting; the handler's cleanup follows."""
         if self._closing is None:
             log.warning("closing connection", extra={"code": code, "reason": reason})
+            if code == TRY_AGAIN_LATER and self._metrics is not None:
+                self._metrics.slow_disconnects.inc()
             self._closing = asyncio.create_task(self._ws.close(code, reason))

@@ -23,6 +23,7 @@ from dicompress_notifier.protocol import (
 )
 from dicompress_notifier.store import EventStore
 from dicompress_notifier.subscription import Subscription, Timing
+from dicompress_notifier.telemetry import NotifierMetrics
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class Services:
     store: EventStore
     max_queue: int
     timing: Timing
+    metrics: NotifierMetrics | None = None
 
 
 class Session:
@@ -46,7 +48,7 @@ class Session:
         self._ws = ws
         self._tenant = tenant
         self._services = services
-        self._outbox = Outbox(ws)
+        self._outbox = Outbox(ws, metrics=services.metrics)
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
 
     async def serve(self) -> None:

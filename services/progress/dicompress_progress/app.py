@@ -12,21 +12,27 @@ replays at most those seconds of events, each then found already recorded.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Mapping
 from typing import Any, cast
 
 import faust
-from faust.types import EventT
+from faust.exceptions import ConsumerNotStarted
+from faust.types import TP, EventT
 from faust.web import Request, Response, View
 
+from dicompress_infra.metrics import CONTENT_TYPE, exposition, new_registry
 from dicompress_progress.batching import run_batches
 from dicompress_progress.handler import Message
 from dicompress_progress.resources import Resources
 from dicompress_progress.settings import ProgressSettings
+from dicompress_progress.telemetry import ProgressMetrics
 
 
 def create_app(settings: ProgressSettings) -> faust.App:
-    """Build the worker: consumer group `progress_group_id`, /healthz on `progress_web_port`.
+    """Build the worker: consumer group `progress_group_id`, /healthz and /metrics on
+    `progress_web_port`.
 
     Keeps the root logger's current handlers (main() installs the JSON one) instead of faust's
     coloured console handler; `-l LEVEL` on the command line still sets the level.
@@ -59,6 +65,8 @@ def create_app(settings: ProgressSettings) -> faust.App:
         logging_config=_keep_root_handler(),
     )
     resources = Resources(settings)
+    registry = new_registry()
+    metrics = ProgressMetrics(registry, functools.partial(_highwater, app))
     # Added before faust's own services, so it starts before the consumer and agents and
     # stops after them.
     app.add_dependency(resources)
@@ -72,9 +80,11 @@ def create_app(settings: ProgressSettings) -> faust.App:
         manual_acks = cast("faust.Stream[bytes]", stream).noack()
 
         async def handle(events: list[EventT[bytes]]) -> None:
-            await resources.projector.handle_batch([_message(event) for event in events])
+            messages = [_message(event) for event in events]
+            results = await resources.projector.handle_batch(messages)
             for event in events:
                 await stream.ack(event)
+            metrics.observe_batch(messages, [_type(event) for event in events], results)
 
         await run_batches(manual_acks.events(), handle, settings.progress_batch_max)
 
@@ -84,12 +94,34 @@ def create_app(settings: ProgressSettings) -> faust.App:
             return view.json({"status": "starting"}, status=503)
         return view.json({"status": "ok"})
 
+    @app.page("/metrics")
+    async def metrics_page(view: View, request: Request) -> Response:
+        return view.bytes(exposition(registry), headers={"Content-Type": CONTENT_TYPE})
+
     return app
 
 
 def _message(event: EventT[bytes]) -> Message:
     raw = event.message
     return Message(raw.topic, raw.partition, raw.offset, raw.key, raw.value)
+
+
+def _type(event: EventT[bytes]) -> str:
+    # the producers' "type" header: decoding the value again only to label a counter is waste
+    headers = event.message.headers or ()
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in pairs:
+        if name == "type" and isinstance(value, bytes):
+            return value.decode("ascii", "replace")
+    return "unknown"
+
+
+def _highwater(app: faust.App, topic: str, partition: int) -> int | None:
+    try:
+        end: int | None = app.consumer.highwater(TP(topic, partition))
+    except (ConsumerNotStarted, AssertionError):  # not started yet, or partition now elsewhere
+        return None
+    return end
 
 
 def _keep_root_handler() -> dict[str, Any] | None:

@@ -72,7 +72,12 @@ async def test_module_serves_and_stops_cleanly_on_sigterm(
                 },
                 headers={"Authorization": f"Bearer {token}"},
             )
+            scrape = await client.get("/metrics")
         assert response.status_code == 202, response.text
+        assert scrape.status_code == 200
+        assert scrape.headers["content-type"].startswith("text/plain; version=")
+        assert "dicompress_api_jobs_submitted_total 1.0" in scrape.text
+        assert 'route="/readyz"' in scrape.text  # the start-up polls, by route template
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(20):
             _, stderr = await process.communicate()

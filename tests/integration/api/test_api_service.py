@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,15 +14,13 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
-from fastapi import FastAPI
+from api_live import bearer, read_request, serve
 
 from dicompress_api.app import create_app
 from dicompress_api.kafka_publisher import discard
 from dicompress_api.settings import ApiSettings
-from dicompress_infra.auth import issue_token
 from dicompress_infra.kafka import make_producer
-from dicompress_progress.migrate import apply_migrations
-from dicompress_schemas import CompressionRequested, Topics, decode_event, new_event_id
+from dicompress_schemas import CompressionRequested, Topics, new_event_id
 
 pytestmark = pytest.mark.integration
 
@@ -35,67 +33,8 @@ def dead_port() -> int:
     return port
 
 
-async def wait_until_ready(client: httpx.AsyncClient, timeout_s: float = 30) -> None:
-    async with asyncio.timeout(timeout_s):
-        while (await client.get("/readyz")).status_code != 200:  # noqa: ASYNC110 - polling an HTTP probe
-            await asyncio.sleep(0.1)
-
-
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as client,
-    ):
-        yield client
-
-
-@pytest.fixture
-async def database(test_env: dict[str, str]) -> AsyncIterator[asyncpg.Connection[Any]]:
-    """The test's database with the progress service's schema (its real migration)."""
-    conn = await asyncpg.connect(test_env["DATABASE_URL"])
-    await apply_migrations(conn)
-    yield conn
-    await conn.close()
-
-
-@pytest.fixture
-def settings(settings_for: Callable[..., ApiSettings], test_env: dict[str, str]) -> ApiSettings:
-    return settings_for(ApiSettings, api_allowed_buckets=[test_env["S3_BUCKET"]])
-
-
-@pytest.fixture
-async def api(
-    settings: ApiSettings, database: asyncpg.Connection[Any]
-) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in serve(create_app(settings)):
-        await wait_until_ready(client)
-        yield client
-
-
-def bearer(settings: ApiSettings, tenant: str) -> dict[str, str]:
-    token = issue_token(settings.jwt_secret.get_secret_value(), tenant, settings.jwt_audience)
-    return {"Authorization": f"Bearer {token}"}
-
-
 def body(bucket: str, **fields: Any) -> dict[str, Any]:
     return {"s3SourceUri": f"s3://{bucket}/in/ct1", "s3TargetUri": f"s3://{bucket}/out", **fields}
-
-
-async def read_request(bootstrap: str, topic: str, job_id: uuid.UUID) -> tuple[Any, Any]:
-    """The record of `job_id` on the requests topic (consumed back from the broker)."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        async with asyncio.timeout(20):
-            while True:
-                batches = await consumer.getmany(timeout_ms=500)
-                for record in (r for records in batches.values() for r in records):
-                    if record.key == str(job_id).encode():
-                        return record, decode_event(record.value)
-    finally:
-        await consumer.stop()
 
 
 async def test_post_publishes_a_decodable_request(

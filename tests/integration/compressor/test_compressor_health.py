@@ -7,8 +7,10 @@ import asyncio
 
 import httpx
 import pytest
+from prometheus_client import Counter
 
 from dicompress_infra.health import bound_port, serve_health
+from dicompress_infra.metrics import new_registry
 
 pytestmark = pytest.mark.integration
 
@@ -46,3 +48,23 @@ async def test_a_client_that_sends_garbage_or_nothing_does_not_break_it() -> Non
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_metrics_are_served_only_when_a_registry_is_given() -> None:
+    registry = new_registry()
+    Counter("dicompress_demo_things", "Demo.", registry=registry).inc(2)
+    with_metrics = await serve_health(0, lambda: False, registry=registry)
+    without = await serve_health(0, lambda: True)
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            answer = await client.get(f"http://127.0.0.1:{bound_port(with_metrics)}/metrics")
+            assert answer.status_code == 200  # even while not ready: scrapes explain why
+            assert answer.headers["content-type"].startswith("text/plain; version=")
+            assert "dicompress_demo_things_total 2.0" in answer.text
+            assert "process_resident_memory_bytes" in answer.text
+            bare = await client.get(f"http://127.0.0.1:{bound_port(without)}/metrics")
+            assert bare.status_code == 404
+    finally:
+        for server in (with_metrics, without):
+            server.close()
+            await server.wait_closed()

@@ -8,9 +8,11 @@ import io
 import json
 import zipfile
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from compressor_support import TIMEOUT_S, job_events, put, request_for, running
+from compressor_support import TIMEOUT_S, eventually, job_events, put, request_for, running
+from prometheus_client.parser import text_string_to_metric_families
 from pydicom import dcmread
 
 from dicompress_compressor.settings import CompressorSettings
@@ -80,6 +82,31 @@ async def test_a_series_is_compressed_into_a_zip_with_its_events_in_order(
         e.sop_instance_uid for e in slices
     ]
     assert all(m["source_sop_instance_uid"] for m in manifest["slices"])
+
+    async def counted() -> dict[str, float]:
+        # counted once the broker acknowledged, which may land just after we read the event
+        async with httpx.AsyncClient() as client:
+            url = f"http://127.0.0.1:{compressor.compressor_health_port}/metrics"
+            answer = await client.get(url, timeout=5)
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/plain; version=")
+        samples = {
+            sample.name + "".join(f",{k}={v}" for k, v in sorted(sample.labels.items())): (
+                sample.value
+            )
+            for family in text_string_to_metric_families(answer.text)
+            for sample in family.samples
+        }
+        done = samples.get("dicompress_compressor_jobs_finished_total,outcome=completed")
+        # the offset is committed (and the lag updated) just after the terminal event
+        lag = [v for k, v in samples.items() if k.startswith("dicompress_compressor_consumer_lag")]
+        return samples if done == 1 and lag == [0] else {}
+
+    samples = await eventually(counted, "the completed job in /metrics")
+    assert samples["dicompress_compressor_slices_encoded_total"] == 6
+    assert samples["dicompress_compressor_encode_ms_count"] == 6
+    assert samples["dicompress_compressor_jobs_in_flight"] == 0
+    assert samples["process_resident_memory_bytes"] > 0
 
 
 async def test_a_bad_message_is_dead_lettered_and_the_next_request_is_processed(

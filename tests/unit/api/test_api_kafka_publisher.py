@@ -10,6 +10,7 @@ from aiokafka.errors import KafkaConnectionError
 from dicompress_api.errors import PublishUnavailable
 from dicompress_api.kafka_publisher import KafkaPublisher
 from dicompress_schemas import CompressionRequested, new_event_id
+from dicompress_schemas.commands import CancelRequested, decode_command
 
 
 class StandInProducer:
@@ -106,3 +107,26 @@ async def test_a_silent_broker_gets_its_producer_discarded_and_replaced() -> Non
     finally:
         await publisher.close()
     assert made[1].stopped
+
+
+async def test_a_command_goes_to_the_control_topic_keyed_by_job() -> None:
+    made: list[StandInProducer] = []
+
+    def factory(_: str) -> Any:
+        made.append(StandInProducer(reachable=True, answers=True))
+        return made[-1]
+
+    publisher = KafkaPublisher(
+        "kafka:9092", "t", timeout_s=1, producer_factory=factory, control_topic="control"
+    )
+    await publisher.start()
+    command = CancelRequested(job_id=uuid.uuid4(), tenant="acme")
+    try:
+        await publisher.send_command(command)
+    finally:
+        await publisher.close()
+    [sent] = made[0].sent
+    assert decode_command(sent) == command
+    no_control = KafkaPublisher("kafka:9092", "t", timeout_s=1, producer_factory=factory)
+    with pytest.raises(PublishUnavailable, match="control topic"):
+        await no_control.send_command(command)

@@ -1,0 +1,78 @@
+"""What a job produced: its ready slices (`/jobs/{id}/slices`) and its ZIP (`/jobs/{id}/download`),
+both as short-lived presigned S3 URLs, so the bytes never flow through the API.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the closures' real annotations.
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import RedirectResponse
+
+from dicompress_api.auth import TenantDependency
+from dicompress_api.errors import JobConflict, JobNotFound
+from dicompress_api.ports import JobStore
+from dicompress_api.presign import S3Presigner
+from dicompress_api.slices import SliceList, slice_view
+from dicompress_infra.s3 import S3Uri, S3UriError
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+
+def files_router(store: JobStore, presigner: S3Presigner, tenant_of: TenantDependency) -> APIRouter:
+    """Routes under /jobs/{id} that hand out links to the job's outputs."""
+    router = APIRouter(prefix="/jobs", tags=["jobs"])
+    Tenant = Annotated[str, Depends(tenant_of)]
+    responses: dict[int | str, dict[str, Any]] = {401: _PROBLEM, 404: _PROBLEM, 503: _PROBLEM}
+
+    async def job_of(job_id: uuid.UUID, tenant: str) -> dict[str, Any]:
+        row = await store.get(job_id, tenant)
+        if row is None:
+            raise JobNotFound(f"no job {job_id} for this tenant (it may not be projected yet)")
+        return dict(row)
+
+    @router.get("/{job_id}/slices", response_model=SliceList, responses=responses)
+    async def job_slices(job_id: uuid.UUID, tenant: Tenant) -> SliceList:
+        """The slices with an outcome so far; each encoded one links to its stored DICOM file."""
+        job = await job_of(job_id, tenant)
+        rows = await store.slices(job_id, tenant)
+        # Slices live in the target bucket (the compressor's layout: jobs/{id}/slices/).
+        bucket = S3Uri.parse(job["target_uri"]).bucket if job.get("target_uri") else None
+        expires_at = presigner.expires_at()
+
+        def presign(key: str) -> str | None:
+            return presigner.url(S3Uri(bucket, key)) if bucket else None
+
+        views = [slice_view(row, presign) for row in rows]
+        return SliceList(
+            job_id=job_id,
+            slices_total=job.get("slices_total"),
+            url_expires_at=expires_at if any(v.url for v in views) else None,
+            slices=views,
+        )
+
+    @router.get(
+        "/{job_id}/download",
+        status_code=307,
+        response_class=RedirectResponse,
+        responses={**responses, 307: {"description": "Redirect to a presigned URL of the ZIP"}},
+    )
+    async def download(job_id: uuid.UUID, tenant: Tenant) -> RedirectResponse:
+        """Redirect (307) to a short-lived URL of the job's ZIP; 409 until the job completed."""
+        job = await job_of(job_id, tenant)
+        status, artifact = job.get("status"), job.get("artifact_uri")
+        if status != "completed" or not artifact:
+            raise JobConflict(
+                f"job {job_id} is {status}: only a completed job has a ZIP to download; "
+                f"follow GET /jobs/{job_id} until its status is 'completed'",
+                status=status,
+            )
+        try:
+            uri = S3Uri.parse(artifact)
+        except S3UriError as exc:  # the projection holds what the compressor wrote
+            raise JobConflict(f"job {job_id} has no readable ZIP location", status=status) from exc
+        url = presigner.url(uri)
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+
+    return router
