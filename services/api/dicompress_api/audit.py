@@ -22,17 +22,16 @@ from typing import Annotated, Any
 import asyncpg
 import orjson
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
+from pydantic import AwareDatetime, BaseModel
 
 from dicompress_api.auth import TenantDependency
+from dicompress_api.camel import CAMEL
 from dicompress_api.errors import JobNotFound, StoreUnavailable
 from dicompress_progress.projection import JobView, apply
 from dicompress_schemas import DecodeError, decode_event
 
 log = logging.getLogger(__name__)
 
-_CAMEL = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _FAILURES = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
@@ -50,7 +49,7 @@ FROM job_commands WHERE job_id = $1 AND {_OWNED} ORDER BY requested_at, command_
 class AuditEvent(BaseModel):
     """One recorded event and where it was read from."""
 
-    model_config = _CAMEL
+    model_config = CAMEL
 
     seq: int
     type: str
@@ -66,7 +65,7 @@ class AuditEvent(BaseModel):
 class AuditCommand(BaseModel):
     """One command sent about the job (from the control topic)."""
 
-    model_config = _CAMEL
+    model_config = CAMEL
 
     command_id: uuid.UUID
     type: str
@@ -80,7 +79,7 @@ class AuditCommand(BaseModel):
 class AuditTrail(BaseModel):
     """A job's history as recorded."""
 
-    model_config = _CAMEL
+    model_config = CAMEL
 
     job_id: uuid.UUID
     events: list[AuditEvent]
@@ -90,7 +89,7 @@ class AuditTrail(BaseModel):
 class PastState(BaseModel):
     """The job's projected state from the events that had occurred by `as_of`."""
 
-    model_config = _CAMEL
+    model_config = CAMEL
 
     job_id: uuid.UUID
     as_of: datetime

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from dicompress_api.auth import TenantDependency
+from dicompress_api.camel import CAMEL
 from dicompress_api.errors import JobConflict, JobNotFound
 from dicompress_api.listing import (
     TERMINAL,
@@ -36,7 +37,6 @@ from dicompress_schemas.commands import CancelRequested
 log = logging.getLogger(__name__)
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-_CAMEL = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
 class CancelBody(BaseModel):
@@ -50,7 +50,7 @@ class CancelBody(BaseModel):
 class CancelAccepted(BaseModel):
     """The cancel command is on the log; the job turns 'cancelled' once a compressor stops it."""
 
-    model_config = _CAMEL
+    model_config = CAMEL
 
     command_id: uuid.UUID
     job_id: uuid.UUID

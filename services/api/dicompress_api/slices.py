@@ -7,10 +7,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel
 
-_CAMEL = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+from dicompress_api.camel import CAMEL
 
 # The `job_slices` columns the view reads; the store selects exactly these.
 SLICE_COLUMNS = (
@@ -34,7 +33,7 @@ SLICE_COLUMNS = (
 class SliceView(BaseModel):
     """One slice: encoded (with `url`, valid until `urlExpiresAt`) or failed (with why)."""
 
-    model_config = _CAMEL
+    model_config = CAMEL
 
     index: int
     status: Literal["encoded", "failed"]
@@ -55,7 +54,7 @@ class SliceView(BaseModel):
 class SliceList(BaseModel):
     """The slices of a job that have an outcome so far, by index."""
 
-    model_config = _CAMEL
+    model_config = CAMEL
 
     job_id: uuid.UUID
     slices_total: int | None = None

@@ -10,12 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from dicompress_api.camel import CAMEL
 from dicompress_api.errors import FieldProblem, InvalidRequest
 from dicompress_api.naming import UnsafeFilename, artifact_uri, output_filename
 from dicompress_infra.s3 import S3Uri, S3UriError
 from dicompress_schemas import Codec, CompressionRequested, new_event_id
-
-_CAMEL = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
 class JobRequest(BaseModel):
@@ -59,7 +58,7 @@ class JobRequest(BaseModel):
 class JobOptions(BaseModel):
     """The options a job runs with, defaults filled in."""
 
-    model_config = _CAMEL
+    model_config = CAMEL
 
     compression_rate: float
     codec: Codec
@@ -71,7 +70,7 @@ class JobOptions(BaseModel):
 class JobAccepted(BaseModel):
     """Answer of `POST /jobs`: the job is on the log and a compressor will pick it up."""
 
-    model_config = _CAMEL
+    model_config = CAMEL
 
     job_id: uuid.UUID
     status: Literal["queued"] = "queued"

@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
 
-_CAMEL = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+from dicompress_api.camel import CAMEL
 
 # The columns the view reads; the store selects exactly these.
 COLUMNS = (
@@ -45,7 +44,7 @@ COLUMNS = (
 class Timings(BaseModel):
     """Milliseconds spent per phase, known once the job is over."""
 
-    model_config = _CAMEL
+    model_config = CAMEL
 
     download_ms: float | None = None
     encode_ms: float | None = None
@@ -56,7 +55,7 @@ class Timings(BaseModel):
 class Timestamps(BaseModel):
     """When the job was requested, started, finished, and last changed (UTC)."""
 
-    model_config = _CAMEL
+    model_config = CAMEL
 
     requested_at: datetime | None = None
     started_at: datetime | None = None
@@ -67,7 +66,7 @@ class Timestamps(BaseModel):
 class JobView(BaseModel):
     """One job as its tenant sees it."""
 
-    model_config = _CAMEL
+    model_config = CAMEL
 
     job_id: uuid.UUID
     status: str | None

@@ -8,11 +8,9 @@ import io
 import json
 import zipfile
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from compressor_support import TIMEOUT_S, eventually, job_events, put, request_for, running
-from prometheus_client.parser import text_string_to_metric_families
 from pydicom import dcmread
 
 from dicompress_compressor.settings import CompressorSettings
@@ -27,6 +25,7 @@ from dicompress_schemas import (
     new_event_id,
 )
 from dicompress_stack.synthetic_ct import generate_series
+from metrics_scrape import scrape
 
 pytestmark = pytest.mark.integration
 
@@ -85,18 +84,7 @@ async def test_a_series_is_compressed_into_a_zip_with_its_events_in_order(
 
     async def counted() -> dict[str, float]:
         # counted once the broker acknowledged, which may land just after we read the event
-        async with httpx.AsyncClient() as client:
-            url = f"http://127.0.0.1:{compressor.compressor_health_port}/metrics"
-            answer = await client.get(url, timeout=5)
-        assert answer.status_code == 200
-        assert answer.headers["content-type"].startswith("text/plain; version=")
-        samples = {
-            sample.name + "".join(f",{k}={v}" for k, v in sorted(sample.labels.items())): (
-                sample.value
-            )
-            for family in text_string_to_metric_families(answer.text)
-            for sample in family.samples
-        }
+        samples = await scrape(f"http://127.0.0.1:{compressor.compressor_health_port}/metrics")
         done = samples.get("dicompress_compressor_jobs_finished_total,outcome=completed")
         # the offset is committed (and the lag updated) just after the terminal event
         lag = [v for k, v in samples.items() if k.startswith("dicompress_compressor_consumer_lag")]

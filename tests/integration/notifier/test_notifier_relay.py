@@ -18,7 +18,6 @@ import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
@@ -37,6 +36,7 @@ from dicompress_schemas import (
     encode_event,
     new_event_id,
 )
+from metrics_scrape import scrape
 
 pytestmark = pytest.mark.integration
 
@@ -242,26 +242,13 @@ async def test_a_subscriber_waiting_for_a_job_gets_all_of_it_in_order(
         assert seqs(frames) == list(range(LAST_SEQ + 1))
         assert [f["event"] for f in frames] == [e.model_dump(mode="json") for e in events]
         await assert_silent(ws)
-        samples = await _scrape(notifier.settings.notifier_port)
+        samples = await scrape(f"http://127.0.0.1:{notifier.settings.notifier_port}/metrics")
         assert samples["dicompress_notifier_connections"] == 1
         assert samples["dicompress_notifier_subscriptions"] == 0  # ended with the job
         # 'subscribed' + the job's events (+ 'ended' if the protocol sends one)
         assert samples["dicompress_notifier_frames_sent_total"] >= len(frames) + 1
         assert samples["dicompress_notifier_events_relayed_total"] >= len(events)
         assert samples["dicompress_notifier_slow_client_disconnects_total"] == 0
-
-
-async def _scrape(port: int) -> dict[str, float]:
-    async with httpx.AsyncClient() as http:
-        answer = await http.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
-    assert answer.status_code == 200
-    assert answer.headers["content-type"].startswith("text/plain; version=")
-    return {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(answer.text)
-        for sample in family.samples
-        if not sample.labels
-    }
 
 
 async def test_late_subscribers_get_exactly_what_they_lack_from_the_warm_cache(

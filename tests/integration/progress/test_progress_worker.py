@@ -11,11 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from progress_harness import free_port, healthy, tail, wait_for, worker
-from prometheus_client.parser import text_string_to_metric_families
 
 from dicompress_infra.kafka import make_producer, publish
 from dicompress_progress.migrate import apply_migrations
@@ -29,6 +27,7 @@ from dicompress_schemas import (
     event_key,
     new_event_id,
 )
+from metrics_scrape import scrape
 
 pytestmark = pytest.mark.integration
 
@@ -170,24 +169,14 @@ async def test_worker_projects_a_job_exactly_once_and_survives_garbage(
 
         async def counted() -> dict[str, float]:
             # counted just after the ack, which may come after the row is visible
-            async with httpx.AsyncClient() as client:
-                answer = await client.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
-            assert answer.status_code == 200
-            assert answer.headers["content-type"].startswith("text/plain; version=")
-            samples = {
-                sample.name + "".join(f",{v}" for _, v in sorted(sample.labels.items())): (
-                    sample.value
-                )
-                for family in text_string_to_metric_families(answer.text)
-                for sample in family.samples
-            }
-            done = samples.get("dicompress_progress_events_total,applied,JobCompleted")
+            samples = await scrape(f"http://127.0.0.1:{port}/metrics")
+            done = samples.get("dicompress_progress_events_total,outcome=applied,type=JobCompleted")
             return samples if done == 1 else {}
 
         samples = await wait_for(counted, "the completed job in /metrics", logs=log)
-        assert samples["dicompress_progress_events_total,applied,SliceEncoded"] == 3
-        assert samples["dicompress_progress_events_total,duplicate,SliceEncoded"] == 1
-        assert samples["dicompress_progress_events_total,dead-lettered,unknown"] == 1
+        assert samples["dicompress_progress_events_total,outcome=applied,type=SliceEncoded"] == 3
+        assert samples["dicompress_progress_events_total,outcome=duplicate,type=SliceEncoded"] == 1
+        assert samples["dicompress_progress_events_total,outcome=dead-lettered,type=unknown"] == 1
         assert samples["dicompress_progress_batch_size_count"] >= 1
         assert samples["dicompress_progress_last_applied_timestamp_seconds"] > 0
         lags = [v for k, v in samples.items() if k.startswith("dicompress_progress_consumer_lag,")]
