@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -16,15 +15,9 @@ import pytest
 
 from dicompress_api.settings import ApiSettings
 from dicompress_infra.auth import issue_token
+from dicompress_stack.net import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 async def wait_for_ready(base_url: str, process: Any, timeout_s: float = 30) -> None:

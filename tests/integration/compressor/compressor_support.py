@@ -4,16 +4,15 @@ and a reader of a job's events on the real events topic."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaConsumer
 
+import polling
 from dicompress_compressor.service import serve
 from dicompress_compressor.settings import CompressorSettings
 from dicompress_infra.s3 import make_s3_client
@@ -29,17 +28,8 @@ TIMEOUT_S = 60.0
 
 
 async def eventually(check: Callable[[], Any], what: str) -> Any:
-    """Poll `check` (sync or async) until it returns something truthy; fail after TIMEOUT_S."""
-    deadline = time.monotonic() + TIMEOUT_S
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {TIMEOUT_S:.0f} s waiting for {what}")
-        await asyncio.sleep(0.1)
+    """Poll `check` until it returns something truthy; fail after TIMEOUT_S."""
+    return await polling.eventually(check, what, TIMEOUT_S)
 
 
 @asynccontextmanager

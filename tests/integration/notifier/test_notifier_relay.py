@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -36,6 +35,7 @@ from dicompress_schemas import (
     encode_event,
     new_event_id,
 )
+from dicompress_stack.net import free_port
 from metrics_scrape import scrape
 
 pytestmark = pytest.mark.integration
@@ -142,13 +142,6 @@ class Notifier:
                 for e in events
             ],
         )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 StartNotifier = Callable[[], contextlib.AbstractAsyncContextManager[Notifier]]

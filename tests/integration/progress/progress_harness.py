@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -19,18 +17,15 @@ from typing import Any
 
 import pytest
 
+import polling
+from dicompress_schemas import new_event_id
+
 
 async def wait_for(
     check: Callable[[], Awaitable[Any]], what: str, within_s: float = 30.0, logs: Path | None = None
 ) -> Any:
     """Poll `check` until it returns something truthy; fail with the worker's log otherwise."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.2)
-    pytest.fail(f"timed out after {within_s:g} s waiting for {what}\n{tail(logs)}")
+    return await polling.eventually(check, what, within_s, context=lambda: tail(logs))
 
 
 def tail(log_path: Path | None) -> str:
@@ -38,13 +33,6 @@ def tail(log_path: Path | None) -> str:
     if log_path is None or not log_path.exists():
         return ""
     return "--- worker log ---\n" + log_path.read_text(errors="replace")[-4000:]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -100,3 +88,8 @@ def _get_status(url: str) -> int:
     with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 -- a fixed local URL
         status: int = response.status
         return status
+
+
+def envelope(job: uuid.UUID, seq: int, tenant: str = "acme") -> dict[str, Any]:
+    """The envelope fields of the `seq`-th event of `job`, with its deterministic id."""
+    return {"event_id": new_event_id(job, seq), "job_id": job, "tenant": tenant, "seq": seq}

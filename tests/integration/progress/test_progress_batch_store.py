@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
+from progress_harness import envelope
 
 from dicompress_progress import feed
 from dicompress_progress.errors import ProjectionError
-from dicompress_progress.migrate import apply_migrations
 from dicompress_progress.store import Delivered, Origin, Outcome, ProjectionStore
 from dicompress_schemas import (
     CancelRequested,
@@ -27,25 +26,13 @@ from dicompress_schemas import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def pool(test_env: dict[str, str]) -> AsyncIterator[asyncpg.Pool]:
-    async with asyncpg.create_pool(test_env["DATABASE_URL"], min_size=1, max_size=4) as pool:
-        async with pool.acquire() as conn:
-            await apply_migrations(conn)
-        yield pool
-
-
-def _env(job: uuid.UUID, seq: int, tenant: str = "acme") -> dict[str, Any]:
-    return {"event_id": new_event_id(job, seq), "job_id": job, "tenant": tenant, "seq": seq}
-
-
 def started(job: uuid.UUID, total: int = 3) -> JobStarted:
-    return JobStarted(**_env(job, 1), total_slices=total, total_bytes=30, worker="w")
+    return JobStarted(**envelope(job, 1), total_slices=total, total_bytes=30, worker="w")
 
 
 def encoded(job: uuid.UUID, index: int, total: int = 3) -> SliceEncoded:
     return SliceEncoded(
-        **_env(job, 2 + index),
+        **envelope(job, 2 + index),
         slice_index=index,
         total_slices=total,
         source_key=f"s/{index}",
@@ -62,7 +49,7 @@ def encoded(job: uuid.UUID, index: int, total: int = 3) -> SliceEncoded:
 
 def failed(job: uuid.UUID, index: int, total: int = 3) -> SliceFailed:
     return SliceFailed(
-        **_env(job, 2 + index),
+        **envelope(job, 2 + index),
         slice_index=index,
         total_slices=total,
         source_key=f"s/{index}",
@@ -73,7 +60,7 @@ def failed(job: uuid.UUID, index: int, total: int = 3) -> SliceFailed:
 
 def completed(job: uuid.UUID, seq: int = 5) -> JobCompleted:
     return JobCompleted(
-        **_env(job, seq),
+        **envelope(job, seq),
         slices_encoded=2,
         slices_failed=1,
         bytes_in=20,

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from progress_harness import free_port, healthy, wait_for, worker
+from progress_harness import healthy, wait_for, worker
 
 from dicompress_infra.kafka import make_producer
 from dicompress_progress.replay import check, rebuild_and_swap
@@ -34,6 +34,7 @@ from dicompress_schemas import (
     event_key,
     new_event_id,
 )
+from dicompress_stack.net import free_port
 
 pytestmark = pytest.mark.integration
 

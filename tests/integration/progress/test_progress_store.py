@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 import pytest
+from progress_harness import envelope
 
 from dicompress_progress.errors import ProjectionError
 from dicompress_progress.migrate import apply_migrations, load_migrations
@@ -26,21 +25,9 @@ from dicompress_schemas import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def pool(test_env: dict[str, str]) -> AsyncIterator[asyncpg.Pool]:
-    async with asyncpg.create_pool(test_env["DATABASE_URL"], min_size=1, max_size=4) as pool:
-        async with pool.acquire() as conn:
-            await apply_migrations(conn)
-        yield pool
-
-
-def _env(job: uuid.UUID, seq: int, tenant: str = "acme") -> dict[str, Any]:
-    return {"event_id": new_event_id(job, seq), "job_id": job, "tenant": tenant, "seq": seq}
-
-
 def requested(job: uuid.UUID, tenant: str = "acme") -> CompressionRequested:
     return CompressionRequested(
-        **_env(job, 0, tenant),
+        **envelope(job, 0, tenant),
         source_uri="s3://in-bucket/s/",
         target_uri="s3://out-bucket/z/",
         compression_rate=10,
@@ -48,12 +35,12 @@ def requested(job: uuid.UUID, tenant: str = "acme") -> CompressionRequested:
 
 
 def started(job: uuid.UUID) -> JobStarted:
-    return JobStarted(**_env(job, 1), total_slices=2, total_bytes=20, worker="w")
+    return JobStarted(**envelope(job, 1), total_slices=2, total_bytes=20, worker="w")
 
 
 def encoded(job: uuid.UUID, index: int) -> SliceEncoded:
     return SliceEncoded(
-        **_env(job, 2 + index),
+        **envelope(job, 2 + index),
         slice_index=index,
         total_slices=2,
         source_key=f"s/{index}",
@@ -67,7 +54,7 @@ def encoded(job: uuid.UUID, index: int) -> SliceEncoded:
 
 def completed(job: uuid.UUID) -> JobCompleted:
     return JobCompleted(
-        **_env(job, 4),
+        **envelope(job, 4),
         slices_encoded=2,
         slices_failed=0,
         bytes_in=20,

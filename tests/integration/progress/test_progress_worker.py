@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from progress_harness import free_port, healthy, tail, wait_for, worker
+from progress_harness import healthy, tail, wait_for, worker
 
 from dicompress_infra.kafka import make_producer, publish
 from dicompress_progress.migrate import apply_migrations
@@ -27,6 +27,7 @@ from dicompress_schemas import (
     event_key,
     new_event_id,
 )
+from dicompress_stack.net import free_port
 from metrics_scrape import scrape
 
 pytestmark = pytest.mark.integration
