@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from dicompress_api.audit import PostgresAudit, audit_router
 from dicompress_api.auth import tenant_dependency
+from dicompress_api.database import Database
 from dicompress_api.files import files_router
 from dicompress_api.health import health_router
 from dicompress_api.jobs import jobs_router
@@ -38,22 +39,23 @@ def create_app(
         settings.api_publish_timeout_s,
         control_topic=settings.topics.control,
     )
-    store = store or PostgresJobs(settings.database_url)
-    audit = PostgresAudit(settings.database_url)
+    database = Database(settings.database_url)  # one pool for the jobs and the audit readers
+    store = store or PostgresJobs(database)
+    audit = PostgresAudit(database)
     presigner = S3Presigner(settings, settings.api_presign_expiry_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await publisher.start()
         await store.start()
-        await audit.start()
+        await database.start()  # no-op when the store already started it
         await presigner.start()
         try:
             yield
         finally:
             await publisher.close()
             await store.close()
-            await audit.close()
+            await database.close()
             await presigner.close()
 
     app = FastAPI(

@@ -13,7 +13,6 @@ Another tenant's job is a 404, as in jobs.py.
 
 # No `from __future__ import annotations`: FastAPI must see the closures' real annotations.
 
-import asyncio
 import logging
 import uuid
 from datetime import datetime
@@ -26,6 +25,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from dicompress_api.auth import TenantDependency
 from dicompress_api.camel import CAMEL
+from dicompress_api.database import FAILURES, Database
 from dicompress_api.errors import JobNotFound, StoreUnavailable
 from dicompress_progress.projection import JobView, apply
 from dicompress_schemas import DecodeError, decode_event
@@ -33,7 +33,6 @@ from dicompress_schemas import DecodeError, decode_event
 log = logging.getLogger(__name__)
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-_FAILURES = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 _OWNED = "EXISTS (SELECT 1 FROM jobs WHERE job_id = $1 AND tenant = $2)"
 _EVENTS = f"""
@@ -98,35 +97,23 @@ class PastState(BaseModel):
 
 
 class PostgresAudit:
-    """Reads `job_events` and `job_commands`; a lazily connecting pool, like PostgresJobs."""
+    """Reads `job_events` and `job_commands` on the process's shared `Database`."""
 
-    def __init__(self, dsn: str, *, max_size: int = 4, timeout_s: float = 10.0) -> None:
-        self._dsn = dsn
-        self._max_size = max_size
-        self._timeout_s = timeout_s
-        self._pool: asyncpg.Pool | None = None
-
-    async def start(self) -> None:
-        self._pool = await asyncpg.create_pool(
-            self._dsn, min_size=0, max_size=self._max_size, command_timeout=self._timeout_s
-        )
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
+    def __init__(self, database: Database, *, timeout_s: float = 10.0) -> None:
+        self._database = database
+        self._timeout_s = timeout_s  # a long job's trail is thousands of rows
 
     async def trail(self, job_id: uuid.UUID, tenant: str) -> AuditTrail | None:
         """The job's events and commands, or None if it is not this tenant's (or unknown)."""
-        if self._pool is None:
-            raise StoreUnavailable("the audit store was not started")
+        timeout = self._timeout_s
         try:
-            async with self._pool.acquire() as conn:
-                owned = await conn.fetchval(f"SELECT {_OWNED}", job_id, tenant)
+            async with self._database.pool().acquire() as conn:
+                owned = await conn.fetchval(f"SELECT {_OWNED}", job_id, tenant, timeout=timeout)
                 if not owned:
                     return None
-                events = await conn.fetch(_EVENTS, job_id, tenant)
-                commands = await conn.fetch(_COMMANDS, job_id, tenant)
-        except _FAILURES as exc:
+                events = await conn.fetch(_EVENTS, job_id, tenant, timeout=timeout)
+                commands = await conn.fetch(_COMMANDS, job_id, tenant, timeout=timeout)
+        except FAILURES as exc:
             log.warning("audit trail unavailable", extra={"job_id": str(job_id)})
             raise StoreUnavailable(f"the job database did not answer: {exc}") from exc
         return AuditTrail(

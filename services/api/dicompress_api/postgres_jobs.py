@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
@@ -10,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from dicompress_api.database import FAILURES, Database
 from dicompress_api.errors import StoreUnavailable
 from dicompress_api.listing import EPOCH, JobFilter
 from dicompress_api.slices import SLICE_COLUMNS
@@ -30,37 +30,25 @@ _SLICES = f"""
 SELECT {", ".join("s." + c for c in SLICE_COLUMNS)} FROM job_slices s JOIN jobs j USING (job_id)
 WHERE s.job_id = $1 AND j.tenant = $2 ORDER BY s.slice_index
 """  # noqa: S608 - fixed text, values are bound
-_FAILURES = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class PostgresJobs:
-    """A lazily connecting pool: the API starts (and says it is not ready) without Postgres."""
+    """The jobs projection's reader, on the process's shared `Database`."""
 
-    def __init__(self, dsn: str, *, max_size: int = 8, timeout_s: float = 5.0) -> None:
-        self._dsn = dsn
-        self._max_size = max_size
-        self._timeout_s = timeout_s
-        self._pool: asyncpg.Pool | None = None
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     async def start(self) -> None:
-        # min_size=0: create_pool connects nothing, so a database that is down does not stop us.
-        self._pool = await asyncpg.create_pool(
-            self._dsn,
-            min_size=0,
-            max_size=self._max_size,
-            timeout=self._timeout_s,
-            command_timeout=self._timeout_s,
-        )
+        await self._database.start()
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
+        await self._database.close()
 
     async def get(self, job_id: uuid.UUID, tenant: str) -> Mapping[str, Any] | None:
         """The job's row when it exists and belongs to `tenant` (the filter is in the query)."""
         try:
             row = await self._require_pool().fetchrow(_SELECT, job_id, tenant)
-        except _FAILURES as exc:
+        except FAILURES as exc:
             log.warning("jobs projection unavailable", extra={"job_id": str(job_id)})
             raise StoreUnavailable(f"the job database did not answer: {exc}") from exc
         return dict(row) if row is not None else None
@@ -86,7 +74,7 @@ class PostgresJobs:
     async def _fetch(self, query: str, *args: object, what: str) -> list[Mapping[str, Any]]:
         try:
             rows = await self._require_pool().fetch(query, *args)
-        except _FAILURES as exc:
+        except FAILURES as exc:
             log.warning("jobs projection unavailable", extra={"reading": what})
             raise StoreUnavailable(f"the job database did not answer: {exc}") from exc
         return [dict(row) for row in rows]
@@ -94,11 +82,9 @@ class PostgresJobs:
     async def problem(self) -> str | None:
         try:
             await self._require_pool().fetchval("SELECT 1")
-        except (*_FAILURES, StoreUnavailable) as exc:
+        except (*FAILURES, StoreUnavailable) as exc:
             return f"postgres: {type(exc).__name__}: {exc}"
         return None
 
     def _require_pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            raise StoreUnavailable("the job store was not started")
-        return self._pool
+        return self._database.pool()
