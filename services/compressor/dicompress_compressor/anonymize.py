@@ -25,14 +25,7 @@ from functools import lru_cache
 from dicognito.anonymizer import Anonymizer
 from pydicom.dataset import Dataset
 
-
-def _code(value: str, meaning: str) -> Dataset:
-    item = Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = "DCM"
-    item.CodeMeaning = meaning
-    return item
-
+from dicompress_compressor.dicom_codes import dcm_code
 
 _PROFILE_CODES = (
     ("113100", "Basic Application Confidentiality Profile"),
@@ -57,5 +50,5 @@ def anonymize(ds: Dataset, seed: str) -> None:
     }
     ds.DeidentificationMethodCodeSequence = [
         *ds.get("DeidentificationMethodCodeSequence", []),
-        *(_code(value, meaning) for value, meaning in _PROFILE_CODES if value not in present),
+        *(dcm_code(value, meaning) for value, meaning in _PROFILE_CODES if value not in present),
     ]

@@ -14,15 +14,9 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.uid import UID, generate_uid
 
+from dicompress_compressor.dicom_codes import dcm_code
+
 _DERIVATION_DESCRIPTION_MAX = 1024  # ST
-
-
-def _code(value: str, meaning: str) -> Dataset:
-    item = Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = "DCM"
-    item.CodeMeaning = meaning
-    return item
 
 
 def derived_instance_uid(source_uid: str | None, what: str) -> UID:
@@ -49,13 +43,13 @@ def mark_lossy(ds: Dataset, *, ratio: float, method: str, new_uid: UID) -> None:
     ds.DerivationDescription = description[-_DERIVATION_DESCRIPTION_MAX:]
     ds.DerivationCodeSequence = [
         *ds.get("DerivationCodeSequence", []),
-        _code("113040", "Lossy Compression"),
+        dcm_code("113040", "Lossy Compression"),
     ]
     if source_class and source_uid:
         source = Dataset()
         source.ReferencedSOPClassUID = source_class
         source.ReferencedSOPInstanceUID = source_uid
-        source.PurposeOfReferenceCodeSequence = [_code("121320", "Uncompressed predecessor")]
+        source.PurposeOfReferenceCodeSequence = [dcm_code("121320", "Uncompressed predecessor")]
         ds.SourceImageSequence = [*ds.get("SourceImageSequence", []), source]
     ds.SOPInstanceUID = new_uid
     ds.file_meta.MediaStorageSOPInstanceUID = new_uid
