@@ -60,11 +60,11 @@ from dicompress_schemas import (
     event_key,
     new_event_id,
 )
-from dicompress_stack.backends import start_backends
 from dicompress_stack.config import StackConfig
 from dicompress_stack.kafka import create_topics
 from dicompress_stack.net import free_port
 from dicompress_stack.postgres import create_database, database_url
+from dicompress_stack.testing import temporary_backends
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 CLASSPATH_CACHE = Path(".pytest_cache/d/dicompress-kafka-classpath")
@@ -231,23 +231,11 @@ async def _until_recorded(
 
 
 @contextmanager
-def backends() -> Iterator[tuple[StackConfig, dict[str, str]]]:
-    data_dir = Path(tempfile.mkdtemp(prefix="dicompress-bench-"))
-    data_dir.chmod(0o711)
-    config = StackConfig(
-        data_dir=data_dir,
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        postgres_port=free_port(),
-        s3_port=free_port(),
-        classpath_cache=CLASSPATH_CACHE.resolve() if CLASSPATH_CACHE.exists() else None,
-    )
-    running = start_backends(config, durable=True)
-    try:
-        yield config, {"KAFKA_BOOTSTRAP_SERVERS": config.kafka_bootstrap}
-    finally:
-        running.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+def backends() -> Iterator[StackConfig]:
+    """Durable backends (fsync on, as `dicompress up` runs them) for the measurement."""
+    cache = CLASSPATH_CACHE.resolve() if CLASSPATH_CACHE.exists() else None
+    with temporary_backends(cache, durable=True) as config:
+        yield config
 
 
 def fresh(config: StackConfig) -> dict[str, str]:
@@ -275,7 +263,7 @@ def main() -> None:
         f"log: {len(events)} events of {len(events) // (args.slices + 3)} jobs "
         f"(built in {time.perf_counter() - started:.1f} s)"
     )
-    with backends() as (config, _):
+    with backends() as config:
         env = fresh(config)
         store_rate = asyncio.run(bench_store(env["DATABASE_URL"], events, args.batch))
         print(

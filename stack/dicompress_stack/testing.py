@@ -60,7 +60,9 @@ def docker_unavailable(environ: Mapping[str, str]) -> str | None:
 
 
 @contextmanager
-def embedded_backends(classpath_cache: Path) -> Iterator[TestBackends]:
+def temporary_backends(
+    classpath_cache: Path | None, durable: bool = False
+) -> Iterator[StackConfig]:
     """The embedded stack's backends on free ports, so they clash with no `dicompress up`.
 
     Their data lives in a fresh dir under the system temp dir, removed afterwards; not under
@@ -78,18 +80,25 @@ def embedded_backends(classpath_cache: Path) -> Iterator[TestBackends]:
         classpath_cache=classpath_cache,
     )
     try:
-        backends = start_backends(config, durable=False)
+        backends = start_backends(config, durable=durable)
         try:
-            yield TestBackends(
-                kind="embedded",
-                kafka_bootstrap=config.kafka_bootstrap,
-                postgres_admin_url=config.postgres_admin_url,
-                s3_endpoint_url=config.s3_endpoint_url,
-            )
+            yield config
         finally:
             backends.stop()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextmanager
+def embedded_backends(classpath_cache: Path) -> Iterator[TestBackends]:
+    """`temporary_backends` for a test session (not durable: tests need no fsync)."""
+    with temporary_backends(classpath_cache) as config:
+        yield TestBackends(
+            kind="embedded",
+            kafka_bootstrap=config.kafka_bootstrap,
+            postgres_admin_url=config.postgres_admin_url,
+            s3_endpoint_url=config.s3_endpoint_url,
+        )
 
 
 @contextmanager
