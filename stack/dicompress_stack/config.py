@@ -133,6 +133,7 @@ def service_env(config: StackConfig, jwt_secret: str) -> dict[str, str]:
         "JWT_SECRET": jwt_secret,
         "API_PORT": str(config.api_port),
         "NOTIFIER_PORT": str(config.notifier_port),
+        "API_VIEWER_NOTIFIER_URL": f"ws://127.0.0.1:{config.notifier_port}/ws",
         "PROGRESS_WEB_PORT": str(config.progress_web_port),
         "COMPRESSOR_HEALTH_PORT": str(config.compressor_health_port),
     }

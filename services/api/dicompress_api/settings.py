@@ -30,3 +30,8 @@ class ApiSettings(CommonSettings):
         le=7 * 24 * 3600,
         description="How long the presigned URLs of slices and ZIPs stay valid, in seconds",
     )
+    api_viewer_notifier_url: str = Field(
+        default="ws://127.0.0.1:18765/ws",
+        description="The notifier's WebSocket URL as a browser reaches it; the viewer page served "
+        "at /viewer/ connects there",
+    )
