@@ -20,12 +20,19 @@ lint: setup
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 
-# dciodvfy (Debian's dicom3tools) checks that our DICOM output adds no finding to its input's.
+# dciodvfy (Debian's dicom3tools) checks that our DICOM output adds no finding to its input's;
+# Debian's chromium runs the viewer's browser test (Playwright drives it; it never downloads one).
+SYSTEM_TOOLS := dciodvfy:dicom3tools chromium:chromium
+
 system-tools:
-	@command -v dciodvfy >/dev/null 2>&1 || { \
+	@for pair in $(SYSTEM_TOOLS); do \
+	  tool=$${pair%%:*}; package=$${pair#*:}; \
+	  command -v $$tool >/dev/null 2>&1 && continue; \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dicom3tools >/dev/null; \
-	  else echo "dciodvfy is missing and cannot be installed here: its test will be skipped"; fi; }
+	    [ -n "$$updated" ] || { apt-get update -qq; updated=1; }; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$package >/dev/null; \
+	  else echo "$$tool is missing and cannot be installed here: its test will fail or skip"; fi; \
+	done
 
 test: lint system-tools
 	$(UV) run --frozen pytest
