@@ -181,38 +181,47 @@ async def publish(bootstrap: str, topics: Topics, events: list[Event]) -> float:
     return time.perf_counter() - started
 
 
-def bench_worker(env: dict[str, str], total: int, workdir: Path) -> tuple[float, float]:
-    """(seconds from process start to the last event recorded, steady events/s)."""
-    extra = {
-        "PROGRESS_WEB_PORT": str(free_port()),
-        "PROGRESS_DATA_DIR": str(workdir / "progress"),
-        "LOG_LEVEL": "WARNING",
-    }
-    with (workdir / "worker.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dicompress_progress", "worker", "-l", "warn"],
-            env={**os.environ, **env, **extra},
-            cwd=workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+def bench_worker(
+    env: dict[str, str], total: int, workdir: Path, workers: int = 1
+) -> tuple[float, float]:
+    """(seconds from the processes' start to the last event recorded, steady events/s), with
+    `workers` worker processes in one consumer group sharing the topics' partitions."""
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        return asyncio.run(_until_recorded(proc, env["DATABASE_URL"], total, workdir))
+        for n in range(workers):
+            extra = {
+                "PROGRESS_WEB_PORT": str(free_port()),
+                "PROGRESS_DATA_DIR": str(workdir / f"progress-{n}"),
+                "LOG_LEVEL": "WARNING",
+            }
+            with (workdir / f"worker-{n}.log").open("wb") as log:
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "dicompress_progress", "worker", "-l", "warn"],
+                        env={**os.environ, **env, **extra},
+                        cwd=workdir,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        return asyncio.run(_until_recorded(procs, env["DATABASE_URL"], total, workdir))
     finally:
-        proc.terminate()
-        proc.wait(30)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
 
 
 async def _until_recorded(
-    proc: subprocess.Popen[bytes], url: str, total: int, workdir: Path
+    procs: list[subprocess.Popen[bytes]], url: str, total: int, workdir: Path
 ) -> tuple[float, float]:
     started = time.perf_counter()
     conn = await asyncpg.connect(url)
     first: tuple[float, int] | None = None
     try:
         while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the worker exited; see {workdir / 'worker.log'}")
+            if any(proc.poll() is not None for proc in procs):
+                raise RuntimeError(f"a worker exited; see the logs in {workdir}")
             try:
                 count: int = await conn.fetchval("SELECT count(*) FROM job_events")
             except asyncpg.UndefinedTableError:
@@ -255,6 +264,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--slices", type=int, default=500, help="slices per job")
     parser.add_argument("--batch", type=int, default=500, help="events per transaction")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="worker processes in the group, one run (fresh topics and database) per count",
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -271,19 +287,21 @@ def main() -> None:
             f"batches of {args.batch}; target >= 5,000)"
         )
 
-        env = fresh(config)
-        topics = Topics(prefix=env["TOPIC_PREFIX"])
-        seconds = asyncio.run(publish(config.kafka_bootstrap, topics, events))
-        print(f"kafka:  {len(events)} events published in {seconds:.1f} s")
-        workdir = Path(tempfile.mkdtemp(prefix="dicompress-bench-worker-"))
-        try:
-            total_s, steady = bench_worker(env, len(events), workdir)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-        print(
-            f"worker: {steady:8.0f} events/s steady; all {len(events)} recorded "
-            f"{total_s:.1f} s after the process started (start-up included; target >= 5,000)"
-        )
+        for workers in args.workers:
+            env = fresh(config)
+            topics = Topics(prefix=env["TOPIC_PREFIX"])
+            seconds = asyncio.run(publish(config.kafka_bootstrap, topics, events))
+            print(f"kafka:  {len(events)} events published in {seconds:.1f} s")
+            workdir = Path(tempfile.mkdtemp(prefix="dicompress-bench-worker-"))
+            try:
+                total_s, steady = bench_worker(env, len(events), workdir, workers)
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+            print(
+                f"worker: {steady:8.0f} events/s steady with {workers} process(es) in the group; "
+                f"all {len(events)} recorded {total_s:.1f} s after the start (start-up included; "
+                "target >= 5,000)"
+            )
 
         settings = ProgressSettings(
             kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
