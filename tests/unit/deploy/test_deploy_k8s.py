@@ -336,3 +336,22 @@ def test_deploy_k8s_websocket_route_keeps_sockets_open(built: dict[str, list[Man
     assert int(annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]) >= 3600
     hosts = {ing["spec"]["rules"][0]["host"] for ing in ingresses.values()}
     assert len(hosts) == 1  # the page, the API and the socket share an origin
+
+
+def test_deploy_k8s_prometheus_may_scrape_every_service(built: dict[str, list[Manifest]]) -> None:
+    policy = _by_name(built, "NetworkPolicy")["prometheus-scrapes-services"]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    admitted = set(policy["spec"]["podSelector"]["matchExpressions"][0]["values"])
+    for name in SETTINGS:
+        assert name in admitted
+        pod = _by_name(built, "Deployment")[name]["spec"]["template"]
+        annotations = pod["metadata"]["annotations"]
+        (container,) = pod["spec"]["containers"]
+        (port,) = [p for p in container["ports"] if p["name"] == "http"]
+        # the scrape port is the container's `http` port, the one the policy opens by name
+        assert annotations["prometheus.io/port"] == str(port["containerPort"])
+        assert annotations["prometheus.io/path"] == "/metrics"
+        assert {"protocol": "TCP", "port": "http"} in rule["ports"]
