@@ -54,7 +54,8 @@ def backends(
     if why_not_docker is None:
         manager = container_backends()
     else:
-        cache = request.config.cache
+        # absent under `-p no:cacheprovider`
+        cache = getattr(request.config, "cache", None)
         classpath_cache = (
             cache.mkdir("dicompress-kafka-classpath")
             if cache is not None
