@@ -8,7 +8,7 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 ENV_PREFIX = "DICOMPRESS_"
 S3_ACCESS_KEY = "dicompress"
@@ -30,6 +30,9 @@ class StackConfig(BaseModel):
     notifier_port: int = 18765
     progress_web_port: int = 18001
     compressor_health_port: int = 18002
+    # compressor processes in one consumer group (scale-out on one machine); the first serves its
+    # health on compressor_health_port, the next ones on the ports right after it
+    compressors: int = Field(default=1, ge=1, le=16)
     topic_prefix: str = ""
     database: str = "dicompress"
     bucket: str = "dicompress-data"
@@ -94,13 +97,25 @@ class StackConfig(BaseModel):
             "s3": self.s3_port,
         }
 
+    def compressor_ports(self) -> dict[str, int]:
+        """Each compressor process's health port, by instance name: 'compressor', then
+        'compressor-2', 'compressor-3'..."""
+        return {
+            compressor_name(n): self.compressor_health_port + n for n in range(self.compressors)
+        }
+
     def service_ports(self) -> dict[str, int]:
         return {
             "progress": self.progress_web_port,
-            "compressor": self.compressor_health_port,
+            **self.compressor_ports(),
             "notifier": self.notifier_port,
             "api": self.api_port,
         }
+
+
+def compressor_name(index: int) -> str:
+    """The instance name of the compressor process number `index` (from 0)."""
+    return "compressor" if index == 0 else f"compressor-{index + 1}"
 
 
 def endpoints(config: StackConfig) -> dict[str, str]:
@@ -134,6 +149,10 @@ def service_env(config: StackConfig, jwt_secret: str) -> dict[str, str]:
         "API_PORT": str(config.api_port),
         "NOTIFIER_PORT": str(config.notifier_port),
         "API_VIEWER_NOTIFIER_URL": f"ws://127.0.0.1:{config.notifier_port}/ws",
+        # the viewer page is served by the API, so that is the Origin its WebSocket sends
+        "NOTIFIER_ALLOWED_ORIGINS": (
+            f"http://127.0.0.1:{config.api_port},http://localhost:{config.api_port}"
+        ),
         "PROGRESS_WEB_PORT": str(config.progress_web_port),
         "COMPRESSOR_HEALTH_PORT": str(config.compressor_health_port),
     }

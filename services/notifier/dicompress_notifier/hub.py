@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from dicompress_notifier.history import JobHistory
-from dicompress_notifier.model import JobEvent
+from dicompress_notifier.model import Change, JobEvent
 
 
 class Listener(Protocol):
@@ -23,6 +23,9 @@ class Listener(Protocol):
 
     def push(self, event: JobEvent) -> None:
         """Take a live event without blocking (a full listener closes its own connection)."""
+
+    def poke(self, change: Change) -> None:
+        """The projection changed the job: catch up from Postgres if the live stream lags."""
 
 
 def _utc_now() -> datetime:
@@ -44,6 +47,17 @@ class Hub:
         self.history.add(event, self._clock())
         for listener in tuple(self._listeners.get(event.job_id, ())):
             listener.push(event)
+
+    def wake(self, change: Change) -> None:
+        """Tell the listeners of `change.job_id` the projection moved (from LISTEN/NOTIFY)."""
+        for listener in tuple(self._listeners.get(change.job_id, ())):
+            listener.poke(change)
+
+    def wake_all(self) -> None:
+        """Notifications may have been lost (the LISTEN connection dropped): poke everyone."""
+        for job_id, listeners in tuple(self._listeners.items()):
+            for listener in tuple(listeners):
+                listener.poke(Change(job_id))
 
     def join(self, listener: Listener, since_seq: int) -> list[JobEvent]:
         """Register for live events and return the cached ones after `since_seq`.

@@ -6,7 +6,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from dicompress_schemas import EventBase, JobCancelled, JobCompleted, JobFailed, encode_event
+from dicompress_schemas import (
+    EventBase,
+    JobCancelled,
+    JobCompleted,
+    JobFailed,
+    SliceEncoded,
+    encode_event,
+)
 
 _TERMINAL = (JobCompleted, JobFailed, JobCancelled)
 TERMINAL_TYPES = frozenset(cls.__name__ for cls in _TERMINAL)
@@ -27,6 +34,14 @@ class JobEvent:
     terminal: bool
     occurred_at: datetime
     body: bytes
+    # set for SliceEncoded only: what a coalesced `progress` frame carries instead of the event
+    slice_index: int | None = None
+    total_slices: int | None = None
+
+    @property
+    def is_slice(self) -> bool:
+        """A per-slice update, which a slow client may get coalesced into a progress frame."""
+        return self.slice_index is not None
 
     @classmethod
     def of(cls, event: EventBase) -> JobEvent:
@@ -39,4 +54,16 @@ class JobEvent:
             terminal=isinstance(event, _TERMINAL),
             occurred_at=event.occurred_at,
             body=encode_event(event),
+            slice_index=event.slice_index if isinstance(event, SliceEncoded) else None,
+            total_slices=event.total_slices if isinstance(event, SliceEncoded) else None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The projection committed something about a job (a `job_progress` notification), or,
+    with `last_seq` None, may have while the notifier was not listening."""
+
+    job_id: uuid.UUID
+    tenant: str | None = None
+    last_seq: int | None = None

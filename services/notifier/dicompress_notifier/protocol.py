@@ -25,6 +25,17 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not-found"
     ALREADY_SUBSCRIBED = "already-subscribed"
     TOO_MANY_SUBSCRIPTIONS = "too-many-subscriptions"
+    NOT_CANCELLABLE = "not-cancellable"  # the job is already over
+    UNAVAILABLE = "unavailable"  # the broker did not take the command in time; try again
+
+
+class GapReason(StrEnum):
+    """Why the events after a `since_seq` cannot be sent (a `gap` frame's `reason`)."""
+
+    BEYOND_END = "beyond-end"  # since_seq is past the job's terminal event
+    BEYOND_LOG = "beyond-log"  # since_seq is past every event the log holds for the job
+    NOT_IN_LOG = "not-in-log"  # some of the events after since_seq are no longer stored
+    MISSING_EVENTS = "missing-events"  # events never arrived while the terminal one waited
 
 
 class FrameError(NotifierError):
@@ -38,10 +49,11 @@ class FrameError(NotifierError):
 
 @dataclass(frozen=True)
 class Subscribe:
-    """Send me every event of `job_id` with seq > `since_seq`, in order, then live."""
+    """Send me every event of `job_id` with seq > `since_seq`, in order, then live; without
+    `since_seq`, a snapshot of the job first and then the events after it."""
 
     job_id: uuid.UUID
-    since_seq: int = -1
+    since_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +61,16 @@ class Unsubscribe:
     job_id: uuid.UUID
 
 
-ClientFrame = Subscribe | Unsubscribe
+@dataclass(frozen=True)
+class Cancel:
+    """Ask the compressors to stop `job_id` (the token's tenant must own it)."""
+
+    job_id: uuid.UUID
+    reason: str | None = None
+
+
+ClientFrame = Subscribe | Unsubscribe | Cancel
+MAX_REASON = 1000  # as CancelRequested.reason
 
 
 def parse_frame(data: str | bytes) -> ClientFrame:
@@ -65,7 +86,11 @@ def parse_frame(data: str | bytes) -> ClientFrame:
         return Subscribe(job_id=_job_id(raw), since_seq=_since_seq(raw))
     if op == "unsubscribe":
         return Unsubscribe(job_id=_job_id(raw))
-    raise FrameError(ErrorCode.UNKNOWN_OP, f"unknown op {op!r}; use 'subscribe' or 'unsubscribe'")
+    if op == "cancel":
+        return Cancel(job_id=_job_id(raw), reason=_reason(raw))
+    raise FrameError(
+        ErrorCode.UNKNOWN_OP, f"unknown op {op!r}; use 'subscribe', 'unsubscribe' or 'cancel'"
+    )
 
 
 def _job_id(raw: dict[str, Any]) -> uuid.UUID:
@@ -78,13 +103,26 @@ def _job_id(raw: dict[str, Any]) -> uuid.UUID:
         raise FrameError(ErrorCode.BAD_FRAME, f"'job_id' {value!r} is not a UUID") from exc
 
 
-def _since_seq(raw: dict[str, Any]) -> int:
-    value = raw.get("since_seq", -1)
+def _since_seq(raw: dict[str, Any]) -> int | None:
+    value = raw.get("since_seq")
+    if value is None:
+        return None
     # bool is an int in Python; `true` is a client bug, not seq 1
     if not isinstance(value, int) or isinstance(value, bool) or value < -1:
         raise FrameError(
             ErrorCode.BAD_FRAME,
             "'since_seq' must be an integer >= -1 (the last seq you have; -1 for everything)",
+        )
+    return value
+
+
+def _reason(raw: dict[str, Any]) -> str | None:
+    value = raw.get("reason")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_REASON:
+        raise FrameError(
+            ErrorCode.BAD_FRAME, f"'reason' must be a string of 1 to {MAX_REASON} characters"
         )
     return value
 
@@ -107,6 +145,51 @@ def event_frame(event: JobEvent) -> str:
             "event": orjson.Fragment(event.body),
         }
     )
+
+
+def snapshot_frame(job_id: uuid.UUID, seq: int, job: dict[str, Any] | None) -> str:
+    """The job's state from the projection as of `seq` (`job` None and seq -1: not known yet)."""
+    return _dumps({"op": "snapshot", "job_id": str(job_id), "seq": seq, "job": job})
+
+
+def gap_frame(job_id: uuid.UUID, since_seq: int, reason: GapReason, message: str) -> str:
+    """The events after `since_seq` cannot be sent; a fresh snapshot follows."""
+    return _dumps(
+        {
+            "op": "gap",
+            "job_id": str(job_id),
+            "since_seq": since_seq,
+            "reason": reason.value,
+            "message": message,
+        }
+    )
+
+
+def progress_frame(
+    job_id: uuid.UUID,
+    seq: int,
+    slices_total: int | None,
+    slices_done: int | None,
+    slice_indexes: list[int],
+    coalesced: int,
+) -> str:
+    """Several SliceEncoded events of a lagging client folded into one (latest seq wins)."""
+    return _dumps(
+        {
+            "op": "progress",
+            "job_id": str(job_id),
+            "seq": seq,
+            "slices_total": slices_total,
+            "slices_done": slices_done,
+            "slice_indexes": slice_indexes,
+            "coalesced": coalesced,
+        }
+    )
+
+
+def cancel_requested_frame(job_id: uuid.UUID, command_id: uuid.UUID) -> str:
+    """The broker has the CancelRequested command; the job's JobCancelled event follows."""
+    return _dumps({"op": "cancel-requested", "job_id": str(job_id), "command_id": str(command_id)})
 
 
 def error_frame(code: ErrorCode, message: str, job_id: uuid.UUID | None = None) -> str:

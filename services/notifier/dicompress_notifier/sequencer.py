@@ -36,6 +36,11 @@ class Sequencer:
     def terminal_pending(self) -> bool:
         return any(e.terminal for e in self._pending.values())
 
+    @property
+    def gap_since(self) -> float | None:
+        """When events started being held back by a missing seq; None if none are."""
+        return self._gap_since
+
     def gap_age(self, now: float) -> float | None:
         """How long events have been held back by a missing seq; None if none are."""
         return None if self._gap_since is None else now - self._gap_since

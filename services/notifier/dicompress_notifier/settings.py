@@ -1,10 +1,10 @@
-"""Settings of the notifier: where it listens and how much it remembers."""
+"""Settings of the notifier: where it listens, how much it remembers, and its limits."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from dicompress_infra.settings import CommonSettings
+from dicompress_infra.settings import CommonSettings, NameList
 
 
 class NotifierSettings(CommonSettings):
@@ -27,7 +27,65 @@ class NotifierSettings(CommonSettings):
     )
     notifier_max_queue: int = Field(
         default=1000,
-        ge=1,
-        description="Live events a subscription may hold undelivered before its connection is "
-        "closed with code 1013 (the client resubscribes with since_seq)",
+        ge=2,
+        description="Frames a connection may hold unsent (after coalescing) before it is closed "
+        "with code 1013 (the client resubscribes with since_seq)",
     )
+    notifier_coalesce_after: int = Field(
+        default=100,
+        ge=1,
+        description="Unsent frames from which a connection counts as lagging: its pending "
+        "SliceEncoded frames of a job are then folded into one 'progress' frame (latest wins); "
+        "must be below notifier_max_queue",
+    )
+    notifier_ping_interval_s: float | None = Field(
+        default=20,
+        gt=0,
+        description="Seconds between the server's WebSocket pings (None: no pings)",
+    )
+    notifier_ping_timeout_s: float | None = Field(
+        default=20,
+        gt=0,
+        description="Seconds to wait for a pong before closing the connection with 1011",
+    )
+    notifier_idle_timeout_s: float = Field(
+        default=60,
+        gt=0,
+        description="A connection with no subscription that sends no frame for this long is "
+        "closed with 1000",
+    )
+    notifier_max_frame_bytes: int = Field(
+        default=64 * 1024,
+        ge=256,
+        description="Largest client frame accepted; a bigger one closes the connection with 1009",
+    )
+    notifier_allowed_origins: NameList = Field(
+        default_factory=list,
+        description="Origin headers accepted at the handshake (e.g. http://127.0.0.1:18080); "
+        "empty: any. Requests without an Origin (non-browser clients) are always accepted",
+    )
+    notifier_notify_channel: str = Field(
+        default="job_progress",
+        description="Postgres channel of the progress worker's change feed (its "
+        "PROGRESS_NOTIFY_CHANNEL); the notifier LISTENs on it once per instance",
+    )
+    notifier_command_timeout_s: float = Field(
+        default=10,
+        gt=0,
+        description="How long a client's cancel waits for the broker's ack before an error frame",
+    )
+    notifier_send_buffer_bytes: int | None = Field(
+        default=None,
+        ge=4096,
+        description="SO_SNDBUF of client sockets (None: the OS default); smaller bounds the "
+        "kernel memory per connection and makes a stalled client's lag visible sooner",
+    )
+
+    @model_validator(mode="after")
+    def _coalesce_below_limit(self) -> NotifierSettings:
+        if self.notifier_coalesce_after >= self.notifier_max_queue:
+            raise ValueError(
+                f"NOTIFIER_COALESCE_AFTER ({self.notifier_coalesce_after}) must be below "
+                f"NOTIFIER_MAX_QUEUE ({self.notifier_max_queue})"
+            )
+        return self

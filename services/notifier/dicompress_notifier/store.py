@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -26,6 +29,58 @@ ORDER BY seq
 """
 
 
+# What a `snapshot` frame shows of a `jobs` row (no source URIs: the client sent them);
+# the columns `_JOB` reads.
+_SNAPSHOT_COLUMNS = (
+    "status",
+    "codec",
+    "compression_rate",
+    "slices_total",
+    "slices_done",
+    "slices_failed",
+    "bytes_in",
+    "bytes_out",
+    "ratio",
+    "eta_at",
+    "artifact_uri",
+    "artifact_bytes",
+    "error_code",
+    "reason",
+    "requested_at",
+    "started_at",
+    "finished_at",
+    "last_event_at",
+)
+_JOB = """
+SELECT tenant, last_seq, status, codec, compression_rate, slices_total, slices_done,
+       slices_failed, bytes_in, bytes_out, ratio, eta_at, artifact_uri, artifact_bytes,
+       error_code, reason, requested_at, started_at, finished_at, last_event_at
+FROM jobs WHERE job_id = $1
+"""
+FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+
+
+@dataclass(frozen=True)
+class JobState:
+    """A job's row in the projection: whose it is, the seq it reflects, and what it shows."""
+
+    tenant: str
+    seq: int  # the highest seq the projection has applied; -1 before any
+    fields: dict[str, Any]  # JSON-ready, for the snapshot frame
+
+    @property
+    def status(self) -> str:
+        return str(self.fields["status"])
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+def _json_ready(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 class EventStore:
     """Queries `jobs` and `job_events` (owned and migrated by dicompress_progress)."""
 
@@ -36,6 +91,17 @@ class EventStore:
         """The tenant of a job the projection knows, or None if it knows none yet."""
         tenant = await self._pool.fetchval("SELECT tenant FROM jobs WHERE job_id = $1", job_id)
         return str(tenant) if tenant is not None else None
+
+    async def job(self, job_id: uuid.UUID) -> JobState | None:
+        """The job's row, or None if the projection has not seen the job yet."""
+        row = await self._pool.fetchrow(_JOB, job_id)
+        if row is None:
+            return None
+        fields = {name: _json_ready(row[name]) for name in _SNAPSHOT_COLUMNS}
+        if fields["ratio"] is None and row["bytes_out"]:
+            fields["ratio"] = row["bytes_in"] / row["bytes_out"]  # so far, while it runs
+        last_seq = row["last_seq"]
+        return JobState(str(row["tenant"]), -1 if last_seq is None else int(last_seq), fields)
 
     async def events(
         self, job_id: uuid.UUID, tenant: str, after_seq: int, before_seq: int | None = None

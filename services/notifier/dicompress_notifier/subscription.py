@@ -1,9 +1,12 @@
 """`Subscription`: delivers one job's events to one connection, exactly once, in seq order.
 
-It starts from the cache snapshot (plus the head of the history from Postgres when the cache
-starts too late), then follows the live events the hub pushes. Whatever the live stream misses
-(a seq still in flight on the other topic, an event the cache never saw) is fetched from
-Postgres once nothing has been released for a while, with a backoff.
+Without `since_seq` it starts with a snapshot of the job's projected row and the seq it
+reflects; with one it resumes right after it. Either way the events come from the cache
+snapshot, plus the head of the history from Postgres when the cache starts too late, then from
+the live events the hub pushes. Postgres is asked again only when the live stream lags behind
+it: when a `job_progress` notification says the projection is past what was sent, or when a
+seq is missing between two received ones. What cannot be sent at all is said with a `gap`
+frame followed by a fresh snapshot.
 """
 
 from __future__ import annotations
@@ -14,34 +17,42 @@ import uuid
 from dataclasses import dataclass
 
 from dicompress_notifier.hub import Hub
-from dicompress_notifier.model import JobEvent
+from dicompress_notifier.model import Change, JobEvent
 from dicompress_notifier.outbox import TRY_AGAIN_LATER, Outbox
-from dicompress_notifier.protocol import ErrorCode, error_frame, event_frame
+from dicompress_notifier.protocol import (
+    ErrorCode,
+    GapReason,
+    error_frame,
+    gap_frame,
+    snapshot_frame,
+)
+from dicompress_notifier.resume import end_seq, find_gap
 from dicompress_notifier.sequencer import Sequencer
-from dicompress_notifier.store import EventStore
+from dicompress_notifier.store import EventStore, JobState
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Timing:
-    """poll_first_s: quiet time before Postgres is asked for what the live stream lacks;
-    doubled after every fruitless ask up to poll_max_s. give_up_s: how long a terminal event
-    waits behind a missing seq before it is sent anyway (it must reach the client)."""
+    """poll_first_s: how long the live stream may lag behind Postgres (a notification, or a
+    missing seq) before Postgres is asked; doubled after every fruitless ask up to poll_max_s.
+    give_up_s: how long a terminal event waits behind a missing seq before a `gap` frame and
+    a fresh snapshot are sent, and then the terminal event (it must reach the client)."""
 
-    poll_first_s: float = 2.0
+    poll_first_s: float = 1.0
     poll_max_s: float = 5.0
     give_up_s: float = 30.0
 
 
 class Subscription:
-    """One (connection, job) pair; `run` is its task, `push` the hub's way in."""
+    """One (connection, job) pair; `run` is its task, `push` and `poke` the hub's ways in."""
 
     def __init__(
         self,
         job_id: uuid.UUID,
         tenant: str,
-        since_seq: int,
+        since_seq: int | None,
         *,
         hub: Hub,
         store: EventStore,
@@ -56,8 +67,15 @@ class Subscription:
         self._store = store
         self._outbox = outbox
         self._timing = timing
-        self._inbox: asyncio.Queue[JobEvent] = asyncio.Queue(max_queue)
+        self._inbox: asyncio.Queue[JobEvent | Change] = asyncio.Queue(max_queue)
         self._owner_known = False
+        # what the projection's notifications said it holds: the highest seq, and whether
+        # some may have been missed (then Postgres is read once)
+        self._notified_seq = -1
+        self._reread = False
+        # the job's encoded slices as of the last event sent, when known exactly (for the
+        # progress frames of a lagging client)
+        self._slices_done: int | None = None
 
     @property
     def job_id(self) -> uuid.UUID:
@@ -66,8 +84,15 @@ class Subscription:
     def push(self, event: JobEvent) -> None:
         """A live event from the hub; never blocks. A full inbox means the client cannot keep
         up: its connection is closed with 1013 rather than losing events silently."""
+        self._offer(event)
+
+    def poke(self, change: Change) -> None:
+        """A change of the job in the projection; never blocks."""
+        self._offer(change)
+
+    def _offer(self, item: JobEvent | Change) -> None:
         try:
-            self._inbox.put_nowait(event)
+            self._inbox.put_nowait(item)
         except asyncio.QueueFull:
             self._outbox.abort(
                 TRY_AGAIN_LATER, "too slow: reconnect and subscribe with the last seq you have"
@@ -76,48 +101,152 @@ class Subscription:
     async def run(self) -> None:
         """Deliver until the terminal event is sent, the job proves foreign, or cancellation."""
         # join first, before any await: from here on no event can be missed
-        snapshot = self._hub.join(self, self.since_seq)
+        cached = self._hub.join(self, -1 if self.since_seq is None else self.since_seq)
         try:
-            seq = Sequencer(self.tenant, self.since_seq)
-            await self._check_owner(seq)
-            if not seq.foreign:
-                await self._send(seq, await self._head(snapshot) + snapshot)
+            seq = await self._start(cached)
+            if seq is not None and not seq.foreign:
                 await self._follow(seq)
-            if seq.foreign:
-                await self._outbox.put(
-                    error_frame(ErrorCode.NOT_FOUND, f"no job {self._job_id}", self._job_id)
+            if seq is None or seq.foreign:
+                self._outbox.put(
+                    error_frame(ErrorCode.NOT_FOUND, f"no job {self._job_id}", self._job_id),
+                    self._job_id,
                 )
         finally:
             self._hub.leave(self)
 
-    async def _head(self, snapshot: list[JobEvent]) -> list[JobEvent]:
-        """What the cache lacks between since_seq and its first held seq, from Postgres."""
-        first = min((e.seq for e in snapshot if e.seq > self.since_seq), default=None)
-        if first == self.since_seq + 1:
+    async def _start(self, cached: list[JobEvent]) -> Sequencer | None:
+        """Send the snapshot or the resumed head; None if the job belongs to another tenant."""
+        state = await self._store.job(self._job_id)
+        if state is not None:
+            self._owner_known = True
+            if state.tenant != self.tenant:
+                return None
+        if self.since_seq is None:
+            return await self._snapshot(state, cached)
+        since = self.since_seq
+        events = await self._head(cached, since) + cached
+        gap = find_gap(since, events, state)
+        if gap is not None and gap.reason is GapReason.NOT_IN_LOG:
+            # the cache may have a hole that Postgres fills: ask for the whole rest first
+            events += await self._store.events(self._job_id, self.tenant, since)
+            gap = find_gap(since, events, state)
+        if gap is not None:
+            log.info(
+                "resume impossible",
+                extra={
+                    "job_id": str(self._job_id),
+                    "since_seq": since,
+                    "reason": gap.reason.value,
+                },
+            )
+            frame = gap_frame(self._job_id, since, gap.reason, gap.message)
+            self._outbox.put(frame, self._job_id)
+            return await self._snapshot(state, events, gap.resume_after)
+        self._slices_done = 0 if since == -1 else None
+        seq = Sequencer(self.tenant, since)
+        end = end_seq(events, state)
+        if end is not None and since >= end:
+            seq.finished = True  # the client has the end already
+        self._send(seq, events)
+        return seq
+
+    async def _snapshot(
+        self, state: JobState | None, events: list[JobEvent], skip_to: int = -1
+    ) -> Sequencer:
+        """Send the job's row as it stands, then the events after the seq it reflects (and
+        after `skip_to`, past a gap that no snapshot covers)."""
+        at = -1 if state is None else state.seq
+        self._outbox.put(
+            snapshot_frame(self._job_id, at, None if state is None else state.fields),
+            self._job_id,
+        )
+        self._slices_done = 0 if state is None else int(state.fields["slices_done"] or 0)
+        if skip_to > at:
+            self._slices_done = None  # the slices in the gap are counted nowhere
+        start = max(at, skip_to)
+        seq = Sequencer(self.tenant, start)
+        if state is not None and state.final:
+            seq.finished = True  # the snapshot shows the end
+            return seq
+        self._send(seq, await self._head(events, start) + events)
+        return seq
+
+    async def _head(self, held: list[JobEvent], after: int) -> list[JobEvent]:
+        """What `held` lacks between `after` and its first seq, from Postgres."""
+        first = min((e.seq for e in held if e.seq > after), default=None)
+        if first == after + 1:
             return []
-        return await self._store.events(self._job_id, self.tenant, self.since_seq, first)
+        return await self._store.events(self._job_id, self.tenant, after, first)
 
     async def _follow(self, seq: Sequencer) -> None:
         loop = asyncio.get_running_loop()
         delay = self._timing.poll_first_s
-        check_at = loop.time() + delay
+        ask_at: float | None = None  # when to ask Postgres for what the live stream lacks
         while not (seq.finished or seq.foreign):
+            deadline = ask_at
+            if seq.terminal_pending and (since := seq.gap_since) is not None:
+                give_up_at = since + self._timing.give_up_s
+                deadline = give_up_at if deadline is None else min(deadline, give_up_at)
             try:
-                async with asyncio.timeout_at(check_at):
-                    events = [await self._inbox.get()]
+                async with asyncio.timeout_at(deadline):
+                    item = await self._inbox.get()
             except TimeoutError:
-                events = await self._from_store(seq)
-                delay = min(delay * 2, self._timing.poll_max_s)
-                check_at = loop.time() + delay
-            if await self._send(seq, events):
-                delay = self._timing.poll_first_s
-                check_at = loop.time() + delay
-            elif seq.terminal_pending and (seq.gap_age(loop.time()) or 0) >= self._timing.give_up_s:
-                log.warning(
-                    "sending the end past missing events",
-                    extra={"job_id": str(self._job_id), "missing": list(seq.missing)},
-                )
-                await self._emit(seq.skip_gap(loop.time()))
+                item = None
+            if isinstance(item, JobEvent):
+                self._send(seq, [item])
+            elif isinstance(item, Change):
+                self._on_change(seq, item)
+            now = loop.time()
+            if not self._lagging(seq):
+                ask_at, delay = None, self._timing.poll_first_s
+            elif ask_at is None:
+                ask_at = now + delay
+            elif now >= ask_at:
+                released = self._send(seq, await self._from_store(seq))
+                # Postgres had everything it notified by the time it was read
+                self._notified_seq, self._reread = -1, False
+                delay = self._timing.poll_first_s if released else delay * 2
+                delay = min(delay, self._timing.poll_max_s)
+                ask_at = now + delay if seq.missing else None
+            if seq.terminal_pending and (seq.gap_age(now) or 0) >= self._timing.give_up_s:
+                await self._give_up(seq, now)
+
+    def _lagging(self, seq: Sequencer) -> bool:
+        """Does the live stream lack something Postgres has (or may have)?"""
+        return self._reread or self._notified_seq > seq.last_sent or bool(seq.missing)
+
+    def _on_change(self, seq: Sequencer, change: Change) -> None:
+        if change.tenant is not None:
+            self._owner_known = True
+            if change.tenant != self.tenant:
+                seq.foreign = True
+                return
+        if change.last_seq is None:
+            self._reread = True
+        else:
+            self._notified_seq = max(self._notified_seq, change.last_seq)
+
+    async def _give_up(self, seq: Sequencer, now: float) -> None:
+        """The terminal event waited long enough behind missing seqs: say so, send a fresh
+        snapshot, then what is held (the terminal event among it)."""
+        missing = list(seq.missing)
+        log.warning(
+            "sending the end past missing events",
+            extra={"job_id": str(self._job_id), "missing": missing},
+        )
+        message = f"seq {missing[0]} to {missing[-1]} never arrived" if missing else "lost"
+        self._outbox.put(
+            gap_frame(self._job_id, seq.last_sent, GapReason.MISSING_EVENTS, message),
+            self._job_id,
+        )
+        state = await self._store.job(self._job_id)
+        at = -1 if state is None else state.seq
+        self._outbox.put(
+            snapshot_frame(self._job_id, at, None if state is None else state.fields),
+            self._job_id,
+        )
+        self._slices_done = None if state is None else state.fields["slices_done"]
+        self._emit(seq.skip_gap(now))
 
     async def _from_store(self, seq: Sequencer) -> list[JobEvent]:
         await self._check_owner(seq)
@@ -134,12 +263,14 @@ class Subscription:
             self._owner_known = True
             seq.foreign = seq.foreign or owner != self.tenant
 
-    async def _send(self, seq: Sequencer, events: list[JobEvent]) -> bool:
+    def _send(self, seq: Sequencer, events: list[JobEvent]) -> bool:
         """Offer events to the sequencer and send what it releases; True if anything went."""
         released = seq.offer(events, asyncio.get_running_loop().time())
-        await self._emit(released)
+        self._emit(released)
         return bool(released)
 
-    async def _emit(self, events: list[JobEvent]) -> None:
+    def _emit(self, events: list[JobEvent]) -> None:
         for event in events:
-            await self._outbox.put(event_frame(event))
+            if event.is_slice and self._slices_done is not None:
+                self._slices_done += 1
+            self._outbox.put_event(event, self._slices_done)

@@ -33,6 +33,16 @@ class NotifierMetrics:
             "Connections closed with 1013 because the client fell behind.",
             registry=registry,
         )
+        self.coalesced = Counter(
+            "dicompress_notifier_slice_frames_coalesced",
+            "SliceEncoded frames of lagging clients folded into progress frames.",
+            registry=registry,
+        )
+        self.cancels = Counter(
+            "dicompress_notifier_cancels_requested",
+            "CancelRequested commands published for clients.",
+            registry=registry,
+        )
         self._registry = registry
 
     def watch(self, hub: Hub) -> None:

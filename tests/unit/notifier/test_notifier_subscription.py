@@ -13,8 +13,9 @@ import pytest
 
 from dicompress_notifier.history import JobHistory
 from dicompress_notifier.hub import Hub
-from dicompress_notifier.model import JobEvent
+from dicompress_notifier.model import Change, JobEvent
 from dicompress_notifier.outbox import Outbox
+from dicompress_notifier.store import JobState
 from dicompress_notifier.subscription import Subscription, Timing
 
 AT = datetime(2025, 1, 1, tzinfo=UTC)
@@ -45,10 +46,19 @@ class FakeStore:
         self.activity = activity
         self.rows: dict[uuid.UUID, list[JobEvent]] = {}
         self.owners: dict[uuid.UUID, str] = {}
+        self.states: dict[uuid.UUID, JobState] = {}
         self.calls: list[tuple[int, int | None]] = []
 
     async def owner(self, job_id: uuid.UUID) -> str | None:
         return self.owners.get(job_id)
+
+    async def job(self, job_id: uuid.UUID) -> JobState | None:
+        if job_id in self.states:
+            return self.states[job_id]
+        owner = self.owners.get(job_id)
+        if owner is None:
+            return None
+        return JobState(owner, -1, {"status": "queued", "slices_done": 0})
 
     async def events(
         self, job_id: uuid.UUID, tenant: str, after_seq: int, before_seq: int | None = None
@@ -74,7 +84,7 @@ class FakeSocket:
         self.sent.append(orjson.loads(frame))
         self.activity.changed.set()
 
-    async def close(self, code: int, reason: str) -> None:
+    async def close(self, code: int = 1000, reason: str = "") -> None:
         self.closed = (code, reason)
         self.activity.changed.set()
 
@@ -84,14 +94,19 @@ async def wired() -> AsyncIterator[tuple[Hub, FakeStore, FakeSocket, Outbox]]:
     hub = Hub(JobHistory(window_s=900, max_jobs=100), clock=lambda: AT)
     activity = Activity()
     socket = FakeSocket(activity)
-    outbox = Outbox(socket, maxsize=8)  # type: ignore[arg-type]  # duck-typed socket
+    outbox = Outbox(socket, coalesce_at=50, limit=100)
     writer = asyncio.create_task(outbox.run())
     yield hub, FakeStore(activity), socket, outbox
     writer.cancel()
 
 
 def subscribe(
-    hub: Hub, store: FakeStore, outbox: Outbox, job: uuid.UUID, since: int = -1, **kw: Any
+    hub: Hub,
+    store: FakeStore,
+    outbox: Outbox,
+    job: uuid.UUID,
+    since: int | None = -1,
+    **kw: Any,
 ) -> tuple[Subscription, asyncio.Task[None]]:
     sub = Subscription(
         job,
@@ -151,26 +166,100 @@ async def test_a_seq_the_stream_never_brings_is_fetched_from_postgres(wired: Any
     assert event_seqs(socket) == [0, 1, 2, 3]
 
 
-async def test_a_terminal_event_stuck_behind_a_lost_seq_is_sent_anyway(wired: Any) -> None:
+async def test_a_lost_seq_of_a_finished_job_gives_a_gap_then_a_snapshot(wired: Any) -> None:
     hub, store, socket, outbox = wired
     job = uuid.uuid4()
     hub.publish(ev(job, 0))
     hub.publish(ev(job, 2, terminal=True))
     _, task = subscribe(hub, store, outbox, job)
     await asyncio.wait_for(task, 2)
-    await socket.activity.until(lambda: len(socket.sent) == 2)
+    await socket.activity.until(lambda: len(socket.sent) == 3)
+    assert [f["op"] for f in socket.sent] == ["gap", "snapshot", "event"]
+    assert socket.sent[0]["reason"] == "not-in-log"
+    assert event_seqs(socket) == [2]  # the end always arrives, after the hole
+
+
+async def test_a_terminal_event_stuck_behind_a_lost_live_seq_is_sent_anyway(wired: Any) -> None:
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    _, task = subscribe(hub, store, outbox, job)
+    await asyncio.sleep(0)
+    hub.publish(ev(job, 0))
+    hub.publish(ev(job, 2, terminal=True))  # seq 1 never comes, from anywhere
+    await asyncio.wait_for(task, 2)
+    await socket.activity.until(lambda: len(socket.sent) == 4)
+    assert [f["op"] for f in socket.sent] == ["event", "gap", "snapshot", "event"]
+    assert socket.sent[1]["reason"] == "missing-events"
     assert event_seqs(socket) == [0, 2]
+
+
+async def test_without_since_seq_a_snapshot_comes_first_then_the_later_events(
+    wired: Any,
+) -> None:
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    store.states[job] = JobState("acme", 2, {"status": "running", "slices_done": 1})
+    for seq in range(5):
+        hub.publish(ev(job, seq))
+    _, task = subscribe(hub, store, outbox, job, since=None)
+    await socket.activity.until(lambda: len(socket.sent) == 3)
+    assert socket.sent[0] == {
+        "op": "snapshot",
+        "job_id": str(job),
+        "seq": 2,
+        "job": {"status": "running", "slices_done": 1},
+    }
+    assert event_seqs(socket) == [3, 4]
+    hub.publish(ev(job, 5, terminal=True))
+    await asyncio.wait_for(task, 2)
+    assert event_seqs(socket) == [3, 4, 5]
+
+
+async def test_a_snapshot_of_a_finished_job_ends_the_subscription(wired: Any) -> None:
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    store.states[job] = JobState("acme", 7, {"status": "completed", "slices_done": 5})
+    _, task = subscribe(hub, store, outbox, job, since=None)
+    await asyncio.wait_for(task, 2)
+    await socket.activity.until(lambda: len(socket.sent) == 1)
+    assert socket.sent[0]["op"] == "snapshot"
+    assert socket.sent[0]["job"]["status"] == "completed"
+
+
+async def test_a_notification_makes_a_lagging_subscription_read_postgres(wired: Any) -> None:
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    store.owners[job] = "acme"
+    _, task = subscribe(hub, store, outbox, job)
+    await store.activity.until(lambda: len(store.calls) == 1)  # the head, at the start
+    store.rows[job] = [ev(job, 0), ev(job, 1, terminal=True)]  # only the projection has them
+    hub.wake(Change(job, "acme", 1))
+    await asyncio.wait_for(task, 2)
+    await socket.activity.until(lambda: len(socket.sent) == 2)
+    assert event_seqs(socket) == [0, 1]
+    assert len(store.calls) == 2  # one read per notification, no polling
+
+
+async def test_an_idle_subscription_never_polls_postgres(wired: Any) -> None:
+    hub, store, _, outbox = wired
+    job = uuid.uuid4()
+    _, task = subscribe(hub, store, outbox, job)
+    await store.activity.until(lambda: len(store.calls) == 1)
+    with pytest.raises(TimeoutError):  # several poll periods of the old design
+        await asyncio.wait_for(asyncio.shield(task), FAST.poll_max_s * 4)
+    assert len(store.calls) == 1
+    task.cancel()
 
 
 async def test_a_job_of_another_tenant_gets_not_found_and_no_events(wired: Any) -> None:
     hub, store, socket, outbox = wired
     job = uuid.uuid4()
     _, task = subscribe(hub, store, outbox, job, tenant="intruder")
-    await store.activity.until(lambda: len(store.calls) >= 2)  # head asked, then polled once more
+    await store.activity.until(lambda: len(store.calls) >= 1)  # the head asked
     assert not task.done()  # unknown job: the subscriber waits for it
     assert socket.sent == []
     store.owners[job] = "acme"
-    hub.publish(ev(job, 0))
+    hub.wake(Change(job, "acme", 0))  # the projection's notification names the owner
     await asyncio.wait_for(task, 2)
     await socket.activity.until(lambda: len(socket.sent) == 1)
     assert socket.sent[0]["op"] == "error"
@@ -202,6 +291,9 @@ async def test_hub_fans_out_to_listeners_of_the_job_only() -> None:
         def push(self, event: JobEvent) -> None:
             got[self.name].append(event.seq)
 
+        def poke(self, change: Change) -> None:
+            got[self.name].append(-1)
+
     hub.publish(ev(job_a, 0))
     a = Listener("a", job_a)
     assert [e.seq for e in hub.join(a, -1)] == [0]
@@ -211,3 +303,21 @@ async def test_hub_fans_out_to_listeners_of_the_job_only() -> None:
     hub.publish(ev(job_a, 2))
     assert got == {"a": [1], "b": []}
     assert hub.listener_count() == 1
+
+
+async def test_a_notification_the_live_stream_already_covered_reads_nothing(
+    wired: Any,
+) -> None:
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    store.owners[job] = "acme"
+    _, task = subscribe(hub, store, outbox, job)
+    await store.activity.until(lambda: len(store.calls) == 1)
+    hub.publish(ev(job, 0))
+    hub.publish(ev(job, 1))
+    await socket.activity.until(lambda: len(event_seqs(socket)) == 2)
+    hub.wake(Change(job, "acme", 1))  # Kafka was faster than the projection, as usual
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(task), FAST.poll_max_s * 3)
+    assert len(store.calls) == 1
+    task.cancel()

@@ -1,0 +1,209 @@
+"""What the notifier's integration tests share: a job's events, publishing them to Kafka,
+projecting them into Postgres with the real progress store (which NOTIFYs, as in production),
+and reading frames off a websocket client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+from websockets.asyncio.client import ClientConnection, connect
+
+from dicompress_infra.auth import issue_token
+from dicompress_infra.kafka import publish
+from dicompress_notifier.settings import NotifierSettings
+from dicompress_progress.store import Delivered, record_batch
+from dicompress_schemas import (
+    CompressionRequested,
+    Event,
+    EventBase,
+    JobCompleted,
+    JobStarted,
+    SliceEncoded,
+    encode_event,
+    event_key,
+    new_event_id,
+)
+from metrics_scrape import scrape
+
+# `async with start_notifier(**settings) as notifier` (the fixture in conftest.py)
+StartNotifier = Callable[..., contextlib.AbstractAsyncContextManager["Notifier"]]
+
+SLICES = 5  # events: seq 0 (requested), 1 (started), 2..6 (slices), 7 (completed)
+LAST_SEQ = SLICES + 2
+
+
+def job_events(
+    job_id: uuid.UUID, tenant: str, slices: int = SLICES, *, complete: bool = True
+) -> list[EventBase]:
+    """A whole job: requested, started, `slices` SliceEncoded, then (if `complete`) done."""
+
+    def ids(seq: int) -> dict[str, Any]:
+        return {"event_id": new_event_id(job_id, seq), "job_id": job_id, "tenant": tenant}
+
+    events: list[EventBase] = [
+        CompressionRequested(
+            **ids(0),
+            seq=0,
+            source_uri="s3://bucket-in/series/",
+            target_uri="s3://bucket-out/zips/",
+            compression_rate=100,
+        ),
+        JobStarted(**ids(1), seq=1, total_slices=slices, total_bytes=slices * 1000, worker="w"),
+    ]
+    for i in range(slices):
+        events.append(
+            SliceEncoded(
+                **ids(2 + i),
+                seq=2 + i,
+                slice_index=i,
+                total_slices=slices,
+                source_key=f"series/{i}.dcm",
+                entry_name=f"{i}.dcm",
+                bytes_in=1000,
+                bytes_out=50,
+                ratio=100.0,
+                encode_ms=40.0,
+            )
+        )
+    if complete:
+        last = slices + 2
+        events.append(
+            JobCompleted(
+                **ids(last),
+                seq=last,
+                slices_encoded=slices,
+                slices_failed=0,
+                bytes_in=slices * 1000,
+                bytes_out=slices * 50,
+                ratio=100.0,
+                artifact_uri=f"s3://bucket-out/zips/{job_id}.zip",
+                artifact_bytes=slices * 50,
+                download_ms=1,
+                encode_ms=200,
+                upload_ms=1,
+                wall_ms=250,
+            )
+        )
+    return events
+
+
+@dataclass
+class Notifier:
+    """A running notifier and the means to feed it: Kafka (live) and Postgres (projection)."""
+
+    settings: NotifierSettings
+    producer: AIOKafkaProducer
+    db: asyncpg.Connection
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def token(self, tenant: str) -> str:
+        secret = self.settings.jwt_secret.get_secret_value()
+        return issue_token(secret, tenant, self.settings.jwt_audience)
+
+    def connect(self, tenant: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token(tenant)}"}
+        return connect(self.url, additional_headers=headers, **kwargs)
+
+    async def publish(self, events: list[EventBase]) -> None:
+        topics = self.settings.topics
+        for event in events:
+            topic = topics.requests if isinstance(event, CompressionRequested) else topics.events
+            await publish(self.producer, topic, event)
+
+    async def publish_many(self, events: list[EventBase]) -> None:
+        """Publish without waiting for each ack in turn (hundreds of events in a blink)."""
+        topics = self.settings.topics
+        sent = [
+            await self.producer.send(
+                topics.requests if isinstance(e, CompressionRequested) else topics.events,
+                encode_event(e),
+                key=event_key(e),
+            )
+            for e in events
+        ]
+        await asyncio.gather(*sent)
+
+    async def metrics(self) -> dict[str, float]:
+        samples: dict[str, float] = await scrape(f"http://127.0.0.1:{self.port}/metrics")
+        return samples
+
+    async def project(self, events: list[EventBase]) -> None:
+        """Apply the events as the progress worker does: rows, then NOTIFY on commit."""
+        async with self.db.transaction():
+            batch = [Delivered(cast(Event, e)) for e in events]
+            await record_batch(self.db, batch, "job_progress")
+
+
+async def until_healthy(port: int, task: asyncio.Future[Any] | None = None) -> None:
+    async with httpx.AsyncClient() as http, asyncio.timeout(30):
+        while True:
+            if task is not None and task.done():
+                task.result()  # raises why the notifier stopped
+                raise AssertionError("notifier stopped before it was healthy")
+            with contextlib.suppress(httpx.TransportError):
+                answer = await http.get(f"http://127.0.0.1:{port}/healthz")
+                if answer.status_code == 200:
+                    return
+            await asyncio.sleep(0.05)
+
+
+async def frames_until(
+    ws: ClientConnection, done: Callable[[dict[str, Any]], bool], within_s: float = 15
+) -> list[dict[str, Any]]:
+    """Frames received until (and with) the first one `done` accepts."""
+    got: list[dict[str, Any]] = []
+    async with asyncio.timeout(within_s):
+        while not got or not done(got[-1]):
+            got.append(orjson.loads(await ws.recv()))
+    return got
+
+
+def is_end(frame: dict[str, Any]) -> bool:
+    return bool(frame["op"] == "event" and frame["event"]["type"] == "JobCompleted")
+
+
+def is_error(frame: dict[str, Any]) -> bool:
+    return bool(frame["op"] == "error")
+
+
+def is_op(op: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda frame: bool(frame["op"] == op)
+
+
+async def send(ws: ClientConnection, **frame: Any) -> None:
+    await ws.send(orjson.dumps(frame).decode())
+
+
+async def subscribe(ws: ClientConnection, job_id: uuid.UUID, **extra: Any) -> None:
+    await send(ws, op="subscribe", job_id=str(job_id), **extra)
+    assert orjson.loads(await ws.recv()) == {"op": "subscribed", "job_id": str(job_id)}
+
+
+async def next_frame(ws: ClientConnection, within_s: float = 10) -> dict[str, Any]:
+    frame: dict[str, Any] = orjson.loads(await asyncio.wait_for(ws.recv(), within_s))
+    return frame
+
+
+def seqs(frames: list[dict[str, Any]]) -> list[int]:
+    assert all(f["op"] == "event" for f in frames), frames
+    assert all(f["seq"] == f["event"]["seq"] for f in frames)
+    return [f["seq"] for f in frames]
+
+
+async def assert_silent(ws: ClientConnection, seconds: float = 0.5) -> None:
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(ws.recv(), seconds)
