@@ -67,7 +67,7 @@ async def test_series_travels_the_whole_pipeline(
     bucket = test_env["S3_BUCKET"]
     s3 = _s3(test_env)
     for name, data in generate_series(n_slices=SLICES, seed=7):
-        s3.put_object(Bucket=bucket, Key=f"studies/ct-1/{name}", Body=data)
+        s3.put_object(Bucket=bucket, Key=f"clinic-e2e/studies/ct-1/{name}", Body=data)
 
     extra = {
         "API_ALLOWED_BUCKETS": json.dumps([bucket]),
@@ -85,8 +85,8 @@ async def test_series_travels_the_whole_pipeline(
         answer = await http.post(
             "/jobs",
             json={
-                "s3SourceUri": f"s3://{bucket}/studies/ct-1/",
-                "s3TargetUri": f"s3://{bucket}/previews/",
+                "s3SourceUri": f"s3://{bucket}/clinic-e2e/studies/ct-1/",
+                "s3TargetUri": f"s3://{bucket}/clinic-e2e/previews/",
                 "compressionRate": RATE,
             },
         )
@@ -112,7 +112,8 @@ async def test_series_travels_the_whole_pipeline(
         # The artifact: 20 DICOM files, lossy JPEG 2000, each within 15% of the asked ratio,
         # and the manifest, named `{folder}-rate{rate}-{UTC start}.zip` by default.
         artifact = done["artifact_uri"]
-        assert re.fullmatch(rf"s3://{bucket}/previews/ct-1-rate10-\d{{8}}-\d{{6}}\.zip", artifact)
+        pattern = rf"s3://{bucket}/clinic-e2e/previews/ct-1-rate10-\d{{8}}-\d{{6}}\.zip"
+        assert re.fullmatch(pattern, artifact)
         key = artifact.removeprefix(f"s3://{bucket}/")
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         assert len(body) == done["artifact_bytes"]
