@@ -11,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from dicompress_schemas import EventBase, encode_event, event_key
+from dicompress_schemas.commands import Command, encode_command
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,17 @@ async def publish(producer: AIOKafkaProducer, topic: str, event: EventBase) -> N
         encode_event(event),
         key=event_key(event),
         headers=[("type", event.__class__.__name__.encode())],
+    )
+
+
+async def publish_command(producer: AIOKafkaProducer, topic: str, command: Command) -> None:
+    """Send one command keyed by its job and wait for the broker's acknowledgement (the API
+    and the notifier send the same bytes, so consumers cannot tell who sent it)."""
+    await producer.send_and_wait(
+        topic,
+        encode_command(command),
+        key=str(command.job_id).encode(),
+        headers=[("type", command.type.encode())],
     )
 
 

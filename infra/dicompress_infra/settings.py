@@ -6,7 +6,8 @@ Build them in `main()`, never at import: tests and the embedded stack pass their
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -29,6 +30,8 @@ NameList = Annotated[list[str], NoDecode, BeforeValidator(_split_names)]
 
 # The embedded stack's development secret; refused in production mode.
 DEV_JWT_SECRET = "dicompress-dev-secret-change-me-0123456789"  # noqa: S105
+# The shortest HS256 secret production accepts (RFC 7518 wants a key as long as the hash: 256 bits).
+MIN_PRODUCTION_SECRET_CHARS = 32
 
 
 class CommonSettings(BaseSettings):
@@ -61,13 +64,51 @@ class CommonSettings(BaseSettings):
         default=SecretStr(DEV_JWT_SECRET), description="HS256 key that signs bearer tokens"
     )
     jwt_audience: str = Field(default="dicompress", description="Required 'aud' claim")
+    jwt_algorithm: Literal["HS256", "RS256"] = Field(
+        default="HS256",
+        description="HS256: tokens signed with JWT_SECRET (embedded stack); RS256: tokens signed "
+        "by an identity provider whose public keys come from JWT_JWKS_URL or JWT_JWKS_FILE",
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None,
+        description="RS256: URL of the provider's JWKS, cached and fetched again on an unknown kid",
+    )
+    jwt_jwks_file: Path | None = Field(
+        default=None, description="RS256: a local JWKS file instead of a URL"
+    )
+    jwt_jwks_cache_s: float = Field(
+        default=300, gt=0, description="RS256: how long a fetched key set is used before refetch"
+    )
+    jwt_issuer: str | None = Field(
+        default=None, description="Required 'iss' claim when set (e.g. the provider's URL)"
+    )
+    jwt_tenant_claim: str = Field(
+        default="tenant", min_length=1, description="The claim naming the caller's tenant"
+    )
+    jwt_leeway_s: float = Field(
+        default=0, ge=0, le=300, description="Clock skew allowed on 'exp'/'nbf'/'iat', seconds"
+    )
 
     @model_validator(mode="after")
-    def _no_dev_secrets_in_production(self) -> CommonSettings:
-        if self.environment == "production" and (
-            self.jwt_secret.get_secret_value() == DEV_JWT_SECRET
-        ):
-            raise ValueError("JWT_SECRET must be set in production (the default is public)")
+    def _auth_is_coherent(self) -> CommonSettings:
+        jwks = [name for name in ("jwt_jwks_url", "jwt_jwks_file") if getattr(self, name)]
+        if self.jwt_algorithm == "RS256" and len(jwks) != 1:
+            raise ValueError("JWT_ALGORITHM=RS256 needs exactly one of JWT_JWKS_URL, JWT_JWKS_FILE")
+        if self.jwt_algorithm == "HS256" and jwks:
+            raise ValueError(f"{jwks[0].upper()} is only used with JWT_ALGORITHM=RS256")
+        if self.environment != "production":
+            return self
+        if self.jwt_algorithm == "HS256":
+            secret = self.jwt_secret.get_secret_value()
+            if secret == DEV_JWT_SECRET:
+                raise ValueError("JWT_SECRET must be set in production (the default is public)")
+            if len(secret) < MIN_PRODUCTION_SECRET_CHARS:
+                raise ValueError(
+                    f"JWT_SECRET must have at least {MIN_PRODUCTION_SECRET_CHARS} characters in "
+                    "production (a short HS256 secret can be brute-forced from any token)"
+                )
+        elif self.jwt_jwks_url and not self.jwt_jwks_url.startswith("https://"):
+            raise ValueError("JWT_JWKS_URL must be https:// in production (keys decide who is who)")
         return self
 
     @property

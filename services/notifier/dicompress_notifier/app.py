@@ -14,7 +14,7 @@ import asyncpg
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.typing import Origin
 
-from dicompress_infra.auth import AuthError
+from dicompress_infra.auth import AuthError, verifier_from_settings
 from dicompress_infra.kafka import make_producer
 from dicompress_infra.metrics import new_registry
 from dicompress_infra.running import run_until_signalled
@@ -77,12 +77,7 @@ async def serve_notifier(
     registry = new_registry()
     metrics = NotifierMetrics(registry)
     metrics.watch(hub)
-    gate = Gate(
-        settings.jwt_secret.get_secret_value(),
-        settings.jwt_audience,
-        feed.ready.is_set,
-        registry,
-    )
+    gate = Gate(verifier_from_settings(settings), feed.ready.is_set, registry)
     producer = make_producer(settings.kafka_bootstrap_servers)
     await producer.start()
     try:
@@ -101,7 +96,7 @@ async def serve_notifier(
             async def handler(ws: ServerConnection) -> None:
                 assert ws.request is not None  # the handler only runs after a handshake
                 try:
-                    tenant = gate.tenant(ws.request)
+                    tenant = await gate.tenant(ws.request)
                 except AuthError as exc:  # expired between the handshake and now
                     await ws.close(POLICY_VIOLATION, str(exc)[:120])
                     return

@@ -15,8 +15,9 @@ import uuid
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from dicompress_infra.kafka import publish_command
 from dicompress_notifier.errors import NotifierError
-from dicompress_schemas.commands import CancelRequested, encode_command
+from dicompress_schemas.commands import CancelRequested
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,7 @@ class Canceller:
         )
         try:
             async with asyncio.timeout(self._timeout_s):
-                await self._producer.send_and_wait(
-                    self._topic,
-                    encode_command(command),
-                    key=str(job_id).encode(),
-                    headers=[("type", command.type.encode())],
-                )
+                await publish_command(self._producer, self._topic, command)
         except TimeoutError as exc:
             raise CommandUnavailable(
                 f"Kafka did not acknowledge the cancel within {self._timeout_s:g} s; try again"

@@ -13,7 +13,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from dicompress_infra.auth import AuthError, tenant_of
+from dicompress_infra.auth import AuthError, TokenVerifier
 from dicompress_infra.metrics import CONTENT_TYPE, METRICS_PATH, exposition
 
 log = logging.getLogger(__name__)
@@ -37,24 +37,23 @@ class Gate:
 
     def __init__(
         self,
-        secret: str,
-        audience: str,
+        verifier: TokenVerifier,
         ready: Callable[[], bool],
         registry: CollectorRegistry | None = None,
     ) -> None:
-        self._secret = secret
-        self._audience = audience
+        self._verifier = verifier
         self._ready = ready
         self._registry = registry
 
-    def tenant(self, request: Request) -> str:
-        """The verified tenant of a request; raises AuthError."""
+    async def tenant(self, request: Request) -> str:
+        """The verified tenant of a request; raises AuthError. Async because an RS256 verifier
+        may first fetch its key set (in a thread, off the event loop)."""
         token = bearer_token(request)
         if token is None:
             raise AuthError("no bearer token: send 'Authorization: Bearer <jwt>' or ?token=<jwt>")
-        return tenant_of(token, self._secret, self._audience)
+        return await self._verifier.tenant_async(token)
 
-    def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         if path == HEALTH_PATH:
             if self._ready():
@@ -67,7 +66,7 @@ class Gate:
         if path != WS_PATH:
             return connection.respond(http.HTTPStatus.NOT_FOUND, f"connect to {WS_PATH}\n")
         try:
-            self.tenant(request)
+            await self.tenant(request)
         except AuthError as exc:
             # never log the request path: it may carry the token
             log.info("refused connection", extra={"reason": str(exc)})
