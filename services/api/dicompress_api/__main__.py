@@ -17,6 +17,9 @@ def run(settings: ApiSettings) -> None:
         port=settings.api_port,
         log_config=None,  # keep our JSON logging; uvicorn's loggers propagate to the root
         lifespan="on",
+        # SSE streams stay open until their job ends; on SIGTERM cut them after 5 s (clients
+        # reconnect with Last-Event-ID and lose nothing) instead of waiting for every job
+        timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run()
 

@@ -4,22 +4,34 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from dicompress_api.audit import PostgresAudit, audit_router
 from dicompress_api.auth import tenant_dependency
+from dicompress_api.bodylimit import BodyLimit
 from dicompress_api.database import Database
 from dicompress_api.files import files_router
 from dicompress_api.health import health_router
+from dicompress_api.idempotency import PostgresKeys
+from dicompress_api.insight import insight_router
 from dicompress_api.jobs import jobs_router
 from dicompress_api.kafka_publisher import KafkaPublisher
 from dicompress_api.metrics import install_metrics
-from dicompress_api.ports import JobStore, Publisher
+from dicompress_api.ports import JobStore, Keys, Publisher, Sources, Stats
 from dicompress_api.postgres_jobs import PostgresJobs
+from dicompress_api.postgres_stats import PostgresStats
 from dicompress_api.presign import S3Presigner
 from dicompress_api.problems import install_problem_handlers
+from dicompress_api.ratelimit import TokenBuckets, rate_limited
 from dicompress_api.settings import ApiSettings
+from dicompress_api.sources import S3Sources
+from dicompress_api.stream import stream_router
+from dicompress_api.submission import SubmitPolicy
+from dicompress_api.submit import Limits, Submitter
+from dicompress_api.viewer import viewer_router
+from dicompress_infra.auth import verifier_from_settings
 
 
 def create_app(
@@ -27,11 +39,15 @@ def create_app(
     *,
     publisher: Publisher | None = None,
     store: JobStore | None = None,
+    sources: Sources | None = None,
+    stats: Stats | None = None,
+    keys: Keys | None = None,
 ) -> FastAPI:
     """Build the app. The lifespan starts and closes the adapters; neither start waits for its
     backend, so the app serves /healthz (and a failing /readyz) while Kafka or Postgres is away.
 
-    Pass `publisher`/`store` to replace the Kafka and Postgres adapters (unit tests).
+    Pass `publisher`/`store`/`sources`/`stats`/`keys` to replace the Kafka, Postgres and S3
+    adapters (unit tests).
     """
     publisher = publisher or KafkaPublisher(
         settings.kafka_bootstrap_servers,
@@ -43,6 +59,22 @@ def create_app(
     store = store or PostgresJobs(database)
     audit = PostgresAudit(database)
     presigner = S3Presigner(settings, settings.api_presign_expiry_s)
+    sources = sources or S3Sources(settings, settings.api_allowed_buckets)
+    stats = stats or PostgresStats(database)
+    keys = keys or PostgresKeys(database, timedelta(hours=settings.api_idempotency_ttl_h))
+    submitter = Submitter(
+        SubmitPolicy.of(settings),
+        Limits(settings.api_max_queue_length, settings.api_queue_full_retry_after_s),
+        publisher=publisher,
+        store=store,
+        sources=sources,
+        stats=stats,
+        keys=keys,
+    )
+    # One limiter per app: every authenticated route spends the tenant's tokens.
+    buckets = TokenBuckets(settings.api_rate_limit_per_s, settings.api_rate_limit_burst)
+    verifier = verifier_from_settings(settings)  # one per process: routes share its JWKS cache
+    tenant_of = rate_limited(tenant_dependency(verifier), buckets)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +82,7 @@ def create_app(
         await store.start()
         await database.start()  # no-op when the store already started it
         await presigner.start()
+        await sources.start()
         try:
             yield
         finally:
@@ -57,6 +90,7 @@ def create_app(
             await store.close()
             await database.close()
             await presigner.close()
+            await sources.close()
 
     app = FastAPI(
         title="dicompress API",
@@ -65,9 +99,17 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    install_metrics(app)
-    app.include_router(health_router(publisher, store))
-    app.include_router(jobs_router(settings, publisher, store, tenant_dependency(settings)))
-    app.include_router(audit_router(audit, tenant_dependency(settings)))
-    app.include_router(files_router(store, presigner, tenant_dependency(settings)))
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    install_metrics(app)  # after BodyLimit, so the metrics middleware also counts the 413s
+    app.include_router(health_router(publisher, store, sources))
+    app.include_router(insight_router(settings, stats, tenant_of))  # before /compress-dicom/{id}
+    app.include_router(jobs_router(settings, publisher, store, submitter, tenant_of))
+    app.include_router(audit_router(audit, tenant_of))
+    app.include_router(files_router(store, presigner, tenant_of))
+    app.include_router(
+        stream_router(
+            settings.database_url, database, verifier, limit=lambda dep: rate_limited(dep, buckets)
+        )
+    )
+    app.include_router(viewer_router(settings))
     return app

@@ -127,7 +127,9 @@ def audit_router(audit: PostgresAudit, tenant_of: TenantDependency) -> APIRouter
     """Routes under /jobs/{id}: the audit trail and the state as of a time."""
     router = APIRouter(prefix="/jobs", tags=["audit"])
     Tenant = Annotated[str, Depends(tenant_of)]
-    responses: dict[int | str, dict[str, Any]] = {401: _PROBLEM, 404: _PROBLEM, 503: _PROBLEM}
+    responses: dict[int | str, dict[str, Any]] = {
+        code: _PROBLEM for code in (401, 404, 422, 429, 503)
+    }
 
     async def trail_of(job_id: uuid.UUID, tenant: str) -> AuditTrail:
         trail = await audit.trail(job_id, tenant)

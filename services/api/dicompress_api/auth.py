@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import TypeAdapter, ValidationError
 
 from dicompress_api.errors import Unauthenticated
-from dicompress_infra.auth import AuthError, tenant_of
+from dicompress_infra.auth import AuthError, TokenVerifier, verifier_from_settings
 from dicompress_infra.settings import CommonSettings
 from dicompress_schemas import EventBase
 
@@ -21,22 +21,32 @@ _TENANT: TypeAdapter[str] = TypeAdapter(Annotated[str, *EventBase.model_fields["
 TenantDependency = Callable[..., Awaitable[str]]
 
 
-def tenant_dependency(settings: CommonSettings) -> TenantDependency:
-    """A FastAPI dependency returning the caller's tenant, or raising Unauthenticated."""
-    bearer = HTTPBearer(auto_error=False, description="HS256 JWT with a 'tenant' claim")
-    secret = settings.jwt_secret.get_secret_value()
-    audience = settings.jwt_audience
+async def verified_tenant(verifier: TokenVerifier, token: str) -> str:
+    """The tenant of `token`, or Unauthenticated (401) saying why."""
+    try:
+        return _TENANT.validate_python(await verifier.tenant_async(token))
+    except AuthError as exc:
+        raise Unauthenticated(str(exc), invalid=True) from exc
+    except ValidationError as exc:
+        raise Unauthenticated("the token's tenant is not a valid name", invalid=True) from exc
+
+
+def tenant_dependency(auth: CommonSettings | TokenVerifier) -> TenantDependency:
+    """A FastAPI dependency returning the caller's tenant, or raising Unauthenticated.
+
+    Pass the process's one verifier (`verifier_from_settings`), so every route shares its cached
+    JWKS; settings build a verifier of their own.
+    """
+    verifier = verifier_from_settings(auth) if isinstance(auth, CommonSettings) else auth
+    bearer = HTTPBearer(
+        auto_error=False, description="JWT (HS256 or RS256, per settings) with a 'tenant' claim"
+    )
 
     async def tenant(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> str:
         if credentials is None:
             raise Unauthenticated("missing bearer token", invalid=False)
-        try:
-            return _TENANT.validate_python(tenant_of(credentials.credentials, secret, audience))
-        except AuthError as exc:
-            raise Unauthenticated(str(exc), invalid=True) from exc
-        except ValidationError as exc:
-            raise Unauthenticated("the token's tenant is not a valid name", invalid=True) from exc
+        return await verified_tenant(verifier, credentials.credentials)
 
     return tenant

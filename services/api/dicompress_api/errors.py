@@ -53,3 +53,35 @@ class PublishUnavailable(ApiError):
 
 class StoreUnavailable(ApiError):
     """The projection database did not answer: retry later."""
+
+
+class ForbiddenLocation(ApiError):
+    """A source or target outside the S3 prefixes the tenant may use."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.detail}" for p in problems))
+        self.problems = problems
+
+
+class IdempotencyConflict(ApiError):
+    """An Idempotency-Key reused with a different request, or while its first use is running."""
+
+    def __init__(self, detail: str, *, retry_after_s: int | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class QueueFull(ApiError):
+    """Too many jobs wait already: nothing was published, retry after `retry_after_s`."""
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class RateLimited(ApiError):
+    """The tenant sent more requests than its rate allows; retry after `retry_after_s`."""
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

@@ -5,10 +5,10 @@ both as short-lived presigned S3 URLs, so the bytes never flow through the API.
 # No `from __future__ import annotations`: FastAPI must see the closures' real annotations.
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from dicompress_api.auth import TenantDependency
 from dicompress_api.errors import JobConflict, JobNotFound
@@ -24,7 +24,9 @@ def files_router(store: JobStore, presigner: S3Presigner, tenant_of: TenantDepen
     """Routes under /jobs/{id} that hand out links to the job's outputs."""
     router = APIRouter(prefix="/jobs", tags=["jobs"])
     Tenant = Annotated[str, Depends(tenant_of)]
-    responses: dict[int | str, dict[str, Any]] = {401: _PROBLEM, 404: _PROBLEM, 503: _PROBLEM}
+    responses: dict[int | str, dict[str, Any]] = {
+        code: _PROBLEM for code in (401, 404, 422, 429, 503)
+    }
 
     async def job_of(job_id: uuid.UUID, tenant: str) -> dict[str, Any]:
         row = await store.get(job_id, tenant)
@@ -56,10 +58,26 @@ def files_router(store: JobStore, presigner: S3Presigner, tenant_of: TenantDepen
         "/{job_id}/download",
         status_code=307,
         response_class=RedirectResponse,
-        responses={**responses, 307: {"description": "Redirect to a presigned URL of the ZIP"}},
+        response_model=None,
+        responses={
+            **responses,
+            307: {"description": "Redirect to a presigned URL of the ZIP"},
+            200: {"description": "With ?format=json: {url, expiresAt}"},
+        },
     )
-    async def download(job_id: uuid.UUID, tenant: Tenant) -> RedirectResponse:
-        """Redirect (307) to a short-lived URL of the job's ZIP; 409 until the job completed."""
+    async def download(
+        job_id: uuid.UUID,
+        tenant: Tenant,
+        format: Annotated[
+            Literal["redirect", "json"],
+            Query(
+                description="'json' answers {url, expiresAt} instead of redirecting: a browser "
+                "script cannot read the Location of a cross-origin redirect"
+            ),
+        ] = "redirect",
+    ) -> RedirectResponse | JSONResponse:
+        """Redirect (307) to a short-lived URL of the job's ZIP, or give it as JSON; 409 until
+        the job completed."""
         job = await job_of(job_id, tenant)
         status, artifact = job.get("status"), job.get("artifact_uri")
         if status != "completed" or not artifact:
@@ -72,7 +90,13 @@ def files_router(store: JobStore, presigner: S3Presigner, tenant_of: TenantDepen
             uri = S3Uri.parse(artifact)
         except S3UriError as exc:  # the projection holds what the compressor wrote
             raise JobConflict(f"job {job_id} has no readable ZIP location", status=status) from exc
+        expires_at = presigner.expires_at()  # before signing: the URL lasts at least this long
         url = presigner.url(uri)
+        if format == "json":
+            return JSONResponse(
+                {"url": url, "expiresAt": expires_at.isoformat()},
+                headers={"Cache-Control": "no-store"},
+            )
         return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
 
     return router

@@ -7,12 +7,12 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from dicompress_api.ports import JobStore, Publisher
+from dicompress_api.ports import JobStore, Publisher, Sources
 from dicompress_api.problems import problem_response
 
 
-def health_router(publisher: Publisher, store: JobStore) -> APIRouter:
-    """/healthz: the process answers. /readyz: Kafka and Postgres answer too (else 503)."""
+def health_router(publisher: Publisher, store: JobStore, sources: Sources) -> APIRouter:
+    """/healthz: the process answers. /readyz: Kafka, Postgres and S3 answer too (else 503)."""
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
@@ -21,9 +21,11 @@ def health_router(publisher: Publisher, store: JobStore) -> APIRouter:
 
     @router.get("/readyz", response_model=None)
     async def readyz() -> JSONResponse | dict[str, object]:
-        kafka, postgres = await asyncio.gather(publisher.problem(), store.problem())
-        checks = {"kafka": kafka or "ok", "postgres": postgres or "ok"}
-        failing = [problem for problem in (kafka, postgres) if problem]
+        kafka, postgres, s3 = await asyncio.gather(
+            publisher.problem(), store.problem(), sources.problem()
+        )
+        checks = {"kafka": kafka or "ok", "postgres": postgres or "ok", "s3": s3 or "ok"}
+        failing = [problem for problem in (kafka, postgres, s3) if problem]
         if failing:
             return problem_response(
                 503, "; ".join(failing), kind="not-ready", title="Not ready", checks=checks

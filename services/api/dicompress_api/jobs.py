@@ -11,13 +11,14 @@ import logging
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from dicompress_api.auth import TenantDependency
 from dicompress_api.camel import CAMEL
 from dicompress_api.errors import JobConflict, JobNotFound
+from dicompress_api.idempotency import MAX_KEY, idempotency_key
 from dicompress_api.listing import (
     TERMINAL,
     JobFilter,
@@ -29,7 +30,8 @@ from dicompress_api.listing import (
 )
 from dicompress_api.ports import JobStore, Publisher
 from dicompress_api.settings import ApiSettings
-from dicompress_api.submission import JobAccepted, JobRequest, plan_job
+from dicompress_api.submission import JobAccepted, JobRequest
+from dicompress_api.submit import Submitter
 from dicompress_api.views import JobView, job_view
 from dicompress_schemas import Codec
 from dicompress_schemas.commands import CancelRequested
@@ -58,54 +60,74 @@ class CancelAccepted(BaseModel):
     status_url: str
 
 
+_SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": JobAccepted, "description": "A retry: the job of the same Idempotency-Key"},
+    401: _PROBLEM,
+    403: _PROBLEM,
+    409: _PROBLEM,
+    413: _PROBLEM,
+    422: _PROBLEM,
+    429: _PROBLEM,
+    503: _PROBLEM,
+}
+
+
 def jobs_router(
-    settings: ApiSettings, publisher: Publisher, store: JobStore, tenant_of: TenantDependency
+    settings: ApiSettings,
+    publisher: Publisher,
+    store: JobStore,
+    submitter: Submitter,
+    tenant_of: TenantDependency,
 ) -> APIRouter:
     """Routes under /jobs (and their /compress-dicom aliases), bound to the adapters they use."""
     router = APIRouter(tags=["jobs"])
     Tenant = Annotated[str, Depends(tenant_of)]
-    allowed = frozenset(settings.api_allowed_buckets)
 
     @router.post(
         "/compress-dicom",
         status_code=202,
         response_model=JobAccepted,
-        responses={401: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM},
+        responses=_SUBMIT_RESPONSES,
         operation_id="compress_dicom",
     )
-    @router.post(
-        "/jobs",
-        status_code=202,
-        response_model=JobAccepted,
-        responses={401: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM},
-    )
-    async def submit_job(body: JobRequest, tenant: Tenant, response: Response) -> JobAccepted:
+    @router.post("/jobs", status_code=202, response_model=JobAccepted, responses=_SUBMIT_RESPONSES)
+    async def submit_job(
+        body: JobRequest,
+        tenant: Tenant,
+        response: Response,
+        key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                max_length=MAX_KEY,
+                description="Any unique string (e.g. a UUID): a retry with the same key "
+                "returns the same job (200); the same key with another body is a 409",
+            ),
+        ] = None,
+    ) -> JobAccepted:
         """Queue a compression job; answers once the broker has the request (202)."""
-        job_id = uuid.uuid4()
-        event, accepted = plan_job(
-            body,
-            tenant=tenant,
-            job_id=job_id,
-            allowed_buckets=allowed,
-            default_rate=settings.api_default_rate,
-        )
-        await publisher.publish(event)
-        log.info(
-            "job queued",
-            extra={
-                "job_id": str(job_id),
-                "tenant": tenant,
-                "event_type": event.type,
-                "topic": settings.topics.requests,
-            },
-        )
+        outcome = await submitter.submit(body, tenant, idempotency_key(key))
+        accepted = outcome.answer
+        if outcome.replayed:
+            response.status_code = 200
+            response.headers["Idempotent-Replayed"] = "true"
+        else:
+            log.info(
+                "job queued",
+                extra={
+                    "job_id": str(accepted.job_id),
+                    "tenant": tenant,
+                    "event_type": "CompressionRequested",
+                    "topic": settings.topics.requests,
+                },
+            )
         response.headers["Location"] = accepted.status_url
         return accepted
 
     @router.get(
         "/jobs",
         response_model=JobPage,
-        responses={401: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM},
+        responses={401: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM, 503: _PROBLEM},
     )
     async def list_jobs(
         tenant: Tenant,
@@ -131,13 +153,13 @@ def jobs_router(
     @router.get(
         "/compress-dicom/{job_id}",
         response_model=JobView,
-        responses={401: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM},
+        responses={401: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM, 503: _PROBLEM},
         operation_id="compress_dicom_status",
     )
     @router.get(
         "/jobs/{job_id}",
         response_model=JobView,
-        responses={401: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM},
+        responses={401: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM, 503: _PROBLEM},
     )
     async def get_job(job_id: uuid.UUID, tenant: Tenant) -> JobView:
         """The job's progress as the progress service last projected it."""
@@ -147,7 +169,9 @@ def jobs_router(
         "/jobs/{job_id}/cancel",
         status_code=202,
         response_model=CancelAccepted,
-        responses={401: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM},
+        responses={
+            **{code: _PROBLEM for code in (401, 404, 409, 413, 422, 429, 503)},
+        },
     )
     async def cancel_job(
         job_id: uuid.UUID,

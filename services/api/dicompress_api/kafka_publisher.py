@@ -13,9 +13,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from dicompress_api.errors import PublishUnavailable
-from dicompress_infra.kafka import make_producer, publish
+from dicompress_infra.kafka import make_producer, publish, publish_command
 from dicompress_schemas import CompressionRequested
-from dicompress_schemas.commands import Command, encode_command
+from dicompress_schemas.commands import Command
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +78,7 @@ class KafkaPublisher:
         if topic is None:
             raise PublishUnavailable("this API was started without a control topic")
         await self._deliver(
-            "the command",
-            lambda producer: producer.send_and_wait(
-                topic,
-                encode_command(command),
-                key=str(command.job_id).encode(),
-                headers=[("type", command.type.encode())],
-            ),
+            "the command", lambda producer: publish_command(producer, topic, command)
         )
 
     async def _deliver(

@@ -1,11 +1,16 @@
-"""Naming rules for what a job writes: the artifact's file name and where it lands."""
+"""Naming rules for what a job writes: the artifact's file name and where it lands.
+
+The default name is the compressor's own rule (`dicompress_compressor.naming.default_name`),
+imported rather than copied so the name the API announces is the one the compressor writes.
+"""
 
 from __future__ import annotations
 
 import re
-import uuid
 
+from dicompress_compressor.naming import default_name
 from dicompress_infra.s3 import S3Uri
+from dicompress_schemas import CompressionRequested
 
 MAX_FILENAME = 128
 _FILENAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
@@ -34,6 +39,9 @@ def output_filename(name: str) -> str:
     return final
 
 
-def artifact_uri(target: S3Uri, job_id: uuid.UUID, filename: str | None) -> str:
-    """Where the compressor writes the ZIP: the target prefix + the name (default '<job>.zip')."""
-    return str(target.child(filename or f"{job_id}.zip"))
+def planned_artifact(request: CompressionRequested) -> str:
+    """Where the compressor writes the ZIP: the target prefix + the given name, or by default
+    `{source folder}-rate{rate}-{YYYYMMDD-HHMMSS}.zip` (the request's time, UTC)."""
+    source = S3Uri.parse(request.source_uri)
+    name = request.output_filename or default_name(request, source.key)
+    return str(S3Uri.parse(request.target_uri).child(name))

@@ -1,4 +1,4 @@
-"""The API's two adapters, as protocols: tests pass fakes into `create_app` through these."""
+"""The API's adapters, as protocols: tests pass fakes into `create_app` through these."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from dicompress_api.idempotency import KeyRecord
 from dicompress_api.listing import JobFilter
+from dicompress_api.queue import Throughput
+from dicompress_api.sources import SourceInfo
+from dicompress_infra.s3 import S3Uri
 from dicompress_schemas import CompressionRequested
 from dicompress_schemas.commands import Command
 
@@ -49,3 +53,44 @@ class JobStore(Protocol):
 
     async def problem(self) -> str | None:
         """None when the database answers, else what is wrong (for /readyz)."""
+
+
+class Sources(Protocol):
+    """Reads what a source prefix holds (S3)."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def inspect(self, uri: S3Uri, field: str) -> SourceInfo:
+        """File count and size under `uri`; InvalidRequest naming `field` when it is empty."""
+
+    async def problem(self) -> str | None:
+        """None when S3 answers, else what is wrong (for /readyz)."""
+
+
+class Keys(Protocol):
+    """Idempotency-Key records shared by every API instance (see idempotency.py)."""
+
+    async def find(self, tenant: str, key: str) -> KeyRecord | None: ...
+
+    async def claim(
+        self, tenant: str, key: str, print_: str, job_id: uuid.UUID, response: Mapping[str, Any]
+    ) -> KeyRecord | None:
+        """None when this request got the key, else the record of the request that did."""
+
+    async def published(self, tenant: str, key: str) -> None: ...
+
+    async def release(self, tenant: str, key: str) -> None: ...
+
+
+class Stats(Protocol):
+    """Aggregates over the projection (see postgres_stats.py)."""
+
+    async def queue(self) -> list[Mapping[str, Any]]: ...
+
+    async def queued_count(self) -> int: ...
+
+    async def throughput(self, window: int) -> Throughput: ...
+
+    async def benchmark(self, tenant: str) -> list[Mapping[str, Any]]: ...

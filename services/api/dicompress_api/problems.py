@@ -19,10 +19,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dicompress_api.errors import (
     ApiError,
     FieldProblem,
+    ForbiddenLocation,
+    IdempotencyConflict,
     InvalidRequest,
     JobConflict,
     JobNotFound,
     PublishUnavailable,
+    QueueFull,
+    RateLimited,
     StoreUnavailable,
     Unauthenticated,
 )
@@ -85,11 +89,18 @@ def _unprocessable(problems: list[FieldProblem]) -> JSONResponse:
         f"Fix these fields and send the request again: {fields}",
         kind="invalid-request",
         title="The request is not valid",
-        errors=[
-            {"field": p.field, "rule": p.rule, "detail": p.detail, "in": p.location}
-            for p in problems
-        ],
+        errors=_listed(problems),
     )
+
+
+def _listed(problems: list[FieldProblem]) -> list[dict[str, str]]:
+    return [
+        {"field": p.field, "rule": p.rule, "detail": p.detail, "in": p.location} for p in problems
+    ]
+
+
+def _retry_after(seconds: int | None) -> dict[str, str] | None:
+    return {"Retry-After": str(seconds)} if seconds is not None else None
 
 
 async def _invalid_input(_: Request, exc: Exception) -> JSONResponse:
@@ -121,6 +132,32 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
                 kind="job-state",
                 title="Not possible in the job's state",
                 jobStatus=status,
+            )
+        case ForbiddenLocation(problems=problems):
+            return problem_response(
+                403,
+                f"{detail}. Use a source and a target under your own prefixes.",
+                kind="forbidden-location",
+                title="Not allowed for this tenant",
+                errors=_listed(problems),
+            )
+        case IdempotencyConflict(retry_after_s=seconds):
+            return problem_response(
+                409,
+                detail,
+                kind="idempotency-key",
+                title="Idempotency-Key conflict",
+                headers=_retry_after(seconds),
+            )
+        case QueueFull(retry_after_s=seconds) | RateLimited(retry_after_s=seconds):
+            full = isinstance(exc, QueueFull)
+            code, kind = (503, "queue-full") if full else (429, "rate-limited")
+            log.info("request refused", extra={"error": detail, "status": code})
+            return problem_response(
+                code,
+                f"{detail}. Nothing was changed; retry in {seconds} s.",
+                kind=kind,
+                headers=_retry_after(seconds),
             )
         case PublishUnavailable() | StoreUnavailable():
             log.warning("service unavailable", extra={"error": detail})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from dicompress_infra.settings import CommonSettings, NameList
+from dicompress_schemas import Codec
 
 
 class ApiSettings(CommonSettings):
@@ -17,7 +18,67 @@ class ApiSettings(CommonSettings):
         description="The only buckets a job may read from or write to (comma-separated or JSON)",
     )
     api_default_rate: float = Field(
-        default=100, gt=1, le=1000, description="compressionRate when a request gives none"
+        default=100, gt=1, le=1000, description="compressionRate when a lossy request gives none"
+    )
+    api_default_codec: Codec = Field(
+        default=Codec.J2K_LOSSY, description="codec when a request gives none"
+    )
+    api_default_anonymize: bool = Field(
+        default=False, description="anonymize when a request gives none"
+    )
+    api_default_overwrite: bool = Field(
+        default=False, description="overwriteExisting when a request gives none"
+    )
+    api_default_min_psnr: float | None = Field(
+        default=None,
+        gt=0,
+        le=200,
+        description="minPsnr (dB) for lossy jobs when a request gives none; unset: no floor",
+    )
+    api_tenant_prefixes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per tenant, the S3 prefixes its sources and targets must fall under, as "
+        'JSON, e.g. {"clinic-a": ["s3://dicompress-data/clinic-a/"]}; replaces the default rule '
+        "for the tenants it names. '{tenant}' and '{bucket}' are expanded",
+    )
+    api_default_tenant_prefixes: NameList = Field(
+        default_factory=lambda: ["s3://{bucket}/{tenant}/"],
+        description="The prefixes of a tenant not named in API_TENANT_PREFIXES; '{bucket}' "
+        "stands for each of API_ALLOWED_BUCKETS and '{tenant}' for the caller's tenant",
+    )
+    api_max_queue_length: int = Field(
+        default=200,
+        ge=1,
+        description="Queued jobs (all tenants) beyond which POST /jobs answers 503",
+    )
+    api_queue_full_retry_after_s: int = Field(
+        default=30, ge=1, description="Retry-After of the 503 a full queue answers"
+    )
+    api_queue_parallelism: int = Field(
+        default=1,
+        ge=1,
+        description="How many jobs run at once (compressor instances): used by the queue's "
+        "start and finish estimates",
+    )
+    api_throughput_window: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="How many recently completed jobs the queue's throughput is measured over",
+    )
+    api_max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request body accepted (else 413)"
+    )
+    api_rate_limit_per_s: float = Field(
+        default=20, gt=0, description="Requests per second a tenant may send, on average"
+    )
+    api_rate_limit_burst: int = Field(
+        default=40, ge=1, description="Requests a tenant may send at once before 429s start"
+    )
+    api_idempotency_ttl_h: int = Field(
+        default=24,
+        ge=1,
+        description="Hours an Idempotency-Key is remembered; a key older than this is reusable",
     )
     api_publish_timeout_s: float = Field(
         default=10,

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
-from typing import Literal
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from dicompress_api.camel import CAMEL
-from dicompress_api.errors import FieldProblem, InvalidRequest
-from dicompress_api.naming import UnsafeFilename, artifact_uri, output_filename
+from dicompress_api.errors import FieldProblem, ForbiddenLocation, InvalidRequest
+from dicompress_api.naming import UnsafeFilename, output_filename, planned_artifact
+from dicompress_api.settings import ApiSettings
+from dicompress_api.sources import SourceInfo
+from dicompress_api.tenancy import TenantRules
 from dicompress_infra.s3 import S3Uri, S3UriError
 from dicompress_schemas import Codec, CompressionRequested, new_event_id
 
@@ -27,13 +31,25 @@ class JobRequest(BaseModel):
     s3_source_uri: str = Field(max_length=2048, description="S3 prefix holding the DICOM slices")
     s3_target_uri: str = Field(max_length=2048, description="S3 prefix the ZIP is written under")
     compression_rate: float | None = Field(
-        default=None, gt=1, le=1000, description="Target ratio; the API's default when absent"
+        default=None,
+        gt=1,
+        le=1000,
+        description="Target ratio of a lossy codec; the API's default when absent",
     )
-    anonymize: bool = False
+    # strict=False: the JSON string names the enum member (strict mode wants the member itself).
+    codec: Annotated[Codec | None, Field(strict=False)] = Field(
+        default=None, description="Target encoding; the API's default when absent"
+    )
+    anonymize: bool | None = Field(default=None, description="PS3.15 basic profile")
     output_filename: str | None = Field(
         default=None, description="ZIP name: [A-Za-z0-9._-], no leading dot, '.zip' added"
     )
-    overwrite_existing: bool = False
+    overwrite_existing: bool | None = Field(
+        default=None, description="Replace a ZIP of the same name instead of adding -1, -2..."
+    )
+    min_psnr: float | None = Field(
+        default=None, gt=0, le=200, description="Quality floor in dB of a lossy job's slices"
+    )
 
     @field_validator("s3_source_uri", "s3_target_uri")
     @classmethod
@@ -60,23 +76,83 @@ class JobOptions(BaseModel):
 
     model_config = CAMEL
 
-    compression_rate: float
+    compression_rate: float | None
     codec: Codec
     anonymize: bool
     output_filename: str | None
     overwrite_existing: bool
+    min_psnr: float | None
 
 
 class JobAccepted(BaseModel):
-    """Answer of `POST /jobs`: the job is on the log and a compressor will pick it up."""
+    """Answer of `POST /jobs`: the job is on the log and a compressor will pick it up.
+
+    `artifactUri` is where the naming rules put the ZIP; when that name is taken and
+    `overwriteExisting` is false the compressor adds `-1`, `-2`... before '.zip'.
+    """
 
     model_config = CAMEL
 
     job_id: uuid.UUID
-    status: Literal["queued"] = "queued"
+    status: str = "queued"
+    source_uri: str
+    target_uri: str
     artifact_uri: str
     status_url: str
+    source: SourceInfo
     options: JobOptions
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmitPolicy:
+    """What the settings decide about a submission: buckets, tenant prefixes, defaults."""
+
+    allowed_buckets: frozenset[str]
+    rules: TenantRules
+    default_rate: float
+    default_codec: Codec
+    default_anonymize: bool
+    default_overwrite: bool
+    default_min_psnr: float | None
+
+    @classmethod
+    def of(cls, settings: ApiSettings) -> SubmitPolicy:
+        buckets = frozenset(settings.api_allowed_buckets)
+        return cls(
+            allowed_buckets=buckets,
+            rules=TenantRules(
+                settings.api_tenant_prefixes, settings.api_default_tenant_prefixes, buckets
+            ),
+            default_rate=settings.api_default_rate,
+            default_codec=settings.api_default_codec,
+            default_anonymize=settings.api_default_anonymize,
+            default_overwrite=settings.api_default_overwrite,
+            default_min_psnr=settings.api_default_min_psnr,
+        )
+
+
+def check_locations(request: JobRequest, tenant: str, policy: SubmitPolicy) -> S3Uri:
+    """The parsed source, once both URIs are in allowed buckets (else 422) and under the
+    tenant's prefixes (else ForbiddenLocation, 403)."""
+    uris = (
+        ("s3SourceUri", S3Uri.parse(request.s3_source_uri)),
+        ("s3TargetUri", S3Uri.parse(request.s3_target_uri)),
+    )
+    allowed = policy.allowed_buckets
+    problems = [
+        FieldProblem(
+            field, "bucket_not_allowed", f"bucket {uri.bucket!r} is not one of {sorted(allowed)}"
+        )
+        for field, uri in uris
+        if uri.bucket not in allowed
+    ]
+    if problems:
+        raise InvalidRequest(problems)
+    refused = policy.rules.problems(tenant, uris)
+    if refused:
+        raise ForbiddenLocation(refused)
+    return uris[0][1]
 
 
 def plan_job(
@@ -84,49 +160,64 @@ def plan_job(
     *,
     tenant: str,
     job_id: uuid.UUID,
-    allowed_buckets: Collection[str],
-    default_rate: float,
-) -> tuple[CompressionRequested, JobAccepted]:
-    """Turn a valid body into the event to publish and the answer to give once it is acked.
+    policy: SubmitPolicy,
+    now: datetime | None = None,
+) -> CompressionRequested:
+    """The event to publish for a valid body, defaults filled in from the policy.
 
-    Raises InvalidRequest naming each field whose bucket is not one the API may touch.
+    Raises InvalidRequest (422) for a rate given with a lossless codec, and the errors of
+    `check_locations` for a bucket or prefix the tenant may not use.
     """
-    source = S3Uri.parse(request.s3_source_uri)
-    target = S3Uri.parse(request.s3_target_uri)
-    problems = [
-        FieldProblem(
-            field,
-            "bucket_not_allowed",
-            f"bucket {uri.bucket!r} is not one of {sorted(allowed_buckets)}",
-        )
-        for field, uri in (("s3SourceUri", source), ("s3TargetUri", target))
-        if uri.bucket not in allowed_buckets
-    ]
-    if problems:
-        raise InvalidRequest(problems)
-    rate = request.compression_rate if request.compression_rate is not None else default_rate
-    event = CompressionRequested(
+    check_locations(request, tenant, policy)
+    codec = request.codec or policy.default_codec
+    if codec.lossless and request.compression_rate is not None:
+        detail = f"codec {codec.value} is lossless: give no compressionRate"
+        raise InvalidRequest([FieldProblem("compressionRate", "rate_with_lossless", detail)])
+    rate = request.compression_rate
+    if rate is None and not codec.lossless:
+        rate = policy.default_rate
+    min_psnr = request.min_psnr
+    if min_psnr is None and not codec.lossless:
+        min_psnr = policy.default_min_psnr
+    return CompressionRequested(
         event_id=new_event_id(job_id, 0),
         job_id=job_id,
         tenant=tenant,
         seq=0,
+        occurred_at=now or datetime.now(UTC),
         source_uri=request.s3_source_uri,
         target_uri=request.s3_target_uri,
         compression_rate=rate,
-        anonymize=request.anonymize,
+        codec=codec,
+        anonymize=_given(request.anonymize, policy.default_anonymize),
         output_filename=request.output_filename,
-        overwrite_existing=request.overwrite_existing,
+        overwrite_existing=_given(request.overwrite_existing, policy.default_overwrite),
+        min_psnr=min_psnr,
     )
-    accepted = JobAccepted(
-        job_id=job_id,
-        artifact_uri=artifact_uri(target, job_id, request.output_filename),
-        status_url=f"/jobs/{job_id}",
+
+
+def accepted(
+    event: CompressionRequested, source: SourceInfo, idempotency_key: str | None = None
+) -> JobAccepted:
+    """The answer to give once the broker acknowledged `event`."""
+    return JobAccepted(
+        job_id=event.job_id,
+        source_uri=event.source_uri,
+        target_uri=event.target_uri,
+        artifact_uri=planned_artifact(event),
+        status_url=f"/jobs/{event.job_id}",
+        source=source,
         options=JobOptions(
-            compression_rate=rate,
+            compression_rate=event.compression_rate,
             codec=event.codec,
             anonymize=event.anonymize,
             output_filename=event.output_filename,
             overwrite_existing=event.overwrite_existing,
+            min_psnr=event.min_psnr,
         ),
+        idempotency_key=idempotency_key,
     )
-    return event, accepted
+
+
+def _given(value: bool | None, default: bool) -> bool:
+    return default if value is None else value

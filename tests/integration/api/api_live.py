@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 
 from dicompress_api.settings import ApiSettings
@@ -52,3 +52,27 @@ async def read_request(
                         return record, decode(record.value)
     finally:
         await consumer.stop()
+
+
+async def end_offsets(bootstrap: str, topic: str) -> int:
+    """How many records the topic holds, summed over its partitions."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            partitions = [TopicPartition(topic, p) for p in await _partitions(consumer, topic)]
+        assert partitions, f"topic {topic} has no partitions"
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    consumer.subscribe([topic])
+    async with asyncio.timeout(10):
+        while not consumer.partitions_for_topic(topic):  # noqa: ASYNC110 - metadata arrives in the background
+            await asyncio.sleep(0.05)
+    partitions: set[int] = consumer.partitions_for_topic(topic)
+    consumer.unsubscribe()
+    return partitions

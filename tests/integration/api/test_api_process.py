@@ -15,6 +15,7 @@ import pytest
 
 from dicompress_api.settings import ApiSettings
 from dicompress_infra.auth import issue_token
+from dicompress_infra.s3 import make_s3_client
 from dicompress_stack.net import free_port
 
 pytestmark = pytest.mark.integration
@@ -33,8 +34,12 @@ async def wait_for_ready(base_url: str, process: Any, timeout_s: float = 30) -> 
 
 
 async def test_module_serves_and_stops_cleanly_on_sigterm(
-    test_env: dict[str, str], settings_for: Callable[..., ApiSettings]
+    test_env: dict[str, str], settings_for: Callable[..., ApiSettings], database: Any
 ) -> None:
+    """`database` applies the schema: a submission checks the queue length in `jobs`."""
+    s3 = make_s3_client(settings_for(ApiSettings))
+    s3.put_object(Bucket=test_env["S3_BUCKET"], Key="acme/in/1.dcm", Body=b"dicom")
+    s3.close()
     port = free_port()
     env = {
         **os.environ,
@@ -60,8 +65,8 @@ async def test_module_serves_and_stops_cleanly_on_sigterm(
             response = await client.post(
                 "/jobs",
                 json={
-                    "s3SourceUri": f"s3://{test_env['S3_BUCKET']}/in",
-                    "s3TargetUri": f"s3://{test_env['S3_BUCKET']}/out",
+                    "s3SourceUri": f"s3://{test_env['S3_BUCKET']}/acme/in",
+                    "s3TargetUri": f"s3://{test_env['S3_BUCKET']}/acme/out",
                 },
                 headers={"Authorization": f"Bearer {token}"},
             )

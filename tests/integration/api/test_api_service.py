@@ -12,14 +12,14 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
-from api_live import bearer, read_request, serve
+from api_live import bearer, end_offsets, read_request, serve
 
 from dicompress_api.app import create_app
 from dicompress_api.kafka_publisher import discard
 from dicompress_api.settings import ApiSettings
 from dicompress_infra.kafka import make_producer
+from dicompress_infra.s3 import make_s3_client
 from dicompress_schemas import CompressionRequested, Topics, new_event_id
 
 pytestmark = pytest.mark.integration
@@ -34,13 +34,29 @@ def dead_port() -> int:
 
 
 def body(bucket: str, **fields: Any) -> dict[str, Any]:
-    return {"s3SourceUri": f"s3://{bucket}/in/ct1", "s3TargetUri": f"s3://{bucket}/out", **fields}
+    """A request of tenant acme (whose default prefix is `acme/`) for the series `put_series`
+    stores."""
+    return {
+        "s3SourceUri": f"s3://{bucket}/acme/in/ct1",
+        "s3TargetUri": f"s3://{bucket}/acme/out",
+        **fields,
+    }
+
+
+def put_series(settings: ApiSettings, bucket: str) -> None:
+    client = make_s3_client(settings)
+    try:
+        for name in ("1.dcm", "2.dcm"):
+            client.put_object(Bucket=bucket, Key=f"acme/in/ct1/{name}", Body=b"x" * 10)
+    finally:
+        client.close()
 
 
 async def test_post_publishes_a_decodable_request(
     api: httpx.AsyncClient, settings: ApiSettings, test_env: dict[str, str]
 ) -> None:
     bucket = test_env["S3_BUCKET"]
+    put_series(settings, bucket)
     response = await api.post(
         "/jobs",
         json=body(bucket, compressionRate=50, outputFilename="ct1"),
@@ -49,7 +65,8 @@ async def test_post_publishes_a_decodable_request(
     assert response.status_code == 202, response.text
     job_id = uuid.UUID(response.json()["jobId"])
     assert response.headers["location"] == f"/jobs/{job_id}"
-    assert response.json()["artifactUri"] == f"s3://{bucket}/out/ct1.zip"
+    assert response.json()["artifactUri"] == f"s3://{bucket}/acme/out/ct1.zip"
+    assert response.json()["source"] == {"fileCount": 2, "totalBytes": 20}
 
     record, event = await read_request(
         settings.kafka_bootstrap_servers, settings.topics.requests, job_id
@@ -57,7 +74,7 @@ async def test_post_publishes_a_decodable_request(
     assert isinstance(event, CompressionRequested)
     assert (event.job_id, event.seq, event.event_id) == (job_id, 0, new_event_id(job_id, 0))
     assert (event.tenant, event.compression_rate) == ("acme", 50)
-    assert event.source_uri == f"s3://{bucket}/in/ct1"
+    assert event.source_uri == f"s3://{bucket}/acme/in/ct1"
     assert event.output_filename == "ct1.zip"
     assert dict(record.headers)["type"] == b"CompressionRequested"
     assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.requests) == 1
@@ -100,7 +117,7 @@ async def test_bad_requests_are_refused_and_publish_nothing(
     cases = [
         (body(bucket, compressionRate=0), "compressionRate"),
         (body(bucket, compressionRate=5000), "compressionRate"),
-        (body(bucket, s3SourceUri=f"s3://{bucket}/in/../secret"), "s3SourceUri"),
+        (body(bucket, s3SourceUri=f"s3://{bucket}/acme/../secret"), "s3SourceUri"),
         (body(bucket, s3TargetUri="s3://not-our-bucket/out"), "s3TargetUri"),
         (body(bucket, outputFilename="../x"), "outputFilename"),
         (body(bucket, callbackUrl="http://x"), "callbackUrl"),
@@ -116,30 +133,6 @@ async def test_bad_requests_are_refused_and_publish_nothing(
     assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.requests) == 0
 
 
-async def end_offsets(bootstrap: str, topic: str) -> int:
-    """How many records the topic holds, summed over its partitions."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            partitions = [TopicPartition(topic, p) for p in await _partitions(consumer, topic)]
-        assert partitions, f"topic {topic} has no partitions"
-        return sum((await consumer.end_offsets(partitions)).values())
-    finally:
-        await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    consumer.subscribe([topic])
-    async with asyncio.timeout(10):
-        while not consumer.partitions_for_topic(topic):  # noqa: ASYNC110 - metadata arrives in the background
-            await asyncio.sleep(0.05)
-    partitions: set[int] = consumer.partitions_for_topic(topic)
-    consumer.unsubscribe()
-    return partitions
-
-
 async def test_unreachable_broker_means_503_and_no_job(
     settings_for: Callable[..., ApiSettings],
     test_env: dict[str, str],
@@ -152,6 +145,7 @@ async def test_unreachable_broker_means_503_and_no_job(
         api_publish_timeout_s=1.0,
         api_allowed_buckets=[test_env["S3_BUCKET"]],
     )
+    put_series(settings, test_env["S3_BUCKET"])
     async for api in serve(create_app(settings)):
         assert (await api.get("/healthz")).status_code == 200
         ready = await api.get("/readyz")

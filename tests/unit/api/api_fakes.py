@@ -1,4 +1,4 @@
-"""Fakes of the API's two adapters, for pure-validation unit tests (no broker, no database)."""
+"""Fakes of the API's adapters, for pure-validation unit tests (no broker, database or S3)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from dicompress_api.errors import PublishUnavailable, StoreUnavailable
+from dicompress_api.errors import FieldProblem, InvalidRequest, PublishUnavailable, StoreUnavailable
+from dicompress_api.idempotency import KeyRecord
 from dicompress_api.listing import EPOCH, JobFilter
+from dicompress_api.queue import Throughput
+from dicompress_api.sources import SourceInfo
+from dicompress_infra.s3 import S3Uri
 from dicompress_schemas import CompressionRequested
 from dicompress_schemas.commands import Command
 
@@ -74,3 +78,66 @@ class FakeStore:
 
     async def problem(self) -> str | None:
         return self.down
+
+
+class FakeSources:
+    """Every prefix holds `files` objects of `size` bytes, except those listed in `empty`."""
+
+    def __init__(self, files: int = 3, size: int = 1000) -> None:
+        self.files, self.size = files, size
+        self.empty: set[str] = set()
+        self.down: str | None = None
+
+    async def start(self) -> None: ...
+
+    async def problem(self) -> str | None:
+        return self.down
+
+    async def close(self) -> None: ...
+
+    async def inspect(self, uri: S3Uri, field: str) -> SourceInfo:
+        if str(uri) in self.empty:
+            raise InvalidRequest([FieldProblem(field, "no_objects", f"nothing under {uri}")])
+        return SourceInfo(file_count=self.files, total_bytes=self.files * self.size)
+
+
+class FakeStats:
+    def __init__(self) -> None:
+        self.queued = 0
+
+    async def queue(self) -> list[Mapping[str, Any]]:
+        return []
+
+    async def queued_count(self) -> int:
+        return self.queued
+
+    async def throughput(self, window: int) -> Throughput:
+        return Throughput(0, None, None)
+
+    async def benchmark(self, tenant: str) -> list[Mapping[str, Any]]:
+        return []
+
+
+class FakeKeys:
+    """Idempotency records in a dict (the real table is tested in integration)."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], KeyRecord] = {}
+
+    async def find(self, tenant: str, key: str) -> KeyRecord | None:
+        return self.records.get((tenant, key))
+
+    async def claim(
+        self, tenant: str, key: str, print_: str, job_id: uuid.UUID, response: Mapping[str, Any]
+    ) -> KeyRecord | None:
+        if (tenant, key) in self.records:
+            return self.records[(tenant, key)]
+        self.records[(tenant, key)] = KeyRecord(print_, job_id, dict(response), published=False)
+        return None
+
+    async def published(self, tenant: str, key: str) -> None:
+        old = self.records[(tenant, key)]
+        self.records[(tenant, key)] = KeyRecord(old.fingerprint, old.job_id, old.response, True)
+
+    async def release(self, tenant: str, key: str) -> None:
+        self.records.pop((tenant, key), None)

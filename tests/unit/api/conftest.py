@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from api_fakes import SECRET, FakePublisher, FakeStore
+from api_fakes import SECRET, FakeKeys, FakePublisher, FakeSources, FakeStats, FakeStore
 from fastapi import FastAPI
 
 from dicompress_api.app import create_app
@@ -30,8 +30,32 @@ def store() -> FakeStore:
 
 
 @pytest.fixture
-def app(settings: ApiSettings, publisher: FakePublisher, store: FakeStore) -> FastAPI:
-    return create_app(settings, publisher=publisher, store=store)
+def sources() -> FakeSources:
+    return FakeSources()
+
+
+@pytest.fixture
+def stats() -> FakeStats:
+    return FakeStats()
+
+
+@pytest.fixture
+def keys() -> FakeKeys:
+    return FakeKeys()
+
+
+@pytest.fixture
+def app(
+    settings: ApiSettings,
+    publisher: FakePublisher,
+    store: FakeStore,
+    sources: FakeSources,
+    stats: FakeStats,
+    keys: FakeKeys,
+) -> FastAPI:
+    return create_app(
+        settings, publisher=publisher, store=store, sources=sources, stats=stats, keys=keys
+    )
 
 
 @pytest.fixture

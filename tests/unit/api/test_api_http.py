@@ -10,7 +10,10 @@ from api_fakes import SECRET, FakePublisher, FakeStore
 
 from dicompress_infra.auth import issue_token
 
-BODY = {"s3SourceUri": "s3://dicompress-data/in/ct1", "s3TargetUri": "s3://dicompress-data/out"}
+BODY = {
+    "s3SourceUri": "s3://dicompress-data/acme/in/ct1",
+    "s3TargetUri": "s3://dicompress-data/acme/out",
+}
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -32,14 +35,17 @@ async def test_post_publishes_and_answers_202_with_location(
     assert body["status"] == "queued"
     assert body["statusUrl"] == f"/jobs/{job_id}"
     assert response.headers["location"] == f"/jobs/{job_id}"
-    assert body["artifactUri"] == "s3://dicompress-data/out/ct1.zip"
+    assert body["artifactUri"] == "s3://dicompress-data/acme/out/ct1.zip"
     assert body["options"] == {
         "compressionRate": 100.0,
         "codec": "j2k-lossy",
         "anonymize": False,
         "outputFilename": "ct1.zip",
         "overwriteExisting": False,
+        "minPsnr": None,
     }
+    assert body["source"] == {"fileCount": 3, "totalBytes": 3000}
+    assert (body["sourceUri"], body["targetUri"]) == (BODY["s3SourceUri"], BODY["s3TargetUri"])
     [event] = publisher.events
     assert (event.job_id, event.tenant, event.seq) == (job_id, "acme", 0)
 
@@ -183,10 +189,14 @@ async def test_health_and_readiness(
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"kafka": "ok", "postgres": "ok"}
+    assert ready.json()["checks"] == {"kafka": "ok", "postgres": "ok", "s3": "ok"}
     store.down = "postgres: connection refused"
     problem = assert_problem(await client.get("/readyz"), 503)
-    assert problem["checks"] == {"kafka": "ok", "postgres": "postgres: connection refused"}
+    assert problem["checks"] == {
+        "kafka": "ok",
+        "postgres": "postgres: connection refused",
+        "s3": "ok",
+    }
 
 
 async def test_unknown_route_is_a_404_problem(client: httpx.AsyncClient) -> None:

@@ -180,7 +180,10 @@ async def test_slices_and_download_hand_out_presigned_urls(
 async def test_compress_dicom_aliases(
     client: httpx.AsyncClient, auth: dict[str, str], store: FakeStore, publisher: FakePublisher
 ) -> None:
-    body = {"s3SourceUri": "s3://dicompress-data/in", "s3TargetUri": "s3://dicompress-data/out"}
+    body = {
+        "s3SourceUri": "s3://dicompress-data/acme/in",
+        "s3TargetUri": "s3://dicompress-data/acme/out",
+    }
     accepted = await client.post("/compress-dicom", json=body, headers=auth)
     assert accepted.status_code == 202, accepted.text
     assert publisher.events[0].job_id == uuid.UUID(accepted.json()["jobId"])

@@ -7,7 +7,10 @@ import uuid
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-BODY = {"s3SourceUri": "s3://dicompress-data/in/ct1", "s3TargetUri": "s3://dicompress-data/out"}
+BODY = {
+    "s3SourceUri": "s3://dicompress-data/acme/in/ct1",
+    "s3TargetUri": "s3://dicompress-data/acme/out",
+}
 
 
 async def scrape(client: httpx.AsyncClient) -> dict[str, float]:

@@ -1,0 +1,69 @@
+"""Aggregates over the jobs projection: the queue, recent throughput, the benchmark summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dicompress_api.database import FAILURES, Database
+from dicompress_api.errors import StoreUnavailable
+from dicompress_api.queue import Throughput
+
+# Every tenant's waiting and running jobs, in the order the compressors take them. Bounded:
+# the queue itself is bounded by API_MAX_QUEUE_LENGTH, so this only guards against surprises.
+_QUEUE = """
+SELECT job_id, tenant, status, requested_at, started_at, slices_total, slices_done,
+       slices_failed, eta_at
+FROM jobs WHERE status IN ('queued', 'running')
+ORDER BY requested_at NULLS LAST, job_id LIMIT 10000
+"""
+_QUEUED = "SELECT count(*) FROM jobs WHERE status = 'queued'"
+_THROUGHPUT = """
+SELECT count(*) AS jobs,
+       sum(slices_done + slices_failed)::float8 / NULLIF(sum(took_ms), 0) * 1000 AS slices_per_s,
+       avg(took_ms) / 1000 AS mean_job_s
+FROM (SELECT slices_done, slices_failed, COALESCE(run_ms, wall_ms) AS took_ms FROM jobs
+      WHERE status = 'completed' AND COALESCE(run_ms, wall_ms) IS NOT NULL
+      ORDER BY finished_at DESC NULLS LAST LIMIT $1) AS recent
+"""
+_BENCHMARK = """
+SELECT j.codec, j.compression_rate, count(*) AS jobs, sum(j.slices_done) AS slices,
+       avg(j.ratio) AS mean_ratio, avg(j.wall_ms) AS mean_wall_ms,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY j.wall_ms) AS p50_wall_ms,
+       sum(j.slices_done)::float8 / NULLIF(sum(j.wall_ms), 0) * 1000 AS slices_per_s,
+       avg(q.psnr) AS mean_psnr
+FROM jobs j
+LEFT JOIN (SELECT job_id, avg(psnr) AS psnr FROM job_slices
+           WHERE status = 'encoded' AND psnr < 'Infinity' GROUP BY job_id) q USING (job_id)
+WHERE j.tenant = $1 AND j.status = 'completed'
+GROUP BY j.codec, j.compression_rate
+ORDER BY j.codec, j.compression_rate NULLS FIRST
+"""
+
+
+class PostgresStats:
+    """Read-only aggregates on the process's shared `Database`."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def queue(self) -> list[Mapping[str, Any]]:
+        return await self._fetch(_QUEUE)
+
+    async def queued_count(self) -> int:
+        [row] = await self._fetch(_QUEUED)
+        return int(row["count"])
+
+    async def throughput(self, window: int) -> Throughput:
+        [row] = await self._fetch(_THROUGHPUT, window)
+        return Throughput(row["jobs"], row["slices_per_s"], row["mean_job_s"])
+
+    async def benchmark(self, tenant: str) -> list[Mapping[str, Any]]:
+        return await self._fetch(_BENCHMARK, tenant)
+
+    async def _fetch(self, query: str, *args: object) -> list[Mapping[str, Any]]:
+        try:
+            rows = await self._database.pool().fetch(query, *args)
+        except FAILURES as exc:
+            raise StoreUnavailable(f"the job database did not answer: {exc}") from exc
+        return [dict(row) for row in rows]

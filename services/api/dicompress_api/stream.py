@@ -1,0 +1,375 @@
+"""`GET /jobs/{id}/stream`: a job's events as Server-Sent Events, for clients without WebSocket.
+
+The stream is read from `job_events` (the progress service's log of every applied event), so a
+client that reconnects with `Last-Event-ID: <seq>` (EventSource does this by itself) or
+`?since_seq=<seq>` gets exactly the events after that sequence, however old. Each event is
+
+    id: <seq>
+    event: <type>
+    data: <the event's JSON>
+
+sent in sequence order without gaps or duplicates; the stream ends after the job's terminal event
+(JobCompleted, JobFailed or JobCancelled). While nothing happens a comment line is sent every
+`heartbeat_s` so proxies keep the connection open.
+
+New events are noticed through the progress service's change feed (Postgres LISTEN on
+`job_progress`): ONE listening connection per API process wakes every stream of the changed job,
+and the stream then reads the new rows. Each stream registers before it reads, so a change that
+commits between its read and its wait still wakes it; it also reads again at each heartbeat, so
+a lost listener connection only slows it down.
+
+EventSource cannot send headers, so the token may also come as `?access_token=` (RFC 6750 section
+2.3); prefer the header where the client can, since URLs end up in logs (uvicorn's access log
+gets a filter that blanks the token; proxies in front need the same).
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the closures' real annotations.
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Annotated, Any, Final
+
+import asyncpg
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, Header, Query
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dicompress_api.auth import TenantDependency, verified_tenant
+from dicompress_api.database import FAILURES, Database
+from dicompress_api.errors import JobNotFound, StoreUnavailable, Unauthenticated
+from dicompress_infra.auth import TokenVerifier
+from dicompress_progress.feed import CHANNEL, subscribe
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPE: Final = "text/event-stream"
+TERMINAL_TYPES: Final = frozenset({"JobCompleted", "JobFailed", "JobCancelled"})
+MAX_SEQ: Final = 2**31 - 1  # job_events.seq is an int4
+PAGE: Final = 500  # rows per read, so a long backlog is never held in memory at once
+
+_OWNER = "SELECT tenant FROM jobs WHERE job_id = $1"
+_AFTER = """
+SELECT seq, type, payload FROM job_events WHERE job_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3
+"""
+_TERMINAL_SEQ = "SELECT min(seq) FROM job_events WHERE job_id = $1 AND type = ANY($2::text[])"
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+
+class RedactTokens(logging.Filter):
+    """Blanks `access_token=...` in log records (uvicorn's access log prints whole URLs)."""
+
+    _TOKEN = re.compile(r"(access_token=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._TOKEN.sub(r"\1REDACTED", a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = self._TOKEN.sub(r"\1REDACTED", record.msg)
+        return True
+
+
+def redact_tokens_in_access_log() -> None:
+    """Install `RedactTokens` on uvicorn's access logger, once per process."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())
+
+
+class ChangeListener:
+    """The process's one LISTEN connection on the change feed; wakes the streams of a job.
+
+    It (re)connects in the background with a capped backoff, so the API starts and serves while
+    Postgres is away; on each (re)connection it wakes every stream, which then read whatever they
+    missed meanwhile.
+    """
+
+    def __init__(self, dsn: str, *, channel: str = CHANNEL, retry_max_s: float = 5.0) -> None:
+        self._dsn = dsn
+        self._channel = channel
+        self._retry_max_s = retry_max_s
+        self._waiters: dict[uuid.UUID, set[asyncio.Event]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.connected = False
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="sse-change-listener")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @contextlib.contextmanager
+    def watch(self, job_id: uuid.UUID) -> Iterator[asyncio.Event]:
+        """An event set whenever `job_id` changes (or the listener reconnects)."""
+        wake = asyncio.Event()
+        self._waiters.setdefault(job_id, set()).add(wake)
+        try:
+            yield wake
+        finally:
+            waiters = self._waiters.get(job_id)
+            if waiters is not None:
+                waiters.discard(wake)
+                if not waiters:
+                    del self._waiters[job_id]
+
+    def _on_change(self, snapshot: dict[str, Any]) -> None:
+        try:
+            job_id = uuid.UUID(str(snapshot.get("job_id")))
+        except ValueError:
+            log.warning("change notification without a job id")
+            return
+        for wake in self._waiters.get(job_id, ()):
+            wake.set()
+
+    def _wake_all(self) -> None:
+        for waiters in self._waiters.values():
+            for wake in waiters:
+                wake.set()
+
+    async def _run(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self._listen_until_lost()
+                delay = 0.2
+                log.warning("change feed connection lost; reconnecting")
+            except FAILURES as exc:
+                log.warning("change feed unavailable", extra={"error": str(exc), "retry_s": delay})
+                delay = min(delay * 2, self._retry_max_s)
+            await asyncio.sleep(delay)
+
+    async def _listen_until_lost(self) -> None:
+        conn = await asyncpg.connect(self._dsn, timeout=5)
+        try:
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _conn: lost.set())
+            await subscribe(conn, self._on_change, self._channel)
+            self.connected = True
+            log.info("listening to the change feed", extra={"channel": self._channel})
+            self._wake_all()  # read what changed while we were not listening
+            await lost.wait()
+        finally:
+            self.connected = False
+            if not conn.is_closed():
+                await conn.close(timeout=2)
+
+
+class JobEventLog:
+    """Reads a job's recorded events on the process's shared pool."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def owner(self, job_id: uuid.UUID) -> str | None:
+        try:
+            async with self._database.pool().acquire() as conn:
+                tenant: str | None = await conn.fetchval(_OWNER, job_id)
+        except FAILURES as exc:
+            raise StoreUnavailable(f"the job database did not answer: {exc}") from exc
+        return tenant
+
+    async def terminal_seq(self, job_id: uuid.UUID) -> int | None:
+        """The seq of the job's terminal event, if recorded (raises FAILURES)."""
+        async with self._database.pool().acquire() as conn:
+            seq: int | None = await conn.fetchval(_TERMINAL_SEQ, job_id, sorted(TERMINAL_TYPES))
+        return seq
+
+    async def from_seq(self, job_id: uuid.UUID, seq: int) -> list[asyncpg.Record]:
+        """Up to PAGE events of the job from `seq` on, in sequence order (raises FAILURES)."""
+        async with self._database.pool().acquire() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(_AFTER, job_id, seq, PAGE)
+        return rows
+
+
+def frame(seq: int, kind: str, payload: object) -> bytes:
+    """One SSE message; the JSON is compact, so it is one `data:` line."""
+    value = orjson.loads(payload) if isinstance(payload, str | bytes) else payload
+    data = orjson.dumps(value).decode()
+    return f"id: {seq}\nevent: {kind}\ndata: {data}\n\n".encode()
+
+
+class EventStream:
+    """Turns a job's log into an SSE body: backlog, then live events, until the terminal one."""
+
+    def __init__(
+        self,
+        log_reader: JobEventLog,
+        listener: ChangeListener,
+        *,
+        heartbeat_s: float,
+        retry_ms: int,
+        gap_grace_s: float,
+        poll_s: float = 2.0,
+    ) -> None:
+        self._log = log_reader
+        self._listener = listener
+        self._heartbeat_s = heartbeat_s
+        self._retry_ms = retry_ms
+        self._gap_grace_s = gap_grace_s
+        self._poll_s = poll_s  # how often to read while the listener is not connected
+
+    async def body(self, job_id: uuid.UUID, after_seq: int) -> AsyncIterator[bytes]:
+        yield f"retry: {self._retry_ms}\n\n".encode()
+        next_seq = after_seq + 1
+        gap_since: float | None = None  # when we first saw a later seq but not `next_seq`
+        with self._listener.watch(job_id) as wake:  # before reading: no change is missed
+            if after_seq >= 0 and await self._ended_before(job_id, next_seq):
+                return  # a resume after the terminal event: nothing will ever follow
+            while True:
+                wake.clear()
+                try:
+                    rows = await self._log.from_seq(job_id, next_seq)
+                except FAILURES as exc:
+                    # Too late for an error status: end, and the client resumes after `retry`.
+                    where = {"job_id": str(job_id), "error": str(exc)}
+                    log.warning("event stream ended: database unavailable", extra=where)
+                    return
+                for row in rows:
+                    seq, kind = row["seq"], row["type"]
+                    if seq != next_seq:
+                        # Events of a job may be recorded out of order (two topics) for a moment.
+                        now = time.monotonic()
+                        gap_since = gap_since or now
+                        if now - gap_since < self._gap_grace_s:
+                            break
+                        gap = {"job_id": str(job_id), "missing_from": next_seq, "next": seq}
+                        log.warning("skipping a gap in a job's events", extra=gap)
+                    gap_since = None
+                    yield frame(seq, kind, row["payload"])
+                    next_seq = seq + 1
+                    if kind in TERMINAL_TYPES:
+                        return
+                else:
+                    if len(rows) == PAGE:
+                        continue  # more backlog to send at once
+                if not await self._wait(wake, gap_since):
+                    yield b": keepalive\n\n"
+
+    async def _ended_before(self, job_id: uuid.UUID, seq: int) -> bool:
+        try:
+            terminal = await self._log.terminal_seq(job_id)
+        except FAILURES:
+            return False  # the loop's own read reports the outage
+        return terminal is not None and terminal < seq
+
+    async def _wait(self, wake: asyncio.Event, gap_since: float | None) -> bool:
+        """Wait for a change; False when the heartbeat is due instead."""
+        timeout = self._heartbeat_s if self._listener.connected else self._poll_s
+        if gap_since is not None:
+            timeout = min(timeout, max(0.05, gap_since + self._gap_grace_s - time.monotonic()))
+        try:
+            await asyncio.wait_for(wake.wait(), timeout)
+        except TimeoutError:
+            return gap_since is not None  # a gap re-check is not a heartbeat
+        return True
+
+
+def stream_router(
+    dsn: str,
+    database: Database,
+    verifier: TokenVerifier,
+    *,
+    heartbeat_s: float = 15.0,
+    retry_ms: int = 3000,
+    gap_grace_s: float = 10.0,
+    limit: Callable[[TenantDependency], TenantDependency] | None = None,
+) -> APIRouter:
+    """`GET /jobs/{id}/stream`. Its lifespan runs the process's change listener on `dsn`.
+
+    `limit` wraps the tenant dependency like the other routes' (e.g. the per-tenant rate limit).
+    """
+    redact_tokens_in_access_log()  # the token may come in the URL (EventSource)
+    listener = ChangeListener(dsn)
+    events_log = JobEventLog(database)
+    streams = EventStream(
+        events_log,
+        listener,
+        heartbeat_s=heartbeat_s,
+        retry_ms=retry_ms,
+        gap_grace_s=gap_grace_s,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await database.start()  # no-op when the app already started it
+        await listener.start()
+        try:
+            yield
+        finally:
+            await listener.close()
+
+    router = APIRouter(prefix="/jobs", tags=["progress"], lifespan=lifespan)
+    bearer = HTTPBearer(
+        auto_error=False, description="JWT with a 'tenant' claim (or ?access_token=)"
+    )
+
+    async def stream_tenant(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        access_token: Annotated[
+            str | None,
+            Query(
+                description="The bearer token, for EventSource (which cannot send headers); "
+                "prefer the Authorization header where the client can set it"
+            ),
+        ] = None,
+    ) -> str:
+        token = credentials.credentials if credentials is not None else access_token
+        if not token:
+            raise Unauthenticated("missing bearer token", invalid=False)
+        return await verified_tenant(verifier, token)
+
+    responses: dict[int | str, dict[str, Any]] = {
+        200: {
+            "description": "The job's events as Server-Sent Events, until its terminal event",
+            "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
+        },
+        401: _PROBLEM,
+        404: _PROBLEM,
+        422: _PROBLEM,
+        503: _PROBLEM,
+    }
+
+    caller = limit(stream_tenant) if limit is not None else stream_tenant
+
+    @router.get("/{job_id}/stream", response_class=StreamingResponse, responses=responses)
+    async def job_stream(
+        job_id: uuid.UUID,
+        tenant: Annotated[str, Depends(caller)],
+        last_event_id: Annotated[
+            int | None,
+            Header(
+                alias="Last-Event-ID",
+                ge=0,
+                le=MAX_SEQ,
+                description="Resume after this seq (EventSource sends it on reconnection)",
+            ),
+        ] = None,
+        since_seq: Annotated[
+            int | None,
+            Query(ge=0, le=MAX_SEQ, description="Resume after this seq (Last-Event-ID wins)"),
+        ] = None,
+    ) -> StreamingResponse:
+        """The job's events in sequence order, live, as `text/event-stream`; ends after the
+        terminal event. Resume with `Last-Event-ID` or `since_seq`."""
+        if await events_log.owner(job_id) != tenant:
+            raise JobNotFound(f"no job {job_id} for this tenant (it may not be projected yet)")
+        after = last_event_id if last_event_id is not None else since_seq
+        return StreamingResponse(
+            streams.body(job_id, -1 if after is None else after),
+            media_type=MEDIA_TYPE,
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return router

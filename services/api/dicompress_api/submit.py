@@ -1,0 +1,130 @@
+"""The steps of `POST /jobs`, in order: validate, look at the source, check the queue, claim the
+Idempotency-Key, publish, remember the answer.
+
+Everything that can refuse the request runs before anything is published, so a refused
+request leaves no trace. With a key, the claim (one INSERT) is the last step before publishing:
+of two concurrent identical requests one publishes and the other answers with its job.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from dicompress_api.errors import (
+    IdempotencyConflict,
+    PublishUnavailable,
+    QueueFull,
+    StoreUnavailable,
+)
+from dicompress_api.idempotency import KeyRecord, fingerprint
+from dicompress_api.ports import JobStore, Keys, Publisher, Sources, Stats
+from dicompress_api.submission import JobAccepted, JobRequest, SubmitPolicy, accepted, plan_job
+from dicompress_infra.s3 import S3Uri
+
+log = logging.getLogger(__name__)
+
+# How soon to retry a key whose first request is still publishing (seconds).
+IN_PROGRESS_RETRY_S = 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer, and whether it is a replay of an earlier request with the same key."""
+
+    answer: JobAccepted
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_queue_length: int
+    queue_full_retry_after_s: int
+
+
+class Submitter:
+    """Runs a submission against the adapters; one per app."""
+
+    def __init__(
+        self,
+        policy: SubmitPolicy,
+        limits: Limits,
+        *,
+        publisher: Publisher,
+        store: JobStore,
+        sources: Sources,
+        stats: Stats,
+        keys: Keys,
+    ) -> None:
+        self._policy = policy
+        self._limits = limits
+        self._publisher = publisher
+        self._store = store
+        self._sources = sources
+        self._stats = stats
+        self._keys = keys
+
+    async def submit(self, request: JobRequest, tenant: str, key: str | None) -> Outcome:
+        event = plan_job(request, tenant=tenant, job_id=uuid.uuid4(), policy=self._policy)
+        print_ = fingerprint(event)
+        if key is not None and (earlier := await self._keys.find(tenant, key)) is not None:
+            return await self._replay(earlier, print_, tenant)
+        source = await self._sources.inspect(S3Uri.parse(event.source_uri), "s3SourceUri")
+        await self._check_queue()
+        answer = accepted(event, source, key)
+        if key is not None:
+            response = answer.model_dump(mode="json", by_alias=True)
+            won = await self._keys.claim(tenant, key, print_, event.job_id, response)
+            if won is not None:
+                return await self._replay(won, print_, tenant)
+        try:
+            await self._publisher.publish(event)
+        except PublishUnavailable:
+            if key is not None:
+                await self._forget(tenant, key)
+            raise
+        if key is not None:
+            await self._mark_published(tenant, key, event.job_id)
+        return Outcome(answer, replayed=False)
+
+    async def _check_queue(self) -> None:
+        queued = await self._stats.queued_count()
+        if queued >= self._limits.max_queue_length:
+            raise QueueFull(
+                f"{queued} jobs are waiting, the most this service queues is "
+                f"{self._limits.max_queue_length}",
+                retry_after_s=self._limits.queue_full_retry_after_s,
+            )
+
+    async def _replay(self, record: KeyRecord, print_: str, tenant: str) -> Outcome:
+        if record.fingerprint != print_:
+            raise IdempotencyConflict(
+                f"this Idempotency-Key was used for another request (job {record.job_id}); "
+                "use a new key for a different request"
+            )
+        row = await self._store.get(record.job_id, tenant)
+        if not record.published and row is None:
+            raise IdempotencyConflict(
+                f"the first request with this Idempotency-Key (job {record.job_id}) is still "
+                f"being published; retry in {IN_PROGRESS_RETRY_S} s",
+                retry_after_s=IN_PROGRESS_RETRY_S,
+            )
+        answer = JobAccepted.model_validate(record.response)
+        if row is not None and row.get("status"):
+            answer = answer.model_copy(update={"status": row["status"]})
+        return Outcome(answer, replayed=True)
+
+    async def _forget(self, tenant: str, key: str) -> None:
+        try:
+            await self._keys.release(tenant, key)
+        except StoreUnavailable:
+            # The record stays unpublished: a retry waits for the projection, then the TTL.
+            log.warning("could not release an idempotency key", extra={"tenant": tenant})
+
+    async def _mark_published(self, tenant: str, key: str, job_id: uuid.UUID) -> None:
+        try:
+            await self._keys.published(tenant, key)
+        except StoreUnavailable:
+            # The job is on the log; a retry finds it in the projection instead.
+            log.warning("could not mark a key published", extra={"job_id": str(job_id)})

@@ -1,0 +1,42 @@
+"""Idempotency-Key checks and the request fingerprint (pure)."""
+
+import uuid
+
+import pytest
+
+from dicompress_api.errors import InvalidRequest
+from dicompress_api.idempotency import fingerprint, idempotency_key
+from dicompress_schemas import CompressionRequested, new_event_id
+
+
+def event(**fields: object) -> CompressionRequested:
+    job = uuid.uuid4()
+    values: dict[str, object] = {
+        "source_uri": "s3://bkt/acme/in",
+        "target_uri": "s3://bkt/acme/out",
+        "compression_rate": 50.0,
+        **fields,
+    }
+    return CompressionRequested(
+        event_id=new_event_id(job, 0), job_id=job, tenant="acme", seq=0, **values
+    )
+
+
+def test_fingerprint_ignores_the_job_and_time_but_not_the_options() -> None:
+    assert fingerprint(event()) == fingerprint(event())
+    assert fingerprint(event()) != fingerprint(event(compression_rate=51.0))
+    assert fingerprint(event()) != fingerprint(event(anonymize=True))
+    assert fingerprint(event()) != fingerprint(event(target_uri="s3://bkt/acme/other"))
+
+
+@pytest.mark.parametrize("bad", ["", "with space", "tab\\t".replace("\\t", "\t"), "é", "x" * 256])
+def test_bad_keys_are_refused_on_the_header(bad: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        idempotency_key(bad)
+    assert [(p.field, p.location) for p in caught.value.problems] == [("Idempotency-Key", "header")]
+
+
+def test_good_keys_pass() -> None:
+    assert idempotency_key(None) is None
+    key = str(uuid.uuid4())
+    assert idempotency_key(key) == key
