@@ -1,20 +1,27 @@
-"""`dicompress`: run the embedded stack (`up`), talk to it (`env`, `token`), demo it (`demo`), or
-rebuild its progress projection from the log (`replay`)."""
+"""`dicompress`: run the embedded stack (`up`), talk to it (`env`, `token`, `submit`, `watch`),
+demo it (`demo`), or rebuild its progress projection from the log (`replay`)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from dicompress_infra.auth import issue_token
+from dicompress_infra.s3 import S3Uri, S3UriError
+from dicompress_schemas import Codec
+from dicompress_stack import watch as watching
+from dicompress_stack.client import ClientError, submit_job
 from dicompress_stack.config import (
     S3_ACCESS_KEY,
     S3_SECRET_KEY,
@@ -26,6 +33,8 @@ from dicompress_stack.errors import StackError
 from dicompress_stack.stack import JWT_AUDIENCE, Stack, attach, raise_interrupt, start_stack
 
 TOKEN_TTL_S = 12 * 3600
+# submit/watch use it when set, else a token for --tenant (a variable name, not a secret)
+TOKEN_ENV = "DICOMPRESS_TOKEN"  # noqa: S105
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +64,43 @@ def build_parser() -> argparse.ArgumentParser:
     replay_cmd.add_argument(
         "--check", action="store_true", help="only compare the rebuild with the live tables"
     )
+    add_job_commands(commands)
     return parser
+
+
+def add_job_commands(commands: Any) -> None:
+    """`submit` and `watch`: the job surface of the running stack, from a terminal."""
+    submit_cmd = commands.add_parser(
+        "submit", help="submit a compression job to the running stack (--watch to follow it)"
+    )
+    submit_cmd.add_argument("source", metavar="SOURCE_URI", help="s3://bucket/prefix/ of a series")
+    submit_cmd.add_argument(
+        "--target",
+        metavar="URI",
+        help="S3 prefix the ZIP goes under (default: s3://<source bucket>/<tenant>/results/)",
+    )
+    submit_cmd.add_argument(
+        "--rate", type=float, help="compression ratio to ask for (default: the API's)"
+    )
+    submit_cmd.add_argument(
+        "--codec", choices=[codec.value for codec in Codec], help="default: the API's"
+    )
+    submit_cmd.add_argument(
+        "--anonymize", action="store_true", help="strip patient identity from the output"
+    )
+    submit_cmd.add_argument(
+        "--watch", action="store_true", help="follow the job with a progress bar until it ends"
+    )
+    watch_cmd = commands.add_parser(
+        "watch", help="follow a job's progress until it ends (resumes after dropped connections)"
+    )
+    watch_cmd.add_argument("job_id", metavar="JOB_ID", type=uuid.UUID, help="the job's id")
+    for command in (submit_cmd, watch_cmd):
+        command.add_argument(
+            "--tenant",
+            default="demo",
+            help=f"tenant to act as (default: demo); ${TOKEN_ENV}, when set, is used instead",
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "demo":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    quiet = args.command in ("env", "token")
+    quiet = args.command in ("env", "token", "submit", "watch")
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -81,8 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "replay":
             return replay(config, check_only=args.check)
+        if args.command == "submit":
+            return submit(config, args)
+        if args.command == "watch":
+            return watch(config, args)
         return demo(config, rest)
-    except StackError as exc:
+    except (StackError, ClientError) as exc:
         print(f"dicompress {args.command}: {exc}", file=sys.stderr)
         return 1
     except ValidationError as exc:  # a malformed DICOMPRESS_* variable
@@ -134,6 +183,7 @@ def banner(stack: Stack, seconds: float, dev_token: str) -> str:
             f"dicompress is up in {seconds:.1f} s (data in {config.data_dir})",
             f"  API        {config.api_url}  (OpenAPI: {config.api_url}/docs)",
             f"  WebSocket  {config.ws_url}",
+            f"  viewer     {config.api_url}/viewer/#token={dev_token}",
             f"  Kafka      {config.kafka_bootstrap}",
             f"  Postgres   {config.database_url}",
             f"  S3         {config.s3_endpoint_url}  bucket {config.bucket}",
@@ -186,6 +236,66 @@ def replay(config: StackConfig, *, check_only: bool) -> int:
         topic_prefix=found.config.topic_prefix,
     )
     return replay_main(settings, check_only=check_only)
+
+
+def job_request(args: argparse.Namespace) -> dict[str, Any]:
+    """The body of POST /jobs for `dicompress submit`; options left out take the API's defaults."""
+    try:
+        source = S3Uri.parse(args.source)
+    except S3UriError as exc:
+        raise StackError(f"SOURCE_URI {args.source!r}: {exc}") from exc
+    body: dict[str, Any] = {
+        "s3SourceUri": args.source,
+        "s3TargetUri": args.target or f"s3://{source.bucket}/{args.tenant}/results/",
+    }
+    if args.rate is not None:
+        body["compressionRate"] = args.rate
+    if args.codec is not None:
+        body["codec"] = args.codec
+    if args.anonymize:
+        body["anonymize"] = True
+    return body
+
+
+def submit(config: StackConfig, args: argparse.Namespace) -> int:
+    """Submit a job through the API; with --watch, follow it like `dicompress watch`."""
+    request = job_request(args)
+    api_url, ws_url, bearer = _job_access(config, args.tenant)
+    answer = submit_job(api_url, bearer, request)
+    job_id = answer["jobId"]
+    print(f"job {job_id} queued; ZIP: {answer.get('artifactUri')}", flush=True)
+    if not args.watch:
+        print(f"follow it with: dicompress watch {job_id}")
+        return 0
+    return _watch(ws_url, bearer, job_id)
+
+
+def watch(config: StackConfig, args: argparse.Namespace) -> int:
+    """Follow a job's progress until it ends; exit 0 only if it completed."""
+    _, ws_url, bearer = _job_access(config, args.tenant)
+    return _watch(ws_url, bearer, str(args.job_id))
+
+
+def _watch(ws_url: str, bearer: str, job_id: str) -> int:
+    try:
+        progress = asyncio.run(watching.watch(ws_url, bearer, job_id))
+    except KeyboardInterrupt:
+        print(f"stopped watching; the job goes on (dicompress watch {job_id})", file=sys.stderr)
+        return 130
+    print(watching.outcome(progress))
+    return 0 if progress.status == "completed" else 1
+
+
+def _job_access(config: StackConfig, tenant: str) -> tuple[str, str, str]:
+    """The running stack's API and WebSocket URLs, and the bearer token to use there."""
+    found = attach(config.data_dir)
+    if found is None:
+        raise StackError(
+            f"no stack is running from {config.data_dir}; start one with `dicompress up`"
+        )
+    values = found.endpoints()
+    bearer = os.environ.get(TOKEN_ENV) or token(config, tenant)
+    return values["API_URL"], values["WS_URL"], bearer
 
 
 def demo(config: StackConfig, rest: list[str]) -> int:

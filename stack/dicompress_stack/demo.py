@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dicompress_stack import synthetic_ct
-from dicompress_stack.client import get_job, submit_job, watch_job
-from dicompress_stack.progressbar import ProgressBar
+from dicompress_stack.client import get_job, submit_job
+from dicompress_stack.watch import outcome, watch
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -62,28 +62,6 @@ def upload_series(
         for size in pool.map(put, files):
             total += size
     return total
-
-
-async def follow(ws_url: str, token: str, job_id: str) -> dict[str, Any]:
-    """Draw the progress bar from the job's events; return the terminal event."""
-    bar = ProgressBar()
-    done = failed = 0
-    total = 0
-    try:
-        async for event in watch_job(ws_url, token, job_id):
-            kind = event["type"]
-            if kind == "JobStarted":
-                total = event["total_slices"]
-                bar.update(0, total)
-            elif kind in ("SliceEncoded", "SliceFailed"):
-                done += kind == "SliceEncoded"
-                failed += kind == "SliceFailed"
-                bar.update(done + failed, event["total_slices"], failed)
-            elif kind in ("JobCompleted", "JobFailed", "JobCancelled"):
-                return event
-    finally:
-        bar.close()
-    raise SystemExit("the notifier closed the stream before the job ended")
 
 
 def report(event: dict[str, Any], job: dict[str, Any], seconds: float) -> str:
@@ -130,11 +108,16 @@ def run_demo(args: argparse.Namespace, endpoints: dict[str, str], s3: S3Client, 
     job_id = answer["jobId"]
     print(f"submitted job {job_id} (rate {args.rate:g}); live progress from {endpoints['WS_URL']}")
     submitted = time.monotonic()
-    terminal = asyncio.run(follow(endpoints["WS_URL"], token, job_id))
+    # the same client as `dicompress watch`: a dropped notifier connection is resumed
+    progress = asyncio.run(watch(endpoints["WS_URL"], token, job_id))
     seconds = time.monotonic() - submitted
-    job = _wait_projection(endpoints["API_URL"], token, job_id, terminal["type"])
-    print(report(terminal, job, seconds))
-    return 0 if terminal["type"] == "JobCompleted" else 1
+    terminal = progress.terminal
+    if terminal is None:  # the end came as a snapshot (a resume past the log): no figures
+        print(outcome(progress))
+    else:
+        job = _wait_projection(endpoints["API_URL"], token, job_id, terminal["type"])
+        print(report(terminal, job, seconds))
+    return 0 if progress.status == "completed" else 1
 
 
 def _wait_projection(api_url: str, token: str, job_id: str, terminal: str) -> dict[str, Any]:

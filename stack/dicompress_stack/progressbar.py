@@ -17,11 +17,15 @@ class ProgressBar:
         self.started: float | None = None
         self._last_decile = -1
 
-    def update(self, done: int, total: int, failed: int = 0) -> None:
+    def update(
+        self, done: int, total: int, failed: int = 0, elapsed_s: float | None = None
+    ) -> None:
+        """Draw `done` of `total`; the rate is over `elapsed_s` when given (e.g. by the events'
+        own times), else over the time since the first update."""
         now = time.monotonic()
         if self.started is None:
             self.started = now
-        elapsed = max(now - self.started, 1e-6)
+        elapsed = max(now - self.started if elapsed_s is None else elapsed_s, 1e-6)
         rate = done / elapsed
         eta = (total - done) / rate if rate > 0 else float("inf")
         line = render(done, total, failed, rate, eta, self.width)
