@@ -61,7 +61,12 @@ def create_app(
     presigner = S3Presigner(settings, settings.api_presign_expiry_s)
     sources = sources or S3Sources(settings, settings.api_allowed_buckets)
     stats = stats or PostgresStats(database)
-    keys = keys or PostgresKeys(database, timedelta(hours=settings.api_idempotency_ttl_h))
+    keys = keys or PostgresKeys(
+        database,
+        timedelta(hours=settings.api_idempotency_ttl_h),
+        # a publish gives up after api_publish_timeout_s: thrice that, and no less than 30 s
+        abandoned_after=timedelta(seconds=max(30.0, 3 * settings.api_publish_timeout_s)),
+    )
     submitter = Submitter(
         SubmitPolicy.of(settings),
         Limits(settings.api_max_queue_length, settings.api_queue_full_retry_after_s),

@@ -44,8 +44,17 @@ INSERT INTO api_idempotency (tenant, idem_key, fingerprint, job_id, response)
 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING job_id
 """
 _FIND = """
-SELECT fingerprint, job_id, response, published FROM api_idempotency
+SELECT fingerprint, job_id, response, published, created_at < now() - $4::interval AS abandoned
+FROM api_idempotency
 WHERE tenant = $1 AND idem_key = $2 AND created_at >= now() - $3::interval
+"""
+# A claim that stayed unpublished this long lost its request (the API died between the claim
+# and the broker's ack): one retry takes it over, atomically, and publishes the promised job.
+_TAKE_OVER = """
+UPDATE api_idempotency SET created_at = now(), response = $4
+WHERE tenant = $1 AND idem_key = $2 AND fingerprint = $3 AND NOT published
+  AND created_at < now() - $5::interval
+RETURNING job_id
 """
 _PUBLISHED = "UPDATE api_idempotency SET published = true WHERE tenant = $1 AND idem_key = $2"
 _RELEASE = "DELETE FROM api_idempotency WHERE tenant = $1 AND idem_key = $2 AND NOT published"
@@ -59,6 +68,8 @@ class KeyRecord:
     job_id: uuid.UUID
     response: dict[str, Any]
     published: bool
+    # unpublished for longer than any publish can take: its request died (see _TAKE_OVER)
+    abandoned: bool = False
 
 
 def idempotency_key(value: str | None) -> str | None:
@@ -78,16 +89,20 @@ def fingerprint(event: CompressionRequested) -> str:
 
 
 class PostgresKeys:
-    """The `api_idempotency` table; a key is forgotten `ttl` after its first use."""
+    """The `api_idempotency` table; a key is forgotten `ttl` after its first use, and an
+    unpublished claim counts as abandoned after `abandoned_after`."""
 
-    def __init__(self, database: Database, ttl: timedelta) -> None:
+    def __init__(self, database: Database, ttl: timedelta, abandoned_after: timedelta) -> None:
         self._database = database
         self._ttl = ttl
+        self._abandoned_after = abandoned_after
 
     async def find(self, tenant: str, key: str) -> KeyRecord | None:
         """The live record of `key`, if any."""
         try:
-            row = await self._database.pool().fetchrow(_FIND, tenant, key, self._ttl)
+            row = await self._database.pool().fetchrow(
+                _FIND, tenant, key, self._ttl, self._abandoned_after
+            )
         except FAILURES as exc:
             raise StoreUnavailable(f"the idempotency records did not answer: {exc}") from exc
         return _record(dict(row)) if row is not None else None
@@ -104,12 +119,26 @@ class PostgresKeys:
                 won = await conn.fetchval(_CLAIM, tenant, key, print_, job_id, payload)
                 if won is not None:
                     return None
-                row = await conn.fetchrow(_FIND, tenant, key, self._ttl)
+                row = await conn.fetchrow(_FIND, tenant, key, self._ttl, self._abandoned_after)
         except FAILURES as exc:
             raise StoreUnavailable(f"the idempotency records did not answer: {exc}") from exc
         if row is None:  # pragma: no cover - the conflicting row is live: it was just seen
             raise StoreUnavailable("the idempotency record vanished; retry")
         return _record(dict(row))
+
+    async def take_over(
+        self, tenant: str, key: str, print_: str, response: Mapping[str, Any]
+    ) -> bool:
+        """Take an abandoned claim of the same request over; False if another retry did first
+        (or the claim was published meanwhile)."""
+        payload = orjson.dumps(response).decode()
+        try:
+            taken = await self._database.pool().fetchval(
+                _TAKE_OVER, tenant, key, print_, payload, self._abandoned_after
+            )
+        except FAILURES as exc:
+            raise StoreUnavailable(f"the idempotency records did not answer: {exc}") from exc
+        return taken is not None
 
     async def published(self, tenant: str, key: str) -> None:
         await self._execute(_PUBLISHED, tenant, key)
@@ -132,4 +161,5 @@ def _record(row: Mapping[str, Any]) -> KeyRecord:
         job_id=row["job_id"],
         response=orjson.loads(response) if isinstance(response, str) else dict(response),
         published=row["published"],
+        abandoned=bool(row["abandoned"]),
     )

@@ -79,6 +79,11 @@ class Keys(Protocol):
     ) -> KeyRecord | None:
         """None when this request got the key, else the record of the request that did."""
 
+    async def take_over(
+        self, tenant: str, key: str, print_: str, response: Mapping[str, Any]
+    ) -> bool:
+        """Claim an abandoned record of the same request again; False if someone else did."""
+
     async def published(self, tenant: str, key: str) -> None: ...
 
     async def release(self, tenant: str, key: str) -> None: ...

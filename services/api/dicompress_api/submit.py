@@ -68,16 +68,25 @@ class Submitter:
     async def submit(self, request: JobRequest, tenant: str, key: str | None) -> Outcome:
         event = plan_job(request, tenant=tenant, job_id=uuid.uuid4(), policy=self._policy)
         print_ = fingerprint(event)
+        abandoned = False
         if key is not None and (earlier := await self._keys.find(tenant, key)) is not None:
-            return await self._replay(earlier, print_, tenant)
+            if not await self._abandoned(earlier, print_, tenant):
+                return await self._replay(earlier, print_, tenant)
+            # Its request died between the claim and the ack: publish the job it promised.
+            abandoned = True
+            event = plan_job(request, tenant=tenant, job_id=earlier.job_id, policy=self._policy)
         source = await self._sources.inspect(S3Uri.parse(event.source_uri), "s3SourceUri")
         await self._check_queue()
         answer = accepted(event, source, key)
         if key is not None:
             response = answer.model_dump(mode="json", by_alias=True)
-            won = await self._keys.claim(tenant, key, print_, event.job_id, response)
-            if won is not None:
-                return await self._replay(won, print_, tenant)
+            if abandoned:
+                if not await self._keys.take_over(tenant, key, print_, response):
+                    return await self._replay_current(tenant, key, print_)
+            else:
+                won = await self._keys.claim(tenant, key, print_, event.job_id, response)
+                if won is not None:
+                    return await self._replay(won, print_, tenant)
         try:
             await self._publisher.publish(event)
         except PublishUnavailable:
@@ -114,6 +123,26 @@ class Submitter:
         if row is not None and row.get("status"):
             answer = answer.model_copy(update={"status": row["status"]})
         return Outcome(answer, replayed=True)
+
+    async def _abandoned(self, record: KeyRecord, print_: str, tenant: str) -> bool:
+        """An unpublished claim of this very request, too old to be in flight, whose job the
+        projection never saw (had it been published, the job would be there)."""
+        return (
+            record.abandoned
+            and not record.published
+            and record.fingerprint == print_
+            and await self._store.get(record.job_id, tenant) is None
+        )
+
+    async def _replay_current(self, tenant: str, key: str, print_: str) -> Outcome:
+        """Another retry took the abandoned claim over first: answer as its replay."""
+        record = await self._keys.find(tenant, key)
+        if record is None:  # expired in between: rare enough for a plain retry
+            raise IdempotencyConflict(
+                "the Idempotency-Key changed hands while this request ran; retry",
+                retry_after_s=IN_PROGRESS_RETRY_S,
+            )
+        return await self._replay(record, print_, tenant)
 
     async def _forget(self, tenant: str, key: str) -> None:
         try:

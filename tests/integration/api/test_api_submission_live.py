@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -15,6 +16,8 @@ import pytest
 from api_live import bearer, end_offsets, serve, wait_until_ready
 
 from dicompress_api.app import create_app
+from dicompress_api.database import Database
+from dicompress_api.idempotency import PostgresKeys
 from dicompress_api.settings import ApiSettings
 from dicompress_infra.s3 import make_s3_client
 
@@ -194,3 +197,40 @@ async def _serving(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
     async for client in serve(create_app(settings)):
         await wait_until_ready(client)
         yield client
+
+
+async def test_an_abandoned_claim_is_taken_over_once_in_postgres(
+    settings: ApiSettings, database: asyncpg.Connection[Any]
+) -> None:
+    db = Database(settings.database_url)
+    await db.start()
+    try:
+        keys = PostgresKeys(db, timedelta(hours=1), abandoned_after=timedelta(seconds=30))
+        job_id = uuid.uuid4()
+        assert await keys.claim("acme", "dead-1", "print", job_id, {"jobId": str(job_id)}) is None
+        fresh = await keys.find("acme", "dead-1")
+        assert fresh is not None
+        assert not fresh.abandoned
+        # a fresh claim may still be publishing: nobody takes it over
+        assert not await keys.take_over("acme", "dead-1", "print", {"jobId": "x"})
+        await database.execute(
+            "UPDATE api_idempotency SET created_at = now() - interval '5 minutes' "
+            "WHERE idem_key = 'dead-1'"
+        )
+        stale = await keys.find("acme", "dead-1")
+        assert stale is not None
+        assert stale.abandoned
+        assert stale.job_id == job_id
+        assert not await keys.take_over("acme", "dead-1", "other print", {"jobId": "x"})
+        # of two retries racing for it, exactly one gets it
+        taken = await asyncio.gather(
+            *(keys.take_over("acme", "dead-1", "print", {"jobId": str(job_id)}) for _ in "ab")
+        )
+        assert sorted(taken) == [False, True]
+        await keys.published("acme", "dead-1")
+        done = await keys.find("acme", "dead-1")
+        assert done is not None
+        assert done.published
+        assert not done.abandoned
+    finally:
+        await db.close()

@@ -135,6 +135,15 @@ class FakeKeys:
         self.records[(tenant, key)] = KeyRecord(print_, job_id, dict(response), published=False)
         return None
 
+    async def take_over(
+        self, tenant: str, key: str, print_: str, response: Mapping[str, Any]
+    ) -> bool:
+        old = self.records.get((tenant, key))
+        if old is None or old.published or not old.abandoned or old.fingerprint != print_:
+            return False
+        self.records[(tenant, key)] = KeyRecord(print_, old.job_id, dict(response), False)
+        return True
+
     async def published(self, tenant: str, key: str) -> None:
         old = self.records[(tenant, key)]
         self.records[(tenant, key)] = KeyRecord(old.fingerprint, old.job_id, old.response, True)

@@ -79,6 +79,30 @@ async def test_a_key_still_being_published_elsewhere_is_409_with_retry_after(
     assert busy.headers["retry-after"] == "1"
 
 
+async def test_a_claim_whose_request_died_is_taken_over_by_its_retry(
+    client: httpx.AsyncClient, auth: dict[str, str], publisher: FakePublisher, keys: FakeKeys
+) -> None:
+    first = await client.post("/jobs", json=BODY, headers={**auth, "Idempotency-Key": "k4"})
+    assert first.status_code == 202
+    # as if its request had died between the claim and the broker's ack, long ago
+    record = keys.records[("acme", "k4")]
+    publisher.events.clear()
+    keys.records[("acme", "k4")] = type(record)(
+        record.fingerprint, record.job_id, record.response, published=False, abandoned=True
+    )
+    headers = {**auth, "Idempotency-Key": "k4"}
+    other = await client.post("/jobs", json={**BODY, "compressionRate": 20}, headers=headers)
+    assert problem(other, 409)  # another request under the key is no take-over
+    taken = await client.post("/jobs", json=BODY, headers=headers)
+    assert taken.status_code == 202, taken.text
+    assert taken.json()["jobId"] == first.json()["jobId"]  # the job it promised, published now
+    assert [e.job_id for e in publisher.events] == [record.job_id]
+    assert keys.records[("acme", "k4")].published
+    again = await client.post("/jobs", json=BODY, headers=headers)
+    assert again.status_code == 200
+    assert len(publisher.events) == 1
+
+
 async def test_a_full_queue_is_503_with_retry_after_and_publishes_nothing(
     client: httpx.AsyncClient, auth: dict[str, str], publisher: FakePublisher, stats: FakeStats
 ) -> None:
