@@ -4,6 +4,7 @@ database and bucket."""
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -24,15 +25,49 @@ Stops = list[Callable[[], object]]
 
 @dataclass
 class Backends:
-    """Kafka, Postgres and S3, started; `stop()` stops them all."""
+    """Kafka, Postgres and S3, started; `stop()` stops them all. The fault tests restart one
+    while the services run: `restart_kafka`, `stop_postgres`/`start_postgres`,
+    `pause_s3`/`resume_s3`."""
 
     config: StackConfig
     kafka: Supervised
     postgres: postgres.PostgresServer
     s3: Supervised
+    durable: bool = True
 
     def stop(self) -> None:
         stop_all([self.s3.stop, self.postgres.stop, self.kafka.stop])
+
+    def restart_kafka(self) -> None:
+        """Stop the broker (SIGTERM: a controlled shutdown) and start it again on the same ports
+        and log dir, so every topic, record and committed offset is still there."""
+        self.kafka.stop()
+        classpath = kafka.resolve_classpath(self.config.kafka_classpath_cache)
+        self.kafka = kafka.start_kafka(
+            self.config.data_dir / "kafka",
+            classpath,
+            self.config.kafka_port,
+            self.config.kafka_controller_port,
+        )
+
+    def stop_postgres(self) -> None:
+        """Fast shutdown: open sessions are ended; `start_postgres` brings the cluster back."""
+        self.postgres.stop()
+
+    def start_postgres(self) -> None:
+        """Start the same cluster on the same port again."""
+        self.postgres = postgres.start_postgres(
+            self.postgres.pg_dir, self.postgres.port, self.durable
+        )
+
+    def pause_s3(self) -> None:
+        """Freeze the S3 server (SIGSTOP): requests hang, as to an unreachable endpoint. moto
+        keeps its objects in memory only, so stopping it would lose them; a frozen one keeps
+        them and answers again on `resume_s3`."""
+        self.s3.popen.send_signal(signal.SIGSTOP)
+
+    def resume_s3(self) -> None:
+        self.s3.popen.send_signal(signal.SIGCONT)
 
     def records(self) -> list[ProcessRecord]:
         records = [
@@ -81,7 +116,7 @@ def start_backends(config: StackConfig, durable: bool = True) -> Backends:
     if errors:
         stop_all(_started_stops(kafka_f, s3_f) + _started_stops(pg_f))
         raise StackError("\n\n".join(str(e) for e in errors)) from errors[0]
-    backends = Backends(config, kafka_f.result(), pg_f.result(), s3_f.result())
+    backends = Backends(config, kafka_f.result(), pg_f.result(), s3_f.result(), durable)
     try:
         kafka.create_topics(config.kafka_bootstrap, Topics(prefix=config.topic_prefix))
         postgres.create_database(config.postgres_admin_url, config.database)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dicompress_stack.config import StackConfig
 from dicompress_stack.errors import StackError
 from dicompress_stack.net import http_ok
 from dicompress_stack.processes import Supervised, start_process
@@ -47,6 +48,34 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("api", "dicompress_api", (), "API_PORT"),
 )
 SERVICE_BY_NAME = {spec.name: spec for spec in SERVICES}
+
+
+@dataclass(frozen=True)
+class ServiceInstance:
+    """One process of a service in a stack: the compressor may run several (one consumer group,
+    the partitions spread over them), each on its own health port."""
+
+    name: str
+    spec: ServiceSpec
+    port: int
+
+    def env(self, base: Mapping[str, str]) -> dict[str, str]:
+        """`base` with this instance's own port."""
+        return {**base, self.spec.port_env: str(self.port)}
+
+    @property
+    def health_url(self) -> str:
+        return self.spec.health_url(self.port)
+
+
+def service_instances(config: StackConfig) -> list[ServiceInstance]:
+    """Every process of the stack's services, in start order (`config.compressors` compressors)."""
+    ports = config.service_ports()
+    found: list[ServiceInstance] = []
+    for spec in SERVICES:
+        names = config.compressor_ports() if spec.name == "compressor" else {spec.name: 0}
+        found.extend(ServiceInstance(name, spec, ports[name]) for name in names)
+    return found
 
 
 def start_service(

@@ -34,7 +34,7 @@ from dicompress_stack.config import (
 from dicompress_stack.errors import StackError
 from dicompress_stack.net import http_ok, port_open
 from dicompress_stack.processes import Supervised, pid_alive, stop_recorded
-from dicompress_stack.services import SERVICES, start_service
+from dicompress_stack.services import service_instances, start_service
 from dicompress_stack.state import (
     ProcessRecord,
     StackState,
@@ -67,15 +67,16 @@ __all__ = [
 
 
 def start_services(config: StackConfig, env: Mapping[str, str]) -> list[Supervised]:
-    """Start progress, compressor, notifier and api in that order, each healthy before the next.
-    On failure the ones already started are stopped again."""
+    """Start progress, the compressor(s), notifier and api in that order, each healthy before the
+    next. On failure the ones already started are stopped again."""
     require_free_ports(config.service_ports())
     started: list[Supervised] = []
     try:
-        for spec in SERVICES:
+        for instance in service_instances(config):
             began = time.monotonic()
-            started.append(start_service(spec, env, config.data_dir / spec.name))
-            log.info("%s ready in %.1f s", spec.name, time.monotonic() - began)
+            workdir = config.data_dir / instance.name
+            started.append(start_service(instance.spec, instance.env(env), workdir))
+            log.info("%s ready in %.1f s", instance.name, time.monotonic() - began)
     except BaseException:
         stop_all([process.stop for process in reversed(started)])
         raise
@@ -126,8 +127,8 @@ def start_stack(config: StackConfig) -> Stack:
 
 def _record(stack: Stack) -> None:
     records = stack.backends.records() + [
-        ProcessRecord(name=spec.name, pid=p.pid, marker=spec.module, log=p.log_path)
-        for spec, p in zip(SERVICES, stack.services, strict=False)
+        ProcessRecord(name=i.name, pid=p.pid, marker=i.spec.module, log=p.log_path)
+        for i, p in zip(service_instances(stack.config), stack.services, strict=False)
     ]
     write_state(
         stack.config.state_path,
@@ -181,7 +182,7 @@ def healthy(state: StackState) -> bool:
         and port_open(config.kafka_port)
         and port_open(config.postgres_port)
         and http_ok(config.s3_endpoint_url + "/")
-        and all(http_ok(spec.health_url(config.service_ports()[spec.name])) for spec in SERVICES)
+        and all(http_ok(instance.health_url) for instance in service_instances(config))
     )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dicompress_schemas import Topics
-from dicompress_stack.backends import start_backends
+from dicompress_stack.backends import Backends, start_backends
 from dicompress_stack.config import S3_ACCESS_KEY, S3_SECRET_KEY, StackConfig
 from dicompress_stack.kafka import create_topics
 from dicompress_stack.net import free_port
@@ -63,7 +63,14 @@ def docker_unavailable(environ: Mapping[str, str]) -> str | None:
 def temporary_backends(
     classpath_cache: Path | None, durable: bool = False
 ) -> Iterator[StackConfig]:
-    """The embedded stack's backends on free ports, so they clash with no `dicompress up`.
+    """The embedded stack's backends on free ports, so they clash with no `dicompress up`."""
+    with restartable_backends(classpath_cache, durable) as backends:
+        yield backends.config
+
+
+@contextmanager
+def restartable_backends(classpath_cache: Path | None, durable: bool = False) -> Iterator[Backends]:
+    """`temporary_backends` as the `Backends` themselves, so a fault test can restart one.
 
     Their data lives in a fresh dir under the system temp dir, removed afterwards; not under
     pytest's tmp_path, because a concurrent pytest run chmods /tmp/pytest-of-<user> to 0700,
@@ -82,7 +89,7 @@ def temporary_backends(
     try:
         backends = start_backends(config, durable=durable)
         try:
-            yield config
+            yield backends
         finally:
             backends.stop()
     finally:
