@@ -67,9 +67,8 @@ def test_up_serves_until_sigterm_then_leaves_nothing(
 ) -> None:
     ports = {name: free_port() for name in PORT_FIELDS}
     env = {**os.environ, **{f"DICOMPRESS_{k.upper()}": str(v) for k, v in ports.items()}}
-    if request.config.cache is not None:
-        cache = request.config.cache.mkdir("dicompress-kafka-classpath")
-        env["DICOMPRESS_CLASSPATH_CACHE"] = str(cache)
+    if (cache := getattr(request.config, "cache", None)) is not None:  # -p no:cacheprovider
+        env["DICOMPRESS_CLASSPATH_CACHE"] = str(cache.mkdir("dicompress-kafka-classpath"))
     up = start_process(
         "dicompress up",
         [sys.executable, "-m", "dicompress_stack", "--data-dir", str(stack_dir), "up"],
