@@ -115,12 +115,20 @@ def encode_slice(data: bytes, options: EncodeOptions) -> EncodedSlice:
     measured.check_floor(options.min_psnr)
     ratio = image.pixel_bytes / len(codestream)
     _store(ds, codestream, options.codec, image)
-    if not spec.lossless:
-        what = f"{options.codec.value}/{options.rate:g}"
-        uid = derived_instance_uid(source_uid, what)
-        mark_lossy(ds, ratio=ratio, method=spec.method, new_uid=uid)
     out = io.BytesIO()
-    dcmwrite(out, ds, enforce_file_format=True)
+    try:
+        if not spec.lossless:
+            what = f"{options.codec.value}/{options.rate:g}"
+            uid = derived_instance_uid(source_uid, what)
+            mark_lossy(ds, ratio=ratio, method=spec.method, new_uid=uid)
+        dcmwrite(out, ds, enforce_file_format=True)
+    except (ValueError, TypeError, OverflowError) as exc:
+        # pydicom reads an invalid value leniently but refuses to write it back (found by
+        # bench_fuzz: a corrupt LossyImageCompressionRatio made ValueError escape)
+        raise MalformedDicom(
+            f"an element of the file holds an invalid value that cannot be written back "
+            f"({type(exc).__name__}: {exc}); the file is corrupt: export it again from the source"
+        ) from exc
     return EncodedSlice(
         data=out.getvalue(),
         pixel_bytes=image.pixel_bytes,

@@ -16,14 +16,16 @@ found nothing else.
 
 from __future__ import annotations
 
+import io
 from functools import cache
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydicom import dcmread
 
 from dicompress_compressor.encoder import EncodedSlice, EncodeOptions, encode_slice
-from dicompress_compressor.errors import SliceRejected
+from dicompress_compressor.errors import MalformedDicom, SliceRejected
 from dicompress_stack.synthetic_ct import slice_bytes
 
 SIZE = 64
@@ -105,3 +107,15 @@ def test_fuzz_dicom_mutated_slice_is_encoded_or_rejected_clearly(data: bytes) ->
 @given(mutated_compressed())
 def test_fuzz_dicom_mutated_jpeg2000_is_encoded_or_rejected_clearly(data: bytes) -> None:
     _check(data)
+
+
+def test_fuzz_dicom_a_corrupt_value_refused_on_writing_is_rejected_clearly() -> None:
+    """Found by bench/bench_fuzz.py: pydicom reads an invalid DS leniently, then refuses to
+    write it back; a corrupt earlier LossyImageCompressionRatio made ValueError escape."""
+    data = _compressed()
+    assert dcmread(io.BytesIO(data)).LossyImageCompressionRatio  # what the flip corrupts
+    # (0028,2112) DS in explicit VR little endian: tag, "DS", a 2-byte length, then the value
+    at = data.index(b"\x28\x00\x12\x21DS") + 8
+    corrupt = data[:at] + b"\x9a" + data[at + 1 :]
+    with pytest.raises(MalformedDicom, match="invalid value that cannot be written back"):
+        encode_slice(corrupt, OPTIONS)
