@@ -24,7 +24,8 @@ counted by op: `progress` frames (per-slice updates the notifier coalesced for a
 client) are reported as such, apart from events that are missing outright.
 
 Prints a table and writes bench/results/notifier.json (`--quick`: notifier-quick.json;
-`--no-deflate`: a -nodeflate suffix).
+`--no-deflate`: a -nodeflate suffix; `--notifier-compression none|deflate` sets the notifier's
+NOTIFIER_COMPRESSION and adds a -server-none|-server-deflate suffix).
 
     .venv/bin/python -m bench.bench_notifier            # full run, ~5 minutes
     .venv/bin/python -m bench.bench_notifier --quick    # 1,000 events, 500 connections, ~1.5 min
@@ -49,6 +50,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 from array import array
 from collections import Counter
@@ -61,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import psutil
 from bench.notifier_clients import (
     ClientPlan,
@@ -70,6 +73,7 @@ from bench.notifier_clients import (
     worker_main,
 )
 from bench.notifier_publish import TENANT, publish_paced
+from prometheus_client.parser import text_string_to_metric_families
 
 from dicompress_infra.auth import issue_token
 from dicompress_schemas import (
@@ -191,6 +195,31 @@ def postgres_transactions(database_url: str) -> int:
     return asyncio.run(read())
 
 
+CATCHUP_COUNTERS = (
+    "dicompress_notifier_catchup_requests",
+    "dicompress_notifier_catchup_reads",
+    "dicompress_notifier_changes_skipped",
+    "dicompress_notifier_events_filled",
+)
+
+
+def notifier_counters(ws_url: str) -> dict[str, float]:
+    """The notifier's catch-up counters from its /metrics ({} for a notifier that has none,
+    e.g. an older revision): how often subscriptions lagged behind Postgres, and the reads
+    that cost."""
+    parts = urllib.parse.urlsplit(ws_url)
+    scheme = "https" if parts.scheme == "wss" else "http"
+    answer = httpx.get(f"{scheme}://{parts.netloc}/metrics", timeout=10)
+    answer.raise_for_status()
+    return {
+        family.name.removeprefix("dicompress_notifier_"): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        if family.name in CATCHUP_COUNTERS
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
+
+
 def run_phase(
     phase: Phase,
     url: str,
@@ -223,6 +252,7 @@ def run_phase(
             connect_s = time.perf_counter() - started
             cpu_connected = cpu_seconds(notifier)
             transactions_before = postgres_transactions(config.database_url)
+            counters_before = notifier_counters(url)
             rss_connected = notifier.memory_info().rss
             print(
                 f"  {phase.name}: {sum(s.connections for s in summaries)} connections subscribed "
@@ -240,6 +270,7 @@ def run_phase(
             drained_s = time.perf_counter() - started - connect_s
             cpu_after = cpu_seconds(notifier)
             transactions = postgres_transactions(config.database_url) - transactions_before
+            counters = notifier_counters(url)
     finally:
         for worker in workers:
             worker.join(30)
@@ -303,10 +334,18 @@ def run_phase(
         },
         "client_cpu_s": round(sum(r.cpu_s for r in reports), 2),
         "postgres_transactions_while_publishing": transactions,
+        "notifier_catchup": {k: v - counters_before.get(k, 0) for k, v in counters.items()},
         # what one delivered frame costs the notifier, hence the frames/s one core can carry
         "notifier_cpu_us_per_frame": round(1e6 * (cpu_after - cpu_connected) / max(1, frames), 1),
         "frames_per_core_second": round(frames / max(1e-9, cpu_after - cpu_connected)),
     }
+
+
+def catchup_cell(phase: dict[str, Any]) -> str:
+    c = phase.get("notifier_catchup") or {}
+    if not c:
+        return "n/a"
+    return f"{c['catchup_requests']:.0f} / {c['catchup_reads']:.0f} / {c['changes_skipped']:.0f}"
 
 
 def _expect(pipe: Connection, kind: str, timeout_s: float) -> Any:
@@ -334,8 +373,11 @@ def notifier_source(rev: str | None, workdir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def notifier_stack(workdir: Path, rev: str | None) -> Iterator[tuple[StackConfig, str, int, str]]:
-    """Backends, the progress service and one notifier: (config, ws url, notifier pid, secret)."""
+def notifier_stack(
+    workdir: Path, rev: str | None, compression: str | None = None
+) -> Iterator[tuple[StackConfig, str, int, str]]:
+    """Backends, the progress service and one notifier: (config, ws url, notifier pid, secret).
+    `compression`: the notifier's NOTIFIER_COMPRESSION (None: its default)."""
     cache = CLASSPATH_CACHE.resolve() if CLASSPATH_CACHE.exists() else None
     with temporary_backends(cache, durable=True) as config:
         secret = secrets.token_urlsafe(32)
@@ -345,7 +387,11 @@ def notifier_stack(workdir: Path, rev: str | None) -> Iterator[tuple[StackConfig
             runner.start("progress", {"PROGRESS_WEB_PORT": str(free_port())})
             notifier = runner.start(
                 "notifier",
-                {"NOTIFIER_PORT": str(free_port()), **notifier_source(rev, workdir)},
+                {
+                    "NOTIFIER_PORT": str(free_port()),
+                    **notifier_source(rev, workdir),
+                    **({"NOTIFIER_COMPRESSION": compression} if compression else {}),
+                },
             )
             yield config, notifier.ws_url, notifier.process.pid, secret
         finally:
@@ -457,6 +503,11 @@ def render(results: dict[str, Any]) -> str:
             str(a["postgres_transactions_while_publishing"]),
             str(b["postgres_transactions_while_publishing"]),
         ),
+        (
+            "catch-up requests / reads / notifications skipped",
+            catchup_cell(a),
+            catchup_cell(b),
+        ),
         ("other frames", str(a["other_frames"]), str(b["other_frames"])),
         (
             "closed before done / after",
@@ -534,6 +585,11 @@ def parse_args() -> argparse.Namespace:
         "--notifier-rev",
         help="measure the notifier as of this git revision (default: the working tree)",
     )
+    parser.add_argument(
+        "--notifier-compression",
+        choices=("none", "deflate"),
+        help="the notifier's NOTIFIER_COMPRESSION (default: the notifier's own default)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.events, args.latency_jobs, args.connections = 1000, 4, 500
@@ -548,7 +604,12 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="dicompress-bench-notifier-"))
     print(f"starting backends, progress and notifier (logs in {workdir})", flush=True)
     try:
-        with notifier_stack(workdir, args.notifier_rev) as (config, url, pid, secret):
+        with notifier_stack(workdir, args.notifier_rev, args.notifier_compression) as (
+            config,
+            url,
+            pid,
+            secret,
+        ):
             token = issue_token(secret, TENANT, AUDIENCE)
             topics = Topics(prefix=config.topic_prefix)
             for key, phase in (("latency", latency_phase(args)), ("fanout", fanout_phase(args))):
@@ -565,6 +626,8 @@ def main() -> None:
     results["machine"]["load_avg_at_end"] = [round(v, 2) for v in os.getloadavg()]
     print(render(results))
     name = "notifier" + ("-quick" if args.quick else "") + ("-nodeflate" if args.no_deflate else "")
+    if args.notifier_compression is not None:
+        name += f"-server-{args.notifier_compression}"
     out = RESULTS / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -18,11 +18,13 @@ from dicompress_infra.auth import AuthError, verifier_from_settings
 from dicompress_infra.kafka import make_producer
 from dicompress_infra.metrics import new_registry
 from dicompress_infra.running import run_until_signalled
+from dicompress_notifier.catchup import CatchUp
 from dicompress_notifier.changes import ChangeListener
 from dicompress_notifier.commands import Canceller
 from dicompress_notifier.errors import NotifierError
 from dicompress_notifier.feed import Feed
 from dicompress_notifier.gate import Gate
+from dicompress_notifier.gctune import tune_gc
 from dicompress_notifier.history import JobHistory
 from dicompress_notifier.hub import Hub
 from dicompress_notifier.session import Services, Session
@@ -38,6 +40,7 @@ POLICY_VIOLATION = 1008
 
 async def run(settings: NotifierSettings) -> None:
     """Serve until SIGTERM or SIGINT; open connections are closed with 1001 (going away)."""
+    tune_gc(settings.notifier_gc_young_threshold)
     await run_until_signalled(partial(serve_notifier, settings))
 
 
@@ -50,12 +53,17 @@ def allowed_origins(settings: NotifierSettings) -> list[Origin | None] | None:
 
 
 def listening_socket(settings: NotifierSettings) -> socket.socket:
-    """The server socket; accepted client sockets inherit its SO_SNDBUF (Linux)."""
+    """The server socket; accepted client sockets inherit its TCP_NODELAY and SO_SNDBUF
+    (Linux)."""
     host = settings.notifier_host
     family = socket.AF_INET6 if ":" in host else socket.AF_INET  # "::" binds both on Linux
     sock = socket.create_server(
         (host, settings.notifier_port), family=family, backlog=1024, dualstack_ipv6=host == "::"
     )
+    # asyncio turns Nagle off only for sockets whose proto is IPPROTO_TCP, and this one's is 0:
+    # without this, a frame written right after another waits for the client's (delayed) ACK,
+    # tens of milliseconds on every burst of small frames
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if settings.notifier_send_buffer_bytes is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, settings.notifier_send_buffer_bytes)
     return sock
@@ -76,15 +84,18 @@ async def serve_notifier(
     changes = ChangeListener(settings.database_url, settings.notifier_notify_channel, hub)
     registry = new_registry()
     metrics = NotifierMetrics(registry)
-    metrics.watch(hub)
     gate = Gate(verifier_from_settings(settings), feed.ready.is_set, registry)
     producer = make_producer(settings.kafka_bootstrap_servers)
     await producer.start()
     try:
         async with asyncpg.create_pool(settings.database_url, min_size=1, max_size=4) as pool:
+            store = EventStore(pool)
+            catch_up = CatchUp(store, hub)
+            metrics.watch(hub, catch_up)
             services = Services(
                 hub,
-                EventStore(pool),
+                store,
+                catch_up,
                 settings.notifier_max_queue,
                 timing or Timing(),
                 metrics,
@@ -131,6 +142,7 @@ async def _serve(
             ping_interval=settings.notifier_ping_interval_s,
             ping_timeout=settings.notifier_ping_timeout_s,
             origins=allowed_origins(settings),
+            compression=None if settings.notifier_compression == "none" else "deflate",
         ):
             log.info(
                 "notifier listening",

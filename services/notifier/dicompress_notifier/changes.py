@@ -1,8 +1,9 @@
 """`ChangeListener`: ONE Postgres LISTEN per notifier instance on the projection's change feed.
 
 The progress worker NOTIFYs `job_progress` (a JSON snapshot per job per committed batch) inside
-its transactions. Each notification wakes the subscriptions of that job, which read Postgres
-only if the live Kafka stream has not brought them as far yet; idle subscriptions cost nothing.
+its transactions. A notification the live Kafka stream has already covered wakes nobody; any
+other wakes the subscriptions of that job, which then read Postgres (one read per job, shared:
+see `CatchUp`) if the live stream still has not brought them as far; idle ones cost nothing.
 The connection is dedicated to listening. When it drops, notifications sent meanwhile are lost
 for good, so after re-LISTENing every subscription is woken to re-read what it may have missed.
 """

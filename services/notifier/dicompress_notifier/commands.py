@@ -9,7 +9,6 @@ compressor stops a job once, and the audit trail records both).
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 
 from aiokafka import AIOKafkaProducer
@@ -18,8 +17,6 @@ from aiokafka.errors import KafkaError
 from dicompress_infra.kafka import publish_command
 from dicompress_notifier.errors import NotifierError
 from dicompress_schemas.commands import CancelRequested
-
-log = logging.getLogger(__name__)
 
 
 class CommandUnavailable(NotifierError):
@@ -52,13 +49,4 @@ class Canceller:
             ) from exc
         except KafkaError as exc:
             raise CommandUnavailable(f"Kafka refused the cancel: {exc}; try again") from exc
-        log.info(
-            "cancel requested",
-            extra={
-                "job_id": str(job_id),
-                "tenant": tenant,
-                "command_id": str(command.command_id),
-                "topic": self._topic,
-            },
-        )
         return command

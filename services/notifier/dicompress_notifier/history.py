@@ -70,6 +70,11 @@ class JobHistory:
         ends = [job.by_seq[s] for s in job.seqs[:start] if job.by_seq[s].terminal]
         return ends + events
 
+    def highest(self, job_id: uuid.UUID) -> int | None:
+        """The highest seq held of the job; None if none is."""
+        job = self._jobs.get(job_id)
+        return job.seqs[-1] if job is not None and job.seqs else None
+
     def evict(self, now: datetime) -> None:
         """Drop jobs that ended before the window, then the least recently active over the cap."""
         horizon = now - self._window

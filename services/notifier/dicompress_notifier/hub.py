@@ -40,6 +40,8 @@ class Hub:
         self._clock = clock
         self._listeners: dict[uuid.UUID, set[Listener]] = {}
         self.published = 0  # events taken so far (the metrics read it)
+        self.filled = 0  # events found by catch-up reads that the live stream had not brought
+        self.changes_skipped = 0  # notifications the live stream had already covered
 
     def publish(self, event: JobEvent) -> None:
         """Cache `event`, then hand it to every listener of its job (they drop duplicates)."""
@@ -48,8 +50,29 @@ class Hub:
         for listener in tuple(self._listeners.get(event.job_id, ())):
             listener.push(event)
 
+    def fill(self, events: list[JobEvent]) -> None:
+        """Events read from Postgres because the live stream lagged: cache them and hand the
+        ones the hub never had to the listeners of their job, so that they all catch up from
+        one read (see `CatchUp`)."""
+        now = self._clock()
+        for event in events:
+            if self.history.add(event, now):
+                self.filled += 1
+                for listener in tuple(self._listeners.get(event.job_id, ())):
+                    listener.push(event)
+
     def wake(self, change: Change) -> None:
-        """Tell the listeners of `change.job_id` the projection moved (from LISTEN/NOTIFY)."""
+        """Tell the listeners of `change.job_id` the projection moved (from LISTEN/NOTIFY).
+
+        Usually the Kafka feed is ahead of the projection: when the hub already holds an event
+        at or past the notified seq, every listener has been handed it (or has read what comes
+        before the cache), so waking them would only cost a task switch each. A listener that
+        lacks a seq below it notices the hole itself."""
+        if change.last_seq is not None:
+            highest = self.history.highest(change.job_id)
+            if highest is not None and highest >= change.last_seq:
+                self.changes_skipped += 1
+                return
         for listener in tuple(self._listeners.get(change.job_id, ())):
             listener.poke(change)
 

@@ -6,6 +6,7 @@ to the client in an error frame; the connection stays open.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
@@ -135,8 +136,11 @@ def unsubscribed_frame(job_id: uuid.UUID) -> str:
     return _dumps({"op": "unsubscribed", "job_id": str(job_id)})
 
 
+@functools.lru_cache(maxsize=4096)
 def event_frame(event: JobEvent) -> str:
-    """The event's JSON is spliced in as it is, not parsed and re-encoded."""
+    """The event's JSON is spliced in as it is, not parsed and re-encoded. Cached: every
+    subscriber of the job sends the same frame, so it is rendered once per event, not once
+    per subscriber (the events recently fanned out are what is kept)."""
     return _dumps(
         {
             "op": "event",

@@ -11,9 +11,10 @@ import asyncpg
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from dicompress_notifier.catchup import CatchUp
 from dicompress_notifier.commands import Canceller, CommandUnavailable
 from dicompress_notifier.hub import Hub
-from dicompress_notifier.outbox import Outbox
+from dicompress_notifier.outbox import Outbox, direct_writer
 from dicompress_notifier.protocol import (
     Cancel,
     ErrorCode,
@@ -42,6 +43,7 @@ class Services:
 
     hub: Hub
     store: EventStore
+    catch_up: CatchUp
     max_queue: int
     timing: Timing
     metrics: NotifierMetrics | None = None
@@ -58,7 +60,11 @@ class Session:
         self._tenant = tenant
         self._services = services
         self._outbox = Outbox(
-            ws, services.coalesce_at, services.max_queue, metrics=services.metrics
+            ws,
+            services.coalesce_at,
+            services.max_queue,
+            metrics=services.metrics,
+            write_now=direct_writer(ws),
         )
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._requests: set[asyncio.Task[None]] = set()  # cancels waiting for the broker
@@ -126,6 +132,7 @@ class Session:
             frame.since_seq,
             hub=s.hub,
             store=s.store,
+            catch_up=s.catch_up,
             outbox=self._outbox,
             max_queue=s.max_queue,
             timing=s.timing,

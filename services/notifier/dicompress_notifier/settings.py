@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from dicompress_infra.settings import CommonSettings, NameList
@@ -79,6 +81,22 @@ class NotifierSettings(CommonSettings):
         ge=4096,
         description="SO_SNDBUF of client sockets (None: the OS default); smaller bounds the "
         "kernel memory per connection and makes a stalled client's lag visible sooner",
+    )
+
+    notifier_compression: Literal["none", "deflate"] = Field(
+        default="none",
+        description="permessage-deflate on client connections: 'deflate' accepts it when the "
+        "client offers it, 'none' never. Off by default: our frames are small JSON, and in the "
+        "fan-out benchmark deflate cost more CPU per frame and memory per connection than the "
+        "bytes it saved on loopback or a LAN (see docs/notifier-protocol.md)",
+    )
+
+    notifier_gc_young_threshold: int = Field(
+        default=50_000,
+        ge=700,
+        description="CPython's young-generation GC threshold (its default is 700): higher "
+        "keeps full collections, which stop the event loop for up to a second with 10,000 "
+        "connections, rare (see dicompress_notifier.gctune)",
     )
 
     @model_validator(mode="after")

@@ -5,7 +5,8 @@ reflects; with one it resumes right after it. Either way the events come from th
 snapshot, plus the head of the history from Postgres when the cache starts too late, then from
 the live events the hub pushes. Postgres is asked again only when the live stream lags behind
 it: when a `job_progress` notification says the projection is past what was sent, or when a
-seq is missing between two received ones. What cannot be sent at all is said with a `gap`
+seq is missing between two received ones; and then through `CatchUp`, one read per job at
+a time for all its subscriptions. What cannot be sent at all is said with a `gap`
 frame followed by a fresh snapshot.
 """
 
@@ -16,6 +17,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
+from dicompress_notifier.catchup import CatchUp
 from dicompress_notifier.hub import Hub
 from dicompress_notifier.model import Change, JobEvent
 from dicompress_notifier.outbox import TRY_AGAIN_LATER, Outbox
@@ -56,6 +58,7 @@ class Subscription:
         *,
         hub: Hub,
         store: EventStore,
+        catch_up: CatchUp,
         outbox: Outbox,
         max_queue: int,
         timing: Timing,
@@ -65,6 +68,7 @@ class Subscription:
         self.since_seq = since_seq
         self._hub = hub
         self._store = store
+        self._catch_up = catch_up
         self._outbox = outbox
         self._timing = timing
         self._inbox: asyncio.Queue[JobEvent | Change] = asyncio.Queue(max_queue)
@@ -76,6 +80,9 @@ class Subscription:
         # the job's encoded slices as of the last event sent, when known exactly (for the
         # progress frames of a lagging client)
         self._slices_done: int | None = None
+        # the cursor while `run` waits for its next item with nothing held back and no lag
+        # (then `push` may release the next event itself); None otherwise
+        self._live: Sequencer | None = None
 
     @property
     def job_id(self) -> uuid.UUID:
@@ -83,7 +90,23 @@ class Subscription:
 
     def push(self, event: JobEvent) -> None:
         """A live event from the hub; never blocks. A full inbox means the client cannot keep
-        up: its connection is closed with 1013 rather than losing events silently."""
+        up: its connection is closed with 1013 rather than losing events silently.
+
+        The next event in seq order, while `run` idles with an empty inbox, is released here
+        at once: the task would release it as it is (nothing is held back, nothing lags), so
+        this only spares it a wake-up per event and subscriber, the bulk of a fan-out's cost.
+        Anything else (a terminal event, a seq out of order, another tenant's) goes through
+        the inbox to the task."""
+        live = self._live
+        if (
+            live is not None
+            and event.seq == live.next_seq
+            and not event.terminal
+            and event.tenant == self.tenant
+            and self._inbox.empty()
+        ):
+            self._send(live, [event])
+            return
         self._offer(event)
 
     def poke(self, change: Change) -> None:
@@ -187,11 +210,21 @@ class Subscription:
             if seq.terminal_pending and (since := seq.gap_since) is not None:
                 give_up_at = since + self._timing.give_up_s
                 deadline = give_up_at if deadline is None else min(deadline, give_up_at)
-            try:
-                async with asyncio.timeout_at(deadline):
+            item: JobEvent | Change | None
+            if deadline is None:
+                # the usual case: no timer to arm and cancel for every event, and `push` may
+                # release in-order events itself meanwhile
+                self._live = seq
+                try:
                     item = await self._inbox.get()
-            except TimeoutError:
-                item = None
+                finally:
+                    self._live = None
+            else:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        item = await self._inbox.get()
+                except TimeoutError:
+                    item = None
             if isinstance(item, JobEvent):
                 self._send(seq, [item])
             elif isinstance(item, Change):
@@ -252,7 +285,8 @@ class Subscription:
         await self._check_owner(seq)
         if seq.foreign:
             return []
-        return await self._store.events(self._job_id, self.tenant, seq.last_sent)
+        # shared with every other subscription of the job that lags as well
+        return await self._catch_up.events(self._job_id, self.tenant, seq.last_sent)
 
     async def _check_owner(self, seq: Sequencer) -> None:
         """Once the projection knows the job, a foreign owner ends the subscription."""

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from dicompress_notifier.catchup import CatchUp
 from dicompress_notifier.hub import Hub
 
 
@@ -45,14 +46,16 @@ class NotifierMetrics:
         )
         self._registry = registry
 
-    def watch(self, hub: Hub) -> None:
-        """Export the hub's subscription count and relayed events (read at scrape time)."""
-        self._registry.register(_HubCollector(hub))
+    def watch(self, hub: Hub, catch_up: CatchUp | None = None) -> None:
+        """Export the hub's subscription count and relayed events, and the catch-up reads
+        of Postgres (read at scrape time)."""
+        self._registry.register(_HubCollector(hub, catch_up))
 
 
 class _HubCollector(Collector):
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, catch_up: CatchUp | None) -> None:
         self._hub = hub
+        self._catch_up = catch_up
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         yield GaugeMetricFamily(
@@ -65,3 +68,24 @@ class _HubCollector(Collector):
             "Job events taken from Kafka and handed to the hub.",
             value=self._hub.published,
         )
+        yield CounterMetricFamily(
+            "dicompress_notifier_changes_skipped",
+            "Projection notifications the live stream had already covered (nobody woken).",
+            value=self._hub.changes_skipped,
+        )
+        yield CounterMetricFamily(
+            "dicompress_notifier_events_filled",
+            "Job events found by catch-up reads of Postgres that the live stream lacked.",
+            value=self._hub.filled,
+        )
+        if self._catch_up is not None:
+            yield CounterMetricFamily(
+                "dicompress_notifier_catchup_requests",
+                "Subscriptions that lagged behind Postgres and asked to catch up.",
+                value=self._catch_up.requests,
+            )
+            yield CounterMetricFamily(
+                "dicompress_notifier_catchup_reads",
+                "Postgres reads those catch-ups took (one per job at a time, shared).",
+                value=self._catch_up.reads,
+            )

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
+from dicompress_notifier.catchup import CatchUp
 from dicompress_notifier.history import JobHistory
 from dicompress_notifier.hub import Hub
 from dicompress_notifier.model import Change, JobEvent
@@ -114,6 +115,7 @@ def subscribe(
         since,
         hub=hub,
         store=store,  # type: ignore[arg-type]  # duck-typed store
+        catch_up=kw.pop("catch_up", None) or CatchUp(store, hub),
         outbox=outbox,
         max_queue=kw.pop("max_queue", 100),
         timing=FAST,
