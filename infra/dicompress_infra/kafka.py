@@ -47,6 +47,16 @@ async def publish_command(producer: AIOKafkaProducer, topic: str, command: Comma
         key=str(command.job_id).encode(),
         headers=[("type", command.type.encode())],
     )
+    log.info(
+        "command published",
+        extra={
+            "job_id": str(command.job_id),
+            "tenant": command.tenant,
+            "type": command.type,
+            "command_id": str(command.command_id),
+            "topic": topic,
+        },
+    )
 
 
 async def dead_letter(

@@ -191,16 +191,7 @@ def jobs_router(
             if body is not None and body.reason is not None
             else CancelRequested(job_id=job_id, tenant=tenant)
         )
-        await publisher.send_command(command)
-        log.info(
-            "cancel requested",
-            extra={
-                "job_id": str(job_id),
-                "tenant": tenant,
-                "command_id": str(command.command_id),
-                "topic": settings.topics.control,
-            },
-        )
+        await publisher.send_command(command)  # which logs it
         return CancelAccepted(
             command_id=command.command_id,
             job_id=job_id,
