@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import faust
 from faust.exceptions import ConsumerNotStarted
+from faust.sensors import Monitor
 from faust.types import TP, EventT
 from faust.web import Request, Response, View
 
@@ -63,6 +64,7 @@ def create_app(settings: ProgressSettings) -> faust.App:
         # committed, so the new owner gets it again; the tracking record makes that harmless.
         stream_wait_empty=False,
         logging_config=_keep_root_handler(),
+        Monitor=_NoEventStats,
     )
     resources = Resources(settings)
     registry = new_registry()
@@ -99,6 +101,32 @@ def create_app(settings: ProgressSettings) -> faust.App:
         return view.bytes(exposition(registry), headers={"Content-Type": CONTENT_TYPE})
 
     return app
+
+
+class _NoEventStats(Monitor):
+    """faust's default Monitor times every message and stream event for statistics we never
+    read (our /metrics has its own); its per-message hooks cost a few percent of the worker."""
+
+    def on_message_in(self, tp: TP, offset: int, message: faust.types.Message) -> None:
+        return None
+
+    def on_stream_event_in(
+        self, tp: TP, offset: int, stream: faust.types.StreamT[Any], event: EventT[Any]
+    ) -> dict[str, Any] | None:
+        return None
+
+    def on_stream_event_out(
+        self,
+        tp: TP,
+        offset: int,
+        stream: faust.types.StreamT[Any],
+        event: EventT[Any],
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        return None
+
+    def on_message_out(self, tp: TP, offset: int, message: faust.types.Message) -> None:
+        return None
 
 
 def _message(event: EventT[bytes]) -> Message:

@@ -193,13 +193,17 @@ class Projector:
 
 
 def _log_outcome(outcome: Outcome, message: Message, event: Event | Command) -> None:
+    # Slices are most of the traffic and logged at DEBUG: skip building their fields at all
+    # unless DEBUG is on (this runs once per event, in the worker's hot path).
+    slice_event = isinstance(event, SliceEncoded | SliceFailed)
+    level = logging.DEBUG if slice_event else logging.INFO
+    if outcome is Outcome.APPLIED and not log.isEnabledFor(level):
+        return
     fields = {**_fields(message, event), "outcome": outcome.value}
     if isinstance(event, Command):
         log.info(f"command {outcome.value}", extra=fields)
     elif outcome is Outcome.APPLIED:
-        # Slices are most of the traffic; job-level events are worth INFO.
-        slice_event = isinstance(event, SliceEncoded | SliceFailed)
-        log.log(logging.DEBUG if slice_event else logging.INFO, "event applied", extra=fields)
+        log.log(level, "event applied", extra=fields)
     elif outcome is Outcome.DUPLICATE:
         log.info("event already recorded; ignored (redelivery or replay)", extra=fields)
     elif outcome is Outcome.LATE:

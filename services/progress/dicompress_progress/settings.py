@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -51,6 +52,11 @@ class ProgressSettings(CommonSettings):
         pattern=r"^[a-z_][a-z0-9_]*$",
         description="Postgres NOTIFY channel of the change feed (one payload per changed job "
         "per committed batch)",
+    )
+    progress_event_loop: Literal["asyncio", "uvloop"] = Field(
+        default="uvloop",
+        description="Event loop of the worker: uvloop (faust's -L uvloop) cuts the per-message "
+        "cost of faust, aiokafka and asyncpg (see bench/bench_progress.py)",
     )
     progress_session_timeout_s: float = Field(
         default=30,
