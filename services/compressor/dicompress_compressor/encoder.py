@@ -122,9 +122,11 @@ def encode_slice(data: bytes, options: EncodeOptions) -> EncodedSlice:
             uid = derived_instance_uid(source_uid, what)
             mark_lossy(ds, ratio=ratio, method=spec.method, new_uid=uid)
         dcmwrite(out, ds, enforce_file_format=True)
-    except (ValueError, TypeError, OverflowError) as exc:
+    except (ValueError, TypeError, OverflowError, AttributeError, OSError) as exc:
         # pydicom reads an invalid value leniently but refuses to write it back (found by
-        # bench_fuzz: a corrupt LossyImageCompressionRatio made ValueError escape)
+        # bench_fuzz: a corrupt LossyImageCompressionRatio made ValueError or OSError escape,
+        # a lost (0002,0002) AttributeError). The output is written to memory, so an OSError
+        # here is pydicom's wrapper of a bad element, never a disk.
         raise MalformedDicom(
             f"an element of the file holds an invalid value that cannot be written back "
             f"({type(exc).__name__}: {exc}); the file is corrupt: export it again from the source"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 from functools import cache
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -119,3 +120,18 @@ def test_fuzz_dicom_a_corrupt_value_refused_on_writing_is_rejected_clearly() -> 
     corrupt = data[:at] + b"\x9a" + data[at + 1 :]
     with pytest.raises(MalformedDicom, match="invalid value that cannot be written back"):
         encode_slice(corrupt, OPTIONS)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "flipped-file-meta.dcm",  # (0002,0002) lost: AttributeError on writing
+        "unwritable-ratio.dcm",  # (0028,2112) unwritable: OSError on writing
+    ],
+)
+def test_fuzz_dicom_files_found_by_the_long_sweep_are_rejected_clearly(case: str) -> None:
+    """Kept as bench/bench_fuzz.py found them (the JPEG 2000 slice with up to 8 bytes
+    flipped): each passes reading, then pydicom refuses to write it."""
+    data = (Path(__file__).parent / "cases" / case).read_bytes()
+    with pytest.raises(MalformedDicom, match="invalid value that cannot be written back"):
+        encode_slice(data, OPTIONS)
