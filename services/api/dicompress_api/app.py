@@ -25,6 +25,7 @@ from dicompress_api.postgres_stats import PostgresStats
 from dicompress_api.presign import S3Presigner
 from dicompress_api.problems import install_problem_handlers
 from dicompress_api.ratelimit import TokenBuckets, rate_limited
+from dicompress_api.s3client import S3Connection
 from dicompress_api.settings import ApiSettings
 from dicompress_api.sources import S3Sources
 from dicompress_api.stream import stream_router
@@ -58,8 +59,9 @@ def create_app(
     database = Database(settings.database_url)  # one pool for the jobs and the audit readers
     store = store or PostgresJobs(database)
     audit = PostgresAudit(database)
-    presigner = S3Presigner(settings, settings.api_presign_expiry_s)
-    sources = sources or S3Sources(settings, settings.api_allowed_buckets)
+    s3 = S3Connection(settings)  # one client for the presigner and the source lister
+    presigner = S3Presigner(s3, settings.api_presign_expiry_s)
+    sources = sources or S3Sources(s3, settings.api_allowed_buckets)
     stats = stats or PostgresStats(database)
     keys = keys or PostgresKeys(
         database,

@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from dicompress_api.camel import CAMEL
 from dicompress_api.errors import FieldProblem, InvalidRequest, StoreUnavailable
-from dicompress_infra.s3 import S3Uri, make_s3_client
-from dicompress_infra.settings import CommonSettings
+from dicompress_api.s3client import S3Connection
+from dicompress_infra.s3 import S3Uri
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -37,24 +37,21 @@ class SourceInfo(BaseModel):
 
 
 class S3Sources:
-    """Lists source prefixes; the client is built by `start` (lifespan)."""
+    """Lists source prefixes with the process's S3 client."""
 
-    def __init__(self, settings: CommonSettings, buckets: Sequence[str]) -> None:
-        self._settings = settings
+    def __init__(self, s3: S3Connection, buckets: Sequence[str]) -> None:
+        self._s3 = s3
         self._buckets = list(buckets)
-        self._client: S3Client | None = None
 
     async def start(self) -> None:
-        self._client = make_s3_client(self._settings)
+        await self._s3.start()
 
     async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        await self._s3.close()
 
     async def problem(self) -> str | None:
         """None when every allowed bucket answers a HEAD, else what is wrong (for /readyz)."""
-        client = self._client
+        client = self._s3.client
         if client is None:
             return "s3: not started"
         try:
@@ -68,7 +65,7 @@ class S3Sources:
     async def inspect(self, uri: S3Uri, field: str) -> SourceInfo:
         """Count and size the objects under `uri` (as a folder); 422 on `field` if there are
         none or the bucket cannot be read, StoreUnavailable (503) if S3 does not answer."""
-        client = self._client
+        client = self._s3.client
         if client is None:
             raise StoreUnavailable("the S3 client was not started")
         try:
