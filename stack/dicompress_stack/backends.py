@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dicompress_schemas import Topics
-from dicompress_stack import kafka, postgres, s3
+from dicompress_stack import kafka, postgres, s3, s3_server
 from dicompress_stack.config import S3_ACCESS_KEY, S3_SECRET_KEY, StackConfig
 from dicompress_stack.errors import StackError
 from dicompress_stack.net import port_open
@@ -74,7 +74,9 @@ class Backends:
             ProcessRecord(
                 name="kafka", pid=self.kafka.pid, marker="kafka.Kafka", log=self.kafka.log_path
             ),
-            ProcessRecord(name="s3", pid=self.s3.pid, marker="moto_server", log=self.s3.log_path),
+            ProcessRecord(
+                name="s3", pid=self.s3.pid, marker=s3_server.MARKER, log=self.s3.log_path
+            ),
         ]
         pg_pid = self.postgres.pid()
         if pg_pid is not None:

@@ -1,8 +1,7 @@
-"""An embedded S3: moto's server in a subprocess (in memory, no signature checks)."""
+"""An embedded S3: moto's S3 server in a subprocess (in memory, no signature checks)."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -10,29 +9,20 @@ from botocore.exceptions import ClientError
 
 from dicompress_infra.s3 import make_s3_client
 from dicompress_infra.settings import CommonSettings
-from dicompress_stack.errors import StackError
+from dicompress_stack import s3_server
 from dicompress_stack.net import http_ok
 from dicompress_stack.processes import Supervised, start_process
 
 READY_TIMEOUT_S = 60.0
 
 
-def moto_server_path() -> str:
-    """`moto_server` from our own environment (next to the interpreter), else from PATH."""
-    beside = Path(sys.executable).parent / "moto_server"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("moto_server")
-    if found is None:
-        raise StackError("moto_server not found: install 'moto[server]' in this environment")
-    return found
-
-
 def start_s3(s3_dir: Path, port: int) -> Supervised:
     """Start moto on 127.0.0.1:`port` and wait until it answers."""
     url = f"http://127.0.0.1:{port}/"
     server = start_process(
-        "s3", [moto_server_path(), "-H", "127.0.0.1", "-p", str(port)], s3_dir / "s3.log"
+        "s3",
+        [sys.executable, "-m", s3_server.MARKER, "-H", "127.0.0.1", "-p", str(port)],
+        s3_dir / "s3.log",
     )
     try:
         server.wait_ready(lambda: http_ok(url), f"GET {url} answered 200", READY_TIMEOUT_S)
