@@ -102,6 +102,11 @@ def start_kafka(kafka_dir: Path, classpath: str, port: int, controller_port: int
             "java",
             "-Xmx512m",
             "-Xms256m",
+            # A small broker for one machine: the serial collector and the C1 compiler only.
+            # Under a 399-slice job, C2's compiles and G1's threads cost about a core-second
+            # of the two cores the encoders need; a broker this busy gains nothing from either.
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
             f"-Dlog4j2.configurationFile={log4j}",
             "kafka.Kafka",
             str(properties),
