@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from bench.bench_encode import encode_series
-from bench.compare.procwatch import PeakRss, spawned_workers
+from bench.compare.procwatch import LONG_LIVED_RESCAN, PeakRss, spawned_workers
 
 from dicompress_compressor.encoder import EncodedSlice
 from dicompress_infra.kafka import make_producer, publish
@@ -49,7 +49,7 @@ def run_encode_path(
 ) -> tuple[float, int, list[EncodedSlice]]:
     """Seconds, peak RSS of the pool processes and the encoded slices (series read first)."""
     series = {path.name: path.read_bytes() for path in files}
-    with PeakRss(spawned_workers) as peak:
+    with PeakRss(spawned_workers, rescan_every=LONG_LIVED_RESCAN) as peak:
         seconds, encoded = asyncio.run(encode_series(series, workers, rate, codec))
     return seconds, peak.peak_bytes, encoded
 
@@ -145,7 +145,7 @@ class PipelineStack:
             )
             slices = 0
             outcome: JobCompleted | JobFailed | JobCancelled | None = None
-            with PeakRss(lambda: [process.pid]) as peak:
+            with PeakRss(lambda: [process.pid], rescan_every=LONG_LIVED_RESCAN) as peak:
                 started = time.perf_counter()
                 await publish(producer, topics.requests, request)
                 async with asyncio.timeout(timeout_s):

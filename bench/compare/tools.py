@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.compare.procwatch import Watched, run_watched
+from bench.compare.procwatch import LONG_LIVED_RESCAN, Watched, run_watched
 
 NODE_DIR = Path(__file__).resolve().parent.parent / "node"
 DCMJS_SCRIPT = NODE_DIR / "encode.js"
@@ -71,4 +71,6 @@ def run_dcmjs(
         ["node", str(DCMJS_SCRIPT), f"{rate:g}", str(out_dir), *map(str, files[i : i + share])]
         for i in range(0, len(files), share)
     ]
-    return run_watched(commands, out_dir.parent / f"{out_dir.name}-logs", timeout_s)
+    logs = out_dir.parent / f"{out_dir.name}-logs"
+    # node runs the whole share in one process: no need to walk /proc at every sample
+    return run_watched(commands, logs, timeout_s, rescan_every=LONG_LIVED_RESCAN)
