@@ -14,7 +14,7 @@ from dicompress_compressor.cancellation import CancelRegistry, ControlListener
 from dicompress_compressor.job import JobRunner
 from dicompress_compressor.pool import EncoderPool
 from dicompress_compressor.settings import CompressorSettings
-from dicompress_compressor.storage import S3ObjectStore
+from dicompress_compressor.storage import FastS3ObjectStore
 from dicompress_compressor.telemetry import CompressorMetrics
 from dicompress_compressor.worker import JoinTracker, Worker
 from dicompress_infra.health import serve_health
@@ -77,7 +77,7 @@ async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
         await consumer.start()
         stack.push_async_callback(consumer.stop)  # leaves the group: a quick rebalance
         runner = JobRunner(
-            store=S3ObjectStore(make_s3_client(settings)),
+            store=FastS3ObjectStore(make_s3_client(settings), settings),
             encoder=pool,
             emit=metrics.counting(functools.partial(publish, producer, topics.events)),
             worker=settings.compressor_worker_id,

@@ -1,21 +1,28 @@
-"""The object store the job runner reads slices from and writes artifacts to (S3 via boto3).
+"""The object store the job runner reads slices from and writes artifacts to (S3).
 
 boto3 is synchronous: every call runs in a thread so the event loop keeps consuming and
-publishing. The job runner depends on the `ObjectStore` protocol, not on boto3.
+publishing. The two requests made for every slice go through obstore instead (see
+`FastS3ObjectStore`). The job runner depends on the `ObjectStore` protocol, not on either.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
+import obstore
 from botocore.exceptions import ClientError
+from obstore.store import S3Store
 
 from dicompress_infra.s3 import S3Uri
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from obstore.store import S3Config
+
+    from dicompress_infra.settings import CommonSettings
 
 _MISSING = ("404", "NoSuchKey", "NotFound")
 
@@ -143,3 +150,65 @@ class S3ObjectStore:
         await asyncio.to_thread(
             self._client.abort_multipart_upload, Bucket=uri.bucket, Key=uri.key, UploadId=upload_id
         )
+
+
+class FastS3ObjectStore(S3ObjectStore):
+    """`S3ObjectStore` with the two requests made once per slice, the source's GET and the
+    encoded slice's PUT, sent by obstore (Rust's object_store) rather than boto3.
+
+    On two cores every core-second the S3 client spends is taken from the encoders. Measured on
+    the embedded S3, 399 GETs of 0.5 MB and 399 PUTs of 5 KB cost this process 2.3 CPU-s through
+    boto3 and 0.6 CPU-s through obstore, whose requests run on its own threads, outside the GIL.
+    Listing, metadata reads and the ZIP's multipart upload stay on boto3: a few requests per
+    job, and listing then means exactly what it means to the API's source lister.
+    """
+
+    def __init__(self, client: S3Client, settings: CommonSettings) -> None:
+        super().__init__(client)
+        self._settings = settings
+        self._stores: dict[str, S3Store] = {}
+
+    def _store(self, bucket: str) -> S3Store:
+        store = self._stores.get(bucket)
+        if store is None:
+            store = self._stores[bucket] = obstore_bucket(self._settings, bucket)
+        return store
+
+    async def get_bytes(self, obj: SourceObject) -> bytes:
+        try:
+            found = await obstore.get_async(self._store(obj.bucket), obj.key)
+        except ValueError:
+            # object_store refuses some legal S3 keys ('a//b', 'a/./b', control characters)
+            # before sending anything; boto3 can still fetch them.
+            return await super().get_bytes(obj)
+        return bytes(await found.bytes_async())
+
+    async def put_bytes(self, uri: S3Uri, data: bytes, metadata: dict[str, str]) -> None:
+        # Our slice keys are always ones object_store accepts. Its attributes other than the
+        # five HTTP headers it names are user metadata (x-amz-meta-*), as with boto3.
+        await obstore.put_async(
+            self._store(uri.bucket), uri.key, data, attributes=dict(metadata), use_multipart=False
+        )
+
+
+def obstore_bucket(settings: CommonSettings, bucket: str) -> S3Store:
+    """An obstore client for one bucket, configured as `make_s3_client` configures boto3's."""
+    endpoint = settings.s3_endpoint_url
+    config: S3Config = {
+        "region": settings.s3_region,
+        "access_key_id": settings.aws_access_key_id,
+        "secret_access_key": settings.aws_secret_access_key.get_secret_value(),
+        "virtual_hosted_style_request": False,
+    }
+    if endpoint:
+        config["endpoint"] = endpoint
+    return S3Store(
+        bucket,
+        config=config,
+        client_options={
+            "allow_http": bool(endpoint and endpoint.startswith("http://")),
+            "connect_timeout": timedelta(seconds=5),
+            "timeout": timedelta(seconds=60),
+        },
+        retry_config={"max_retries": 5, "retry_timeout": timedelta(seconds=120)},
+    )

@@ -164,6 +164,27 @@ async def test_a_non_dicom_object_fails_alone_and_another_jobs_zip_is_not_overwr
     assert old["Body"].read() == b"old"
 
 
+async def test_source_keys_that_object_store_cannot_name_are_still_compressed(
+    compressor: CompressorSettings, producer: AIOKafkaProducer, test_env: dict[str, str]
+) -> None:
+    # Slices travel through obstore, whose paths refuse empty and '.' segments that S3 keys
+    # may have; those slices must take the boto3 road, not fail.
+    bucket = test_env["S3_BUCKET"]
+    keys = ["odd/a//IM1.dcm", "odd/b/./IM2.dcm", "odd/c d%20+/IM3.dcm"]
+    for key, (_, data) in zip(keys, generate_series(n_slices=3, size=128, seed=6), strict=True):
+        await asyncio.to_thread(put, compressor, bucket, key, data)
+    request = request_for(bucket, "odd/")
+
+    await publish(producer, compressor.topics.requests, request)
+    events = await job_events(compressor, request.job_id)
+
+    encoded = [e for e in events if isinstance(e, SliceEncoded)]
+    assert sorted(e.source_key for e in encoded) == sorted(keys)
+    completed = events[-1]
+    assert isinstance(completed, JobCompleted)
+    assert (completed.slices_encoded, completed.slices_failed) == (3, 0)
+
+
 async def test_a_job_stopped_midway_is_redone_with_the_same_event_ids(
     compressor_settings: CompressorSettings, producer: AIOKafkaProducer, test_env: dict[str, str]
 ) -> None:
