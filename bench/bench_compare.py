@@ -27,9 +27,9 @@ from functools import partial
 from pathlib import Path
 
 from bench.compare.environment import describe_machine
-from bench.compare.ours import PipelineStack, pipeline_stack, run_encode_path
+from bench.compare.ours import ExternalS3, PipelineStack, pipeline_stack, run_encode_path
 from bench.compare.quality import Quality, measure, originals_by_instance, read_files
-from bench.compare.report import Row, render_report, render_table
+from bench.compare.report import Row, medians, render_report, render_table
 from bench.compare.targets import check_targets
 from bench.compare.tools import dcmjs_missing, gdcmconv_missing, run_dcmjs, run_gdcmconv
 
@@ -129,11 +129,17 @@ def run_encode(bench: Bench, codecs: list[Codec], rates: list[float], workers: l
                 bench.attempt("encode", codec, rate, count, one)
 
 
-def run_pipeline(bench: Bench, codecs: list[Codec], rates: list[float], workers: list[int]) -> None:
+def run_pipeline(
+    bench: Bench,
+    codecs: list[Codec],
+    rates: list[float],
+    workers: list[int],
+    s3: ExternalS3 | None = None,
+) -> None:
     started = time.perf_counter()
     with ExitStack() as cleanup:
         try:
-            stack = cleanup.enter_context(pipeline_stack(bench.files, bench.root / "services"))
+            stack = cleanup.enter_context(pipeline_stack(bench.files, bench.root / "services", s3))
         except Exception as exc:  # no Java/Maven, ports...: the other tools' rows still stand
             for codec in codecs:
                 bench.skip("pipeline", codec, rates, workers, f"stack did not start: {exc}"[:400])
@@ -190,7 +196,10 @@ def run_all(bench: Bench, args: argparse.Namespace) -> list[Row]:
     for tool in ("gdcmconv", "dcmjs"):
         if tool in args.tools:
             run_external(bench, tool, args.rates, args.workers)
-    for tool, run in (("encode", run_encode), ("pipeline", run_pipeline)):
+    external = None
+    if args.s3_endpoint:
+        external = ExternalS3(args.s3_endpoint, args.s3_access_key, args.s3_secret_key)
+    for tool, run in (("encode", run_encode), ("pipeline", partial(run_pipeline, s3=external))):
         if tool in args.tools:
             run(bench, [J2K, *htj2k], args.rates, args.workers)
             if not htj2k:
@@ -206,6 +215,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS))
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the .md goes")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every tool N times, one after another in turn, and report median seconds: "
+        "on this 2-core VM one run of a tool varies by 10-15%%",
+    )
+    parser.add_argument(
+        "--s3-endpoint",
+        help="a running S3 (e.g. MinIO) for the pipeline rows instead of the embedded moto",
+    )
+    parser.add_argument("--s3-access-key", default="minioadmin")
+    parser.add_argument("--s3-secret-key", default="minioadmin")
     args = parser.parse_args()
 
     began = datetime.now(UTC)
@@ -220,7 +242,13 @@ def main() -> None:
         )
         print(f"{series}, written to {root / 'series'} in {time.perf_counter() - clock:.1f} s")
         print(render_table([]))
-        rows = run_all(bench, args)
+        runs = []
+        for number in range(1, args.repeat + 1):
+            if args.repeat > 1:
+                print(f"(run {number} of {args.repeat})", flush=True)
+            bench.rows = []
+            runs.append(run_all(bench, args))
+        rows = medians(runs)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     minutes = (time.perf_counter() - clock) / 60
@@ -229,6 +257,8 @@ def main() -> None:
         f".venv/bin/python -m bench.bench_compare --slices {args.slices} "
         f"--rates {' '.join(f'{r:g}' for r in args.rates)} "
         f"--workers {' '.join(map(str, args.workers))} --tools {' '.join(args.tools)}"
+        + (f" --repeat {args.repeat}" if args.repeat > 1 else "")
+        + (f" --s3-endpoint {args.s3_endpoint}" if args.s3_endpoint else "")
     )
     print(f"\n{render_table(rows)}\n")
     print("\n".join(f"- {line}" for line in verdicts))

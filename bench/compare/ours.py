@@ -11,7 +11,7 @@ import uuid
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -179,12 +179,31 @@ class PipelineStack:
                     yield archive.read(name)
 
 
+@dataclass(frozen=True)
+class ExternalS3:
+    """An S3 endpoint already running (MinIO, say) to use instead of the embedded one."""
+
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+
+
 @contextmanager
-def pipeline_stack(files: Sequence[Path], workdir: Path) -> Iterator[PipelineStack]:
-    """Start the embedded backends on free ports, provision topics, a database and a bucket,
-    and upload the series; stop everything afterwards."""
+def pipeline_stack(
+    files: Sequence[Path], workdir: Path, external_s3: ExternalS3 | None = None
+) -> Iterator[PipelineStack]:
+    """Start the embedded backends on free ports, provision topics, a database and a bucket
+    (in `external_s3` when given), and upload the series; stop everything afterwards."""
     classpath_cache = StackConfig.from_env({}).kafka_classpath_cache
-    with embedded_backends(classpath_cache) as backends:
+    with embedded_backends(classpath_cache) as embedded:
+        backends = embedded
+        if external_s3 is not None:  # the embedded S3 stays up, idle
+            backends = replace(
+                embedded,
+                s3_endpoint_url=external_s3.endpoint_url,
+                s3_access_key=external_s3.access_key,
+                s3_secret_key=external_s3.secret_key,
+            )
         env = provision_test_env(backends)
         stack = PipelineStack(env=env, workdir=workdir)
         s3 = stack.s3()

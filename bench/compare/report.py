@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.compare.quality import Quality
 
@@ -23,6 +23,36 @@ class Row:
     expected_slices: int = 0
     skipped: str = ""
     note: str = ""
+
+
+def medians(runs: Sequence[Sequence[Row]]) -> list[Row]:
+    """One row per (tool, codec, rate, workers) over repeated runs: the run with the median
+    seconds, its note saying the spread, and the highest peak RSS of any run. A key measured in
+    no run keeps its first skipped row. Rows come out in the first run's order."""
+    if len(runs) == 1:
+        return list(runs[0])
+    keyed: dict[tuple[str, str, float, int], list[Row]] = {}
+    for run in runs:
+        for row in run:
+            keyed.setdefault((row.tool, row.codec, row.rate, row.workers), []).append(row)
+    merged = []
+    for tries in keyed.values():
+        measured = sorted((r for r in tries if not r.skipped), key=lambda r: r.seconds)
+        if not measured:
+            merged.append(tries[0])
+            continue
+        middle = measured[(len(measured) - 1) // 2]
+        low, high = measured[0].seconds, measured[-1].seconds
+        runs_word = "run" if len(measured) == 1 else "runs"
+        spread = f"median of {len(measured)} {runs_word} ({low:.2f}-{high:.2f} s)"
+        merged.append(
+            replace(
+                middle,
+                peak_rss_bytes=max(r.peak_rss_bytes for r in measured),
+                note="; ".join(part for part in (spread, middle.note) if part),
+            )
+        )
+    return merged
 
 
 HEADER = (
