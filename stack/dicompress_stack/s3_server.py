@@ -24,9 +24,13 @@ MARKER = "dicompress_stack.s3_server"
 
 
 class KeepAliveHandler(MotoRequestHandler):
-    """moto's handler (it keeps S3 metadata keys that contain underscores) over HTTP/1.1."""
+    """moto's handler (it keeps S3 metadata keys that contain underscores) over HTTP/1.1,
+    without the access log line per request (6% of the server's CPU; errors are still logged)."""
 
     protocol_version = "HTTP/1.1"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
 
 
 def _exit(signum: int, frame: FrameType | None) -> None:
