@@ -54,6 +54,11 @@ def timeout_for(slices: int, workers: int) -> float:
     return 60.0 + slices * 0.25 / workers
 
 
+def one_line(reason: str, limit: int = 600) -> str:
+    """A reason fit for a table cell: errors quoting a log tail span many lines."""
+    return " / ".join(line.strip() for line in reason.splitlines() if line.strip())[:limit]
+
+
 class Bench:
     """The series on disk and its originals, and the rows measured so far."""
 
@@ -75,7 +80,7 @@ class Bench:
         try:
             row = run()
         except Exception as exc:  # a broken tool must not cost us the other rows
-            reason = f"failed: {type(exc).__name__}: {exc}"[:400]
+            reason = one_line(f"failed: {type(exc).__name__}: {exc}")
             row = Row(TOOL_NAMES[tool], codec.value, rate, workers, skipped=reason)
         self.add(row)
 
@@ -83,7 +88,7 @@ class Bench:
              why: str) -> None:  # fmt: skip
         for rate in rates:
             for count in workers:
-                self.add(Row(TOOL_NAMES[tool], codec.value, rate, count, skipped=why))
+                self.add(Row(TOOL_NAMES[tool], codec.value, rate, count, skipped=one_line(why)))
 
     def quality_of_dir(self, out_dir: Path) -> Quality:
         quality = measure(self.originals, read_files(out_dir / f.name for f in self.files))
@@ -142,7 +147,7 @@ def run_pipeline(
             stack = cleanup.enter_context(pipeline_stack(bench.files, bench.root / "services", s3))
         except Exception as exc:  # no Java/Maven, ports...: the other tools' rows still stand
             for codec in codecs:
-                bench.skip("pipeline", codec, rates, workers, f"stack did not start: {exc}"[:400])
+                bench.skip("pipeline", codec, rates, workers, f"stack did not start: {exc}")
             return
         print(f"(embedded stack up, series uploaded, in {time.perf_counter() - started:.1f} s)")
         for count in workers:

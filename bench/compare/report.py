@@ -27,8 +27,9 @@ class Row:
 
 def medians(runs: Sequence[Sequence[Row]]) -> list[Row]:
     """One row per (tool, codec, rate, workers) over repeated runs: the run with the median
-    seconds, its note saying the spread, and the highest peak RSS of any run. A key measured in
-    no run keeps its first skipped row. Rows come out in the first run's order."""
+    seconds (of an even number, the slower of the middle two), its note saying the spread, and
+    the highest peak RSS of any run. A key measured in no run keeps its first skipped row. Rows
+    come out in the first run's order."""
     if len(runs) == 1:
         return list(runs[0])
     keyed: dict[tuple[str, str, float, int], list[Row]] = {}
@@ -41,7 +42,7 @@ def medians(runs: Sequence[Sequence[Row]]) -> list[Row]:
         if not measured:
             merged.append(tries[0])
             continue
-        middle = measured[(len(measured) - 1) // 2]
+        middle = measured[len(measured) // 2]
         low, high = measured[0].seconds, measured[-1].seconds
         runs_word = "run" if len(measured) == 1 else "runs"
         spread = f"median of {len(measured)} {runs_word} ({low:.2f}-{high:.2f} s)"

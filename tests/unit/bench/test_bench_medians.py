@@ -43,6 +43,12 @@ def test_skipped_runs_are_left_out_and_a_never_measured_row_stays_skipped() -> N
     assert merged[0].note == "median of 1 run (12.00-12.00 s)"
 
 
+def test_of_an_even_number_of_runs_the_slower_middle_one_is_reported() -> None:
+    runs = [[_row("ours", 12.0, 1)], [_row("ours", 14.0, 1)]]
+
+    assert medians(runs)[0].seconds == 14.0
+
+
 def test_a_single_run_is_returned_as_it_is() -> None:
     run = [_row("ours", 10.0, 1, note="sampled")]
 
