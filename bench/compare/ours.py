@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import boto3
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from bench.bench_encode import encode_series
 from bench.compare.procwatch import LONG_LIVED_RESCAN, PeakRss, spawned_workers
@@ -38,7 +37,7 @@ from dicompress_stack.config import StackConfig
 from dicompress_stack.net import free_port
 from dicompress_stack.processes import Supervised
 from dicompress_stack.services import SERVICE_BY_NAME, start_service
-from dicompress_stack.testing import embedded_backends, provision_test_env
+from dicompress_stack.testing import embedded_backends, provision_test_env, s3_client
 
 SOURCE_PREFIX = "bench/series/"
 TARGET_PREFIX = "bench/out/"
@@ -81,13 +80,7 @@ class PipelineStack:
         return Topics(prefix=self.env["TOPIC_PREFIX"])
 
     def s3(self) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.env["S3_ENDPOINT_URL"],
-            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
-            region_name="us-east-1",
-        )
+        return s3_client(self.env)
 
     @contextmanager
     def compressor(self, workers: int) -> Iterator[Supervised]:

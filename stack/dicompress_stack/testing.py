@@ -15,6 +15,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import boto3
 
 from dicompress_schemas import Topics
 from dicompress_stack.backends import Backends, start_backends
@@ -25,6 +28,9 @@ from dicompress_stack.postgres import create_database, database_url
 from dicompress_stack.processes import Supervised
 from dicompress_stack.s3 import create_bucket
 from dicompress_stack.services import SERVICE_BY_NAME, start_service
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # DICOMPRESS_TEST_BACKENDS=embedded skips the Docker probe even where an engine runs
 FORCE_ENV = "DICOMPRESS_TEST_BACKENDS"
@@ -160,6 +166,18 @@ def provision_test_env(backends: TestBackends) -> dict[str, str]:
         "JWT_SECRET": secrets.token_urlsafe(32),
         "S3_BUCKET": bucket,
     }
+
+
+def s3_client(env: Mapping[str, str]) -> S3Client:
+    """A plain boto3 S3 client for the S3 of `env` (as `provision_test_env` returns it)."""
+    client: S3Client = boto3.client(
+        "s3",
+        endpoint_url=env["S3_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+    return client
 
 
 @dataclass(frozen=True)

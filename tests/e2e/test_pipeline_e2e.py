@@ -13,7 +13,6 @@ import zipfile
 from typing import Any
 
 import asyncpg
-import boto3
 import httpx
 import pydicom
 import pytest
@@ -22,22 +21,13 @@ from websockets.asyncio.client import connect
 
 from dicompress_infra.auth import issue_token
 from dicompress_stack.synthetic_ct import generate_series
+from dicompress_stack.testing import s3_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 SLICES = 20
 RATE = 10.0
 J2K_LOSSY = "1.2.840.10008.1.2.4.91"
-
-
-def _s3(env: dict[str, str]) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=env["S3_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
 
 
 async def _collect(ws_url: str, token: str, job_id: str) -> list[dict[str, Any]]:
@@ -65,7 +55,7 @@ async def test_series_travels_the_whole_pipeline(
     test_env: dict[str, str], service_runner: Any
 ) -> None:
     bucket = test_env["S3_BUCKET"]
-    s3 = _s3(test_env)
+    s3 = s3_client(test_env)
     for name, data in generate_series(n_slices=SLICES, seed=7):
         s3.put_object(Bucket=bucket, Key=f"clinic-e2e/studies/ct-1/{name}", Body=data)
 

@@ -16,7 +16,6 @@ import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-import boto3
 import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright, Route, sync_playwright
 
@@ -25,7 +24,7 @@ from dicompress_infra.auth import issue_token
 from dicompress_stack.client import JobProgress
 from dicompress_stack.net import free_port
 from dicompress_stack.synthetic_ct import generate_series
-from dicompress_stack.testing import RunningService, ServiceRunner
+from dicompress_stack.testing import RunningService, ServiceRunner, s3_client
 from dicompress_stack.watch import watch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -63,13 +62,7 @@ def _chromium(playwright: Playwright, profile: Path) -> BrowserContext:
 
 
 def _upload_series(env: dict[str, str], prefix: str) -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=env["S3_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
+    s3 = s3_client(env)
     for name, data in generate_series(n_slices=SLICES, seed=11):
         s3.put_object(Bucket=env["S3_BUCKET"], Key=prefix + name, Body=data)
 

@@ -11,11 +11,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import asyncpg
-from faults_rig import Rig, s3_client, wait_for
+from faults_rig import Rig, wait_for
 from faults_watch import Watchers
 
 from dicompress_progress.replay import check
 from dicompress_progress.settings import ProgressSettings
+from dicompress_stack.testing import s3_client
 
 ENDED = ("completed", "failed", "cancelled")
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import boto3
 import httpx
 import psutil
 
@@ -30,7 +29,12 @@ from dicompress_stack.backends import Backends
 from dicompress_stack.net import free_port
 from dicompress_stack.services import SERVICE_BY_NAME, start_service
 from dicompress_stack.synthetic_ct import generate_series
-from dicompress_stack.testing import RunningService, TestBackends, provision_test_env
+from dicompress_stack.testing import (
+    RunningService,
+    TestBackends,
+    provision_test_env,
+    s3_client,
+)
 
 TENANT = "clinic-faults"
 SERIES_PREFIX = f"{TENANT}/series/ct/"
@@ -58,16 +62,6 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise RigTimeout(f"timed out after {within_s:g} s waiting for {what}")
         await asyncio.sleep(interval_s)
-
-
-def s3_client(env: dict[str, str]) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=env["S3_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
 
 
 def as_test_backends(backends: Backends) -> TestBackends:
