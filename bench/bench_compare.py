@@ -139,12 +139,13 @@ def run_pipeline(
     codecs: list[Codec],
     rates: list[float],
     workers: list[int],
-    s3: ExternalS3 | None = None,
+    external_s3: ExternalS3 | None = None,
 ) -> None:
     started = time.perf_counter()
     with ExitStack() as cleanup:
         try:
-            stack = cleanup.enter_context(pipeline_stack(bench.files, bench.root / "services", s3))
+            services = bench.root / "services"
+            stack = cleanup.enter_context(pipeline_stack(bench.files, services, external_s3))
         except Exception as exc:  # no Java/Maven, ports...: the other tools' rows still stand
             for codec in codecs:
                 bench.skip("pipeline", codec, rates, workers, f"stack did not start: {exc}")
@@ -201,10 +202,11 @@ def run_all(bench: Bench, args: argparse.Namespace) -> list[Row]:
     for tool in ("gdcmconv", "dcmjs"):
         if tool in args.tools:
             run_external(bench, tool, args.rates, args.workers)
-    external = None
+    external_s3 = None
     if args.s3_endpoint:
-        external = ExternalS3(args.s3_endpoint, args.s3_access_key, args.s3_secret_key)
-    for tool, run in (("encode", run_encode), ("pipeline", partial(run_pipeline, s3=external))):
+        external_s3 = ExternalS3(args.s3_endpoint, args.s3_access_key, args.s3_secret_key)
+    pipeline = partial(run_pipeline, external_s3=external_s3)
+    for tool, run in (("encode", run_encode), ("pipeline", pipeline)):
         if tool in args.tools:
             run(bench, [J2K, *htj2k], args.rates, args.workers)
             if not htj2k:
