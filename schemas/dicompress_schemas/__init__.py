@@ -5,7 +5,14 @@ package and nothing else of ours. Change it deliberately: `tests/contract` fails
 JSON Schema no longer matches the models.
 """
 
-from dicompress_schemas.codec import DecodeError, decode_event, encode_event, event_key
+from dicompress_schemas.codec import (
+    DecodeError,
+    decode_event,
+    decode_ingest_event,
+    encode_event,
+    event_key,
+    ingest_event_key,
+)
 from dicompress_schemas.commands import (
     COMMAND_TYPES,
     CancelRequested,
@@ -28,11 +35,30 @@ from dicompress_schemas.events import (
     TerminalEvent,
     new_event_id,
 )
+from dicompress_schemas.studies import (
+    INGEST_EVENT_TYPES,
+    ArchiveUploaded,
+    ImageHeader,
+    IngestCompleted,
+    IngestEvent,
+    IngestEventBase,
+    IngestFailed,
+    IngestStarted,
+    IngestTerminal,
+    InstanceKind,
+    InstanceStored,
+    MemberRejected,
+    UploadChannel,
+    new_ingest_event_id,
+    study_id,
+)
 from dicompress_schemas.topics import Topics
 
 __all__ = [
     "COMMAND_TYPES",
     "EVENT_TYPES",
+    "INGEST_EVENT_TYPES",
+    "ArchiveUploaded",
     "CancelRequested",
     "Codec",
     "Command",
@@ -40,18 +66,33 @@ __all__ = [
     "DecodeError",
     "Event",
     "EventBase",
+    "ImageHeader",
+    "IngestCompleted",
+    "IngestEvent",
+    "IngestEventBase",
+    "IngestFailed",
+    "IngestStarted",
+    "IngestTerminal",
+    "InstanceKind",
+    "InstanceStored",
     "JobCancelled",
     "JobCompleted",
     "JobFailed",
     "JobStarted",
+    "MemberRejected",
     "SliceEncoded",
     "SliceFailed",
     "TerminalEvent",
     "Topics",
+    "UploadChannel",
     "decode_command",
     "decode_event",
+    "decode_ingest_event",
     "encode_command",
     "encode_event",
     "event_key",
+    "ingest_event_key",
     "new_event_id",
+    "new_ingest_event_id",
+    "study_id",
 ]

@@ -1,16 +1,20 @@
-"""One codec for every event on every topic: orjson bytes <-> the `Event` union."""
+"""One codec for every event on every topic: orjson bytes <-> the `Event` and `IngestEvent`
+unions."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from dicompress_schemas.events import Event, EventBase
+from dicompress_schemas.studies import IngestEvent, IngestEventBase
 from dicompress_schemas.upcast import upcast
 
+T = TypeVar("T")
 _adapter: TypeAdapter[Event] = TypeAdapter(Event)
+_ingest_adapter: TypeAdapter[IngestEvent] = TypeAdapter(IngestEvent)
 
 
 class DecodeError(ValueError):
@@ -21,7 +25,7 @@ class DecodeError(ValueError):
         self.reason = reason
 
 
-def encode_event(event: EventBase) -> bytes:
+def encode_event(event: BaseModel) -> bytes:
     """Serialise an event as compact JSON (UTC timestamps, UUIDs as strings)."""
     return orjson.dumps(event.model_dump(mode="json"))
 
@@ -31,11 +35,25 @@ def event_key(event: EventBase) -> bytes:
     return str(event.job_id).encode()
 
 
+def ingest_event_key(event: IngestEventBase) -> bytes:
+    """Kafka key: the ingest id, so one upload's events stay in one partition, in order."""
+    return str(event.ingest_id).encode()
+
+
 def decode_event(data: bytes | str | dict[str, Any]) -> Event:
-    """Parse and validate one event of any known type and version.
+    """Parse and validate one job event of any known type and version.
 
     Raises DecodeError for anything that is not a valid event; never anything else.
     """
+    return _decode(_adapter, data)
+
+
+def decode_ingest_event(data: bytes | str | dict[str, Any]) -> IngestEvent:
+    """Parse and validate one ingest event; DecodeError for anything else."""
+    return _decode(_ingest_adapter, data)
+
+
+def _decode(adapter: TypeAdapter[T], data: bytes | str | dict[str, Any]) -> T:
     try:
         raw = data if isinstance(data, dict) else orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -43,7 +61,7 @@ def decode_event(data: bytes | str | dict[str, Any]) -> Event:
     if not isinstance(raw, dict):
         raise DecodeError("not a JSON object")
     try:
-        return _adapter.validate_python(upcast(raw))
+        return adapter.validate_python(upcast(raw))
     except ValidationError as exc:
         raise DecodeError(f"not a valid event: {_summary(exc)}") from exc
 

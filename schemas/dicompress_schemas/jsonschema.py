@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from dicompress_schemas.commands import COMMAND_TYPES
 from dicompress_schemas.events import EVENT_TYPES
+from dicompress_schemas.studies import INGEST_EVENT_TYPES
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "json"
 _ID_BASE = "https://dicompress.dev/schemas/"
@@ -29,7 +30,7 @@ def schema_name(model: type[BaseModel]) -> str:
 def generate() -> dict[str, dict[str, Any]]:
     """File name -> JSON Schema (draft 2020-12) of every event and command, each version."""
     out: dict[str, dict[str, Any]] = {}
-    for model in (*EVENT_TYPES, *COMMAND_TYPES):
+    for model in (*EVENT_TYPES, *INGEST_EVENT_TYPES, *COMMAND_TYPES):
         schema = model.model_json_schema(mode="serialization")
         name = schema_name(model)
         # `type` and `version` have defaults in Python, but on the wire they are always there.

@@ -8,10 +8,20 @@ REQUESTS = "compression.requests"
 EVENTS = "compression.events"
 CONTROL = "compression.control"
 DEAD_LETTER = "compression.dead-letter"
+INGEST_REQUESTS = "ingest.requests"
+INGEST_EVENTS = "ingest.events"
 
 # Partitions per topic: requests and events bound how many compressors and projection workers
 # share the load; control (commands every compressor must see) and dead-letter are small.
-PARTITIONS = {REQUESTS: 4, EVENTS: 4, CONTROL: 1, DEAD_LETTER: 1}
+# Ingest topics: one partition per ingest worker, like the requests.
+PARTITIONS = {
+    REQUESTS: 4,
+    EVENTS: 4,
+    CONTROL: 1,
+    DEAD_LETTER: 1,
+    INGEST_REQUESTS: 4,
+    INGEST_EVENTS: 4,
+}
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,8 @@ class Topics:
     control: commands to running jobs (`CancelRequested`), keyed by job id; every compressor
         reads all of it (no consumer group), since any of them may hold the job.
     dead_letter: what could not be decoded or applied, with the reason in a header.
+    ingest_requests: `ArchiveUploaded`, keyed by ingest id; the ingest workers' group reads it.
+    ingest_events: everything that happens to an ingest after that, keyed by ingest id.
     """
 
     prefix: str = ""
@@ -43,8 +55,23 @@ class Topics:
     def dead_letter(self) -> str:
         return self.prefix + DEAD_LETTER
 
+    @property
+    def ingest_requests(self) -> str:
+        return self.prefix + INGEST_REQUESTS
+
+    @property
+    def ingest_events(self) -> str:
+        return self.prefix + INGEST_EVENTS
+
     def all(self) -> tuple[str, ...]:
-        return (self.requests, self.events, self.control, self.dead_letter)
+        return (
+            self.requests,
+            self.events,
+            self.control,
+            self.dead_letter,
+            self.ingest_requests,
+            self.ingest_events,
+        )
 
     def layout(self) -> list[tuple[str, int]]:
         """(name, partitions) of every topic, for whoever creates them."""

@@ -14,11 +14,13 @@ import yaml
 from dicompress_schemas import (
     COMMAND_TYPES,
     EVENT_TYPES,
+    INGEST_EVENT_TYPES,
     CompressionRequested,
     DecodeError,
     Topics,
     decode_command,
     decode_event,
+    decode_ingest_event,
     encode_command,
     encode_event,
 )
@@ -27,6 +29,7 @@ from dicompress_schemas.jsonschema import SCHEMA_DIR, generate, render, schema_n
 ROOT = Path(__file__).resolve().parents[2] / "schemas"
 EXAMPLES = ROOT / "examples"
 NAMES = [schema_name(model) for model in EVENT_TYPES]
+INGEST_NAMES = [schema_name(model) for model in INGEST_EVENT_TYPES]
 COMMAND_NAMES = [schema_name(model) for model in COMMAND_TYPES]
 
 
@@ -47,7 +50,7 @@ def test_committed_schemas_equal_generated() -> None:
         )
 
 
-@pytest.mark.parametrize("name", NAMES + COMMAND_NAMES)
+@pytest.mark.parametrize("name", NAMES + INGEST_NAMES + COMMAND_NAMES)
 def test_example_validates_against_committed_schema(name: str) -> None:
     schema = _load(SCHEMA_DIR / name)
     example = _load(EXAMPLES / name)
@@ -139,7 +142,29 @@ def test_asyncapi_names_every_event_and_topic() -> None:
     }
     assert addresses == set(Topics().all())
     messages = doc["components"]["messages"]
-    for model in (*EVENT_TYPES, *COMMAND_TYPES):
+    for model in (*EVENT_TYPES, *INGEST_EVENT_TYPES, *COMMAND_TYPES):
         ref = messages[model.__name__]["payload"]["$ref"]
         assert (ROOT / ref).is_file(), ref
         assert ref == f"json/{schema_name(model)}"
+
+
+@pytest.mark.parametrize("name", INGEST_NAMES)
+def test_ingest_example_decodes_and_round_trips(name: str) -> None:
+    raw = (EXAMPLES / name).read_bytes()
+    event = decode_ingest_event(raw)
+    assert f"{event.type}.v{event.version}.json" == name
+    assert decode_ingest_event(encode_event(event)) == event
+
+
+def test_ingest_and_job_events_do_not_decode_as_each_other() -> None:
+    with pytest.raises(DecodeError):
+        decode_ingest_event((EXAMPLES / "JobStarted.v1.json").read_bytes())
+    with pytest.raises(DecodeError):
+        decode_event((EXAMPLES / "IngestStarted.v1.json").read_bytes())
+
+
+def test_a_uid_that_could_escape_a_key_is_refused() -> None:
+    raw = _load(EXAMPLES / "InstanceStored.v1.json")
+    for uid in ("../other-tenant", "1.2/3", "1.2.3" + "4" * 70, "1..2"):
+        with pytest.raises(DecodeError, match="series_instance_uid"):
+            decode_ingest_event(raw | {"series_instance_uid": uid})
