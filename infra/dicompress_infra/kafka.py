@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from dicompress_schemas import EventBase, encode_event, event_key
+from dicompress_schemas import EventBase, IngestEventBase, encode_event, event_key, ingest_event_key
 from dicompress_schemas.commands import Command, encode_command
 
 log = logging.getLogger(__name__)
@@ -28,12 +28,16 @@ def make_producer(bootstrap_servers: str) -> AIOKafkaProducer:
     )
 
 
-async def publish(producer: AIOKafkaProducer, topic: str, event: EventBase) -> None:
-    """Send one event keyed by its job and wait for the broker's acknowledgement."""
+async def publish(
+    producer: AIOKafkaProducer, topic: str, event: EventBase | IngestEventBase
+) -> None:
+    """Send one event keyed by its job (or its ingest) and wait for the broker's
+    acknowledgement."""
+    key = event_key(event) if isinstance(event, EventBase) else ingest_event_key(event)
     await producer.send_and_wait(
         topic,
         encode_event(event),
-        key=event_key(event),
+        key=key,
         headers=[("type", event.__class__.__name__.encode())],
     )
 
