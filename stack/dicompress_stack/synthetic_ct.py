@@ -160,9 +160,28 @@ def render_slice(
     index: int, n_slices: int = 399, size: int = 512, seed: int = 0
 ) -> npt.NDArray[np.uint16]:
     """Stored pixel values (uint16, 0..4095; HU = value - 1024) of slice `index` of a series."""
-    g = _grid(size)
     t = index / max(1, n_slices - 1)
-    z_mm = index * SLICE_THICKNESS_MM
+    return _render(size, t, index * SLICE_THICKNESS_MM, index, index, seed)
+
+
+def render_at(
+    depth_mm: float, length_mm: float, size: int = 512, seed: int = 0, noise_index: int = 0
+) -> npt.NDArray[np.uint16]:
+    """Stored values of the axial slice `depth_mm` below the top of a body `length_mm` long.
+
+    The anatomy depends on the depth only, so series with other slice positions (a bone
+    reconstruction, a scout's rows) show the same patient; `noise_index` picks the noise, which
+    differs between series. The field of view is always FIELD_OF_VIEW_MM across `size` pixels.
+    """
+    t = min(1.0, max(0.0, depth_mm / length_mm)) if length_mm > 0 else 0.0
+    index = round(depth_mm / SLICE_THICKNESS_MM)
+    return _render(size, t, depth_mm, index, noise_index, seed)
+
+
+def _render(
+    size: int, t: float, z_mm: float, index: int, noise_index: int, seed: int
+) -> npt.NDArray[np.uint16]:
+    g = _grid(size)
     hu = _anatomy(g, t, z_mm, index, seed)
     tex_a, tex_b, fine = _texture(size, seed)
     phase = z_mm / 30.0
@@ -171,8 +190,8 @@ def render_slice(
     hu[vessels] = 30.0
     hu += (hu > -950.0) * (8.0 * drifting)
     bank = _noise_bank(size, seed)
-    shift = np.random.default_rng([seed, index, 0x1015E]).integers(0, size, 2)
-    hu += np.roll(bank[index % len(bank)], (int(shift[0]), int(shift[1])), axis=(0, 1))
+    shift = np.random.default_rng([seed, noise_index, 0x1015E]).integers(0, size, 2)
+    hu += np.roll(bank[noise_index % len(bank)], (int(shift[0]), int(shift[1])), axis=(0, 1))
     stored: npt.NDArray[np.uint16] = np.clip(np.rint(hu + 1024.0), 0, 4095).astype(np.uint16)
     return stored
 
