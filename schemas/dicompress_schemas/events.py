@@ -92,6 +92,11 @@ class CompressionRequested(EventBase):
         le=200,
         description="Quality floor in dB: a lossy slice below it fails instead of shipping",
     )
+    include_non_image: bool = Field(
+        default=True,
+        description="Copy DICOM objects without pixel data (DICOMDIR, SR, presentation states) "
+        "into the ZIP as they are; false leaves them out. Never counted as slices",
+    )
 
     @model_validator(mode="after")
     def _rate_fits_codec(self) -> CompressionRequested:
@@ -135,6 +140,17 @@ class SliceEncoded(EventBase):
     )
     max_abs_error: int | None = Field(
         default=None, ge=0, description="Largest absolute difference of a stored pixel value"
+    )
+    series_instance_uid: str | None = Field(
+        default=None, description="Series of the slice; slice indexes run series by series"
+    )
+    position: tuple[float, float, float] | None = Field(
+        default=None, description="ImagePositionPatient of the slice (mm), when it has one"
+    )
+    position_along_normal: float | None = Field(
+        default=None,
+        description="Distance along the slice normal (mm): the order of slices in their series "
+        "(dicompress_schemas.geometry)",
     )
 
 
