@@ -1,0 +1,113 @@
+"""From an ArchiveUploaded to a finished ingest: check where the archive is, open it, run the
+ingest in a worker thread, publish its events from the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from dicompress_ingest.errors import IngestAborted
+from dicompress_ingest.ingest import Ingest, IngestContext
+from dicompress_ingest.members import Caps
+from dicompress_ingest.storage import S3Archive, S3Instances, missing
+from dicompress_schemas import (
+    ArchiveUploaded,
+    IngestEventBase,
+    IngestFailed,
+    IngestTerminal,
+    new_ingest_event_id,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[IngestEventBase], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class IngestRunner:
+    """Runs ingests with the adapters it was built with (the composition root is `service`)."""
+
+    client: S3Client
+    publish: Publish
+    caps: Caps
+    worker: str
+    allowed_buckets: frozenset[str]
+    store_threads: int = 4
+
+    async def __call__(self, request: ArchiveUploaded) -> IngestTerminal:
+        loop = asyncio.get_running_loop()
+
+        def emit(event: IngestEventBase) -> None:
+            asyncio.run_coroutine_threadsafe(self.publish(event), loop).result()
+
+        return await asyncio.to_thread(self._run, request, emit)
+
+    def _run(
+        self, request: ArchiveUploaded, emit: Callable[[IngestEventBase], None]
+    ) -> IngestTerminal:
+        try:
+            self._check_location(request)
+            source = self._open(request)
+        except IngestAborted as exc:
+            failed = IngestFailed(
+                event_id=new_ingest_event_id(request.ingest_id, 1),
+                ingest_id=request.ingest_id,
+                tenant=request.tenant,
+                seq=1,
+                error_code=exc.error_code,
+                reason=exc.reason,
+                detail=exc.detail,
+            )
+            emit(failed)
+            return failed
+        store = S3Instances(self.client)
+        attempt = store.register_attempt(
+            request.bucket, f"{request.tenant}/ingests/{request.ingest_id}/attempts/", self.worker
+        )
+        context = IngestContext(
+            source=source,
+            store=store,
+            emit=emit,
+            caps=self.caps,
+            worker=self.worker,
+            attempt=attempt,
+            store_threads=self.store_threads,
+        )
+        return Ingest(request, context).run()
+
+    def _check_location(self, request: ArchiveUploaded) -> None:
+        """Only the tenant's own prefix in an allowed bucket: an event naming another tenant's
+        object (a bug, or a forged message) is refused, not read."""
+        prefix = f"{request.tenant}/"
+        if request.bucket not in self.allowed_buckets or not request.key.startswith(prefix):
+            raise IngestAborted(
+                "archive-not-allowed",
+                "the upload is not in this clinic's storage: upload it again through the API",
+                f"s3://{request.bucket}/{request.key} is outside s3://*/{prefix} or the "
+                f"allowed buckets {sorted(self.allowed_buckets)}",
+            )
+        if ".." in request.key.split("/"):
+            raise IngestAborted(
+                "archive-not-allowed", "the upload's name is not valid", repr(request.key)
+            )
+
+    def _open(self, request: ArchiveUploaded) -> S3Archive:
+        try:
+            return S3Archive(self.client, request.bucket, request.key)
+        except ClientError as exc:
+            if missing(exc):
+                raise IngestAborted(
+                    "archive-missing",
+                    "the uploaded file is no longer in storage (deleted or expired): upload "
+                    "the study again",
+                    f"s3://{request.bucket}/{request.key}",
+                ) from exc
+            raise
