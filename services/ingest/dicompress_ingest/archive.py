@@ -70,7 +70,7 @@ def members(source: ArchiveSource, file_name: str, counter: Counted) -> Iterator
     done = 0
     try:
         for name, _size, data in stream_unzip(_prepend(first, chunks), chunk_size=CHUNK):
-            yield Member(done, decode_name(name), data)
+            yield Member(done, decode_name(name), _checked(data))
             done += 1
         return
     except NotStreamUnzippable:
@@ -88,6 +88,14 @@ def _from_central_directory(source: ArchiveSource, skip: int, counter: Counted) 
             with archive.open(info) as opened:
                 yield Member(index, info.filename, _read_chunks(opened))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+        raise _broken(exc) from exc
+
+
+def _checked(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """A streamed member's bytes; damage found while inflating ends the ingest in words."""
+    try:
+        yield from chunks
+    except UnzipError as exc:
         raise _broken(exc) from exc
 
 
