@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
-        "up", help="start Kafka, Postgres, S3 and the four services; Ctrl-C stops them"
+        "up", help="start Kafka, Postgres, S3 and the five services; Ctrl-C stops them"
     )
     commands.add_parser("env", help="print the running stack's endpoints as `export` lines")
     token = commands.add_parser("token", help="print a development bearer token")

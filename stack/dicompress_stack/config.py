@@ -30,6 +30,7 @@ class StackConfig(BaseModel):
     notifier_port: int = 18765
     progress_web_port: int = 18001
     compressor_health_port: int = 18002
+    ingest_health_port: int = 18004
     # compressor processes in one consumer group (scale-out on one machine); the first serves its
     # health on compressor_health_port, the next ones on the ports right after it
     compressors: int = Field(default=1, ge=1, le=16)
@@ -108,6 +109,7 @@ class StackConfig(BaseModel):
         return {
             "progress": self.progress_web_port,
             **self.compressor_ports(),
+            "ingest": self.ingest_health_port,
             "notifier": self.notifier_port,
             "api": self.api_port,
         }
@@ -131,7 +133,7 @@ def endpoints(config: StackConfig) -> dict[str, str]:
 
 
 def service_env(config: StackConfig, jwt_secret: str) -> dict[str, str]:
-    """The environment every service of the stack is started with (the same for all four)."""
+    """The environment every service of the stack is started with (the same for all)."""
     return {
         "ENVIRONMENT": "development",
         "LOG_LEVEL": config.log_level,
@@ -143,6 +145,7 @@ def service_env(config: StackConfig, jwt_secret: str) -> dict[str, str]:
         # the stack's bucket is the one jobs may use, whatever it is named
         "API_ALLOWED_BUCKETS": config.bucket,
         "COMPRESSOR_ALLOWED_BUCKETS": config.bucket,
+        "INGEST_ALLOWED_BUCKETS": config.bucket,
         "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
         "JWT_SECRET": jwt_secret,
@@ -155,6 +158,7 @@ def service_env(config: StackConfig, jwt_secret: str) -> dict[str, str]:
         ),
         "PROGRESS_WEB_PORT": str(config.progress_web_port),
         "COMPRESSOR_HEALTH_PORT": str(config.compressor_health_port),
+        "INGEST_HEALTH_PORT": str(config.ingest_health_port),
     }
 
 

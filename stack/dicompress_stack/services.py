@@ -1,4 +1,4 @@
-"""The four dicompress services as subprocesses: how each is started and how it shows ready."""
+"""The dicompress services as subprocesses: how each is started and how it shows ready."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         data_dir_env="PROGRESS_DATA_DIR",  # faust insists on a data dir
     ),
     ServiceSpec("compressor", "dicompress_compressor", (), "COMPRESSOR_HEALTH_PORT"),
+    ServiceSpec("ingest", "dicompress_ingest", (), "INGEST_HEALTH_PORT"),
     ServiceSpec("notifier", "dicompress_notifier", (), "NOTIFIER_PORT"),
     ServiceSpec("api", "dicompress_api", (), "API_PORT"),
 )

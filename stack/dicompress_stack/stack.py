@@ -1,4 +1,4 @@
-"""The embedded stack's composition: the backends (see `backends`), then the four services.
+"""The embedded stack's composition: the backends (see `backends`), then the five services.
 
 `start_stack` brings everything up and records it in `stack.json`; `running` and `attach` let
 later commands (`dicompress env`, `dicompress demo`) find and reuse it.
@@ -67,7 +67,7 @@ __all__ = [
 
 
 def start_services(config: StackConfig, env: Mapping[str, str]) -> list[Supervised]:
-    """Start progress, the compressor(s), notifier and api in that order, each healthy before the
+    """Start progress, the compressor(s), ingest, notifier and api in that order, each healthy before the
     next. On failure the ones already started are stopped again."""
     require_free_ports(config.service_ports())
     started: list[Supervised] = []

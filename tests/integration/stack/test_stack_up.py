@@ -34,6 +34,7 @@ PORT_FIELDS = (
     "notifier_port",
     "progress_web_port",
     "compressor_health_port",
+    "ingest_health_port",
 )
 
 
@@ -95,7 +96,7 @@ def test_up_serves_until_sigterm_then_leaves_nothing(
         state = read_state(stack_dir / "stack.json")
         assert state is not None
         assert [p.name for p in state.processes] == [
-            "kafka", "s3", "postgres", "progress", "compressor", "notifier", "api",
+            "kafka", "s3", "postgres", "progress", "compressor", "ingest", "notifier", "api",
         ]  # fmt: skip
     finally:
         up.popen.send_signal(signal.SIGTERM)

@@ -32,14 +32,21 @@ def test_cluster_ids_look_like_kafkas() -> None:
 
 
 def test_services_start_projection_first_and_api_last() -> None:
-    assert [spec.name for spec in SERVICES] == ["progress", "compressor", "notifier", "api"]
+    assert [spec.name for spec in SERVICES] == [
+        "progress",
+        "compressor",
+        "ingest",
+        "notifier",
+        "api",
+    ]
     progress = SERVICES[0]
     assert progress.argv("py") == ["py", "-m", "dicompress_progress", "worker", "-l", "info"]
-    assert SERVICES[3].argv("py") == ["py", "-m", "dicompress_api"]
+    assert SERVICES[-1].argv("py") == ["py", "-m", "dicompress_api"]
     assert progress.health_url(18001) == "http://127.0.0.1:18001/healthz"
     assert [spec.port_env for spec in SERVICES] == [
         "PROGRESS_WEB_PORT",
         "COMPRESSOR_HEALTH_PORT",
+        "INGEST_HEALTH_PORT",
         "NOTIFIER_PORT",
         "API_PORT",
     ]
