@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings
 
 from dicompress_api.settings import ApiSettings
 from dicompress_compressor.settings import CompressorSettings
+from dicompress_ingest.settings import IngestSettings
 from dicompress_notifier.settings import NotifierSettings
 from dicompress_progress.settings import ProgressSettings
 from dicompress_schemas.topics import PARTITIONS, REQUESTS
@@ -44,6 +45,7 @@ CRD_SCHEMAS = {
 SETTINGS: dict[str, type[BaseSettings]] = {
     "api": ApiSettings,
     "compressor": CompressorSettings,
+    "ingest": IngestSettings,
     "progress": ProgressSettings,
     "notifier": NotifierSettings,
 }
