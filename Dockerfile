@@ -1,12 +1,12 @@
 # syntax=docker/dockerfile:1
 # One image for every service; the command picks the service:
 #   python -m dicompress_api | dicompress_compressor | dicompress_progress worker -l info
-#   | dicompress_notifier
+#   | dicompress_notifier | dicompress_ingest
 # (docker-compose.yml and deploy/k8s set the command and every setting through the environment).
 #
-# No HEALTHCHECK on purpose: the same image runs four services on four ports, and both
+# No HEALTHCHECK on purpose: the same image runs five services on five ports, and both
 # orchestrators we ship probe /healthz themselves (compose `healthcheck:`, Kubernetes
-# liveness/readiness probes), so one baked-in check would be wrong for three of them.
+# liveness/readiness probes), so one baked-in check would be wrong for four of them.
 #
 # The base is pinned by tag here; pin it by digest too when you publish the image
 # (`docker buildx imagetools inspect python:3.11.11-slim-bookworm` prints it) so a rebuild
@@ -34,7 +34,7 @@ RUN uv sync --frozen --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="dicompress" \
-      org.opencontainers.image.description="DICOM CT to JPEG 2000 with live progress: api, compressor, progress, notifier" \
+      org.opencontainers.image.description="DICOM CT to JPEG 2000 with live progress: api, compressor, ingest, progress, notifier" \
       org.opencontainers.image.source="https://example.invalid/dicompress"
 # a fixed numeric uid/gid so Kubernetes' runAsNonRoot can verify it without /etc/passwd
 RUN groupadd --system --gid 10001 app \
