@@ -1,10 +1,12 @@
 """Encode one DICOM slice as a job asks: the pure core, run inside pool worker processes.
 
-Read -> (de-identify) -> decode the stored pixels (already-compressed input too) -> encode one
-codestream (`codecs`) -> measure what a lossy codec lost (`quality`) -> encapsulate it with a
-Basic Offset Table under the codec's transfer syntax -> mark a lossy result as a derived image
+Read -> (de-identify) -> decode the stored pixels one frame at a time (compressed input too,
+through the plugin `decoding` names for its transfer syntax) -> encode one codestream per frame
+(`codecs`) -> measure what a lossy codec lost (`quality`) -> encapsulate the frames with a Basic
+Offset Table under the codec's transfer syntax -> mark a lossy result as a derived image
 (`lossy_attributes`) -> write a Part 10 file. Every other element, private tags included, is
-kept (anonymization removes private tags: see `anonymize`).
+kept (anonymization removes private tags: see `anonymize`). A multi-frame object (Enhanced CT,
+a CBCT export) stays one object whose every frame is encoded alone, as DICOM requires.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import io
 import time
 from dataclasses import dataclass
 
-import numpy as np
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
@@ -31,6 +32,7 @@ from dicompress_compressor.codecs import (
     missing_plugins,
     openjpeg_ratio,
 )
+from dicompress_compressor.decoding import check_decoders_available, decode_frame, frame_count
 from dicompress_compressor.errors import (
     EncoderUnavailable,
     MalformedDicom,
@@ -86,11 +88,13 @@ class EncodedSlice:
 
 
 def check_encoder_available() -> None:
-    """Fail at start-up, not on the first job, when an encoding plugin is missing."""
+    """Fail at start-up, not on the first job, when an encoding plugin, or the decoding plugin
+    of any input transfer syntax (`decoding`), is missing."""
     if missing := missing_plugins():
         raise EncoderUnavailable(
             f"missing: {'; '.join(missing)}: install pylibjpeg, pylibjpeg-openjpeg and imagecodecs"
         )
+    check_decoders_available()
 
 
 def encode_slice(data: bytes, options: EncodeOptions) -> EncodedSlice:
@@ -104,17 +108,21 @@ def encode_slice(data: bytes, options: EncodeOptions) -> EncodedSlice:
         raise UnsupportedInput(f"codec {options.codec.value} is not supported")
     spec = SPECS[options.codec]
     started = time.process_time()
-    ds, image, pixels = _prepare(data, options)
+    ds, image, frames = _prepare(data, options)
     source_uid = str(ds.get("SOPInstanceUID", "")) or None
-    codestream = encode_frame(pixels, image, options.codec, options.rate)
-    measured = (
-        quality.LOSSLESS
-        if spec.lossless
-        else quality.measure(pixels, codestream, image.bits_stored)
-    )
+    codestreams = []
+    meter = quality.QualityMeter(image.bits_stored)
+    for index in range(frames):  # one decoded frame held at a time
+        pixels = _frame(ds, image, index, frames)
+        codestreams.append(encode_frame(pixels, image, options.codec, options.rate))
+        if not spec.lossless:
+            meter.add(pixels, codestreams[-1])
+    measured = quality.LOSSLESS if spec.lossless else meter.result()
     measured.check_floor(options.min_psnr)
-    ratio = image.pixel_bytes / len(codestream)
-    _store(ds, codestream, options.codec, image)
+    pixel_bytes = image.pixel_bytes * frames
+    codestream_bytes = sum(len(c) for c in codestreams)
+    ratio = pixel_bytes / codestream_bytes
+    _store(ds, codestreams, options.codec, image)
     out = io.BytesIO()
     try:
         if not spec.lossless:
@@ -133,8 +141,8 @@ def encode_slice(data: bytes, options: EncodeOptions) -> EncodedSlice:
         ) from exc
     return EncodedSlice(
         data=out.getvalue(),
-        pixel_bytes=image.pixel_bytes,
-        codestream_bytes=len(codestream),
+        pixel_bytes=pixel_bytes,
+        codestream_bytes=codestream_bytes,
         ratio=ratio,
         encode_ms=(time.process_time() - started) * 1000.0,
         sop_instance_uid=str(ds.SOPInstanceUID),
@@ -144,24 +152,28 @@ def encode_slice(data: bytes, options: EncodeOptions) -> EncodedSlice:
     )
 
 
-def _prepare(data: bytes, options: EncodeOptions) -> tuple[Dataset, ImageFormat, Pixels]:
-    """Parse, check, de-identify and decode the input; any failure here is the file's fault."""
+def _prepare(data: bytes, options: EncodeOptions) -> tuple[Dataset, ImageFormat, int]:
+    """Parse, check and de-identify the input; return it, its format and its frame count. Any
+    failure here is the file's fault."""
     try:
         ds = _read(data)
         _parse_every_element(ds)
         _check_supported(ds)
         if options.anonymize_seed is not None:
             anonymize(ds, options.anonymize_seed)
-        image = _image_format(ds)
-        return ds, image, _pixels(ds, image)
+        return ds, _image_format(ds), frame_count(ds)
     except SliceRejected:
         raise
     except Exception as exc:  # pydicom parses lazily: a broken tag, VR or length raises
         # anything (AttributeError, NotImplementedError, struct.error...) at first access
-        raise MalformedDicom(
-            f"the DICOM file is malformed ({type(exc).__name__}: {exc}); it is probably "
-            "truncated or corrupt: export it again from the source"
-        ) from exc
+        raise _malformed(exc) from exc
+
+
+def _malformed(exc: Exception) -> MalformedDicom:
+    return MalformedDicom(
+        f"the DICOM file is malformed ({type(exc).__name__}: {exc}); it is probably "
+        "truncated or corrupt: export it again from the source"
+    )
 
 
 def _read(data: bytes) -> Dataset:
@@ -194,10 +206,9 @@ def _check_supported(ds: Dataset) -> None:
             f"{ds.SamplesPerPixel} samples per pixel ({ds.get('PhotometricInterpretation', '?')}):"
             " only greyscale images are supported; leave colour images uncompressed"
         )
-    if int(ds.get("NumberOfFrames", 1) or 1) > 1:
+    if frame_count(ds) < 1:
         raise UnsupportedInput(
-            f"multi-frame image ({ds.NumberOfFrames} frames): only single-frame slices "
-            "are supported; split it into single-frame instances first"
+            f"NumberOfFrames {ds.NumberOfFrames}: the file declares no image; fix it at the source"
         )
     if ds.get("BitsAllocated") not in (8, 16):
         raise UnsupportedInput(
@@ -222,20 +233,27 @@ def _image_format(ds: Dataset) -> ImageFormat:
     )
 
 
-def _pixels(ds: Dataset, image: ImageFormat) -> Pixels:
-    """The stored values, decoded first when the input is compressed."""
-    pixels: Pixels = np.ascontiguousarray(ds.pixel_array)
+def _frame(ds: Dataset, image: ImageFormat, index: int, frames: int) -> Pixels:
+    """The stored values of frame `index`, decoded first when the input is compressed."""
+    try:
+        pixels = decode_frame(ds, index)
+    except SliceRejected:
+        raise
+    except Exception as exc:  # a codec's error on corrupt pixel data, or a short buffer
+        raise _malformed(exc) from exc
     if pixels.shape != (image.rows, image.columns):
+        where = f"frame {index + 1} of {frames}" if frames > 1 else "the pixel data"
         raise UnsupportedInput(
-            f"the pixel data decodes to {pixels.shape}, not {image.rows}x{image.columns}"
+            f"{where} decodes to {pixels.shape}, not {image.rows}x{image.columns}"
         )
     return pixels
 
 
-def _store(ds: Dataset, codestream: bytes, codec: Codec, image: ImageFormat) -> None:
-    """Put the codestream in `ds` as encapsulated Pixel Data with a Basic Offset Table."""
+def _store(ds: Dataset, codestreams: list[bytes], codec: Codec, image: ImageFormat) -> None:
+    """Put the codestreams, one per frame, in `ds` as encapsulated Pixel Data with a Basic
+    Offset Table."""
     ds.file_meta.TransferSyntaxUID = SPECS[codec].transfer_syntax
-    ds.PixelData = encapsulate([codestream], has_bot=True)
+    ds.PixelData = encapsulate(codestreams, has_bot=True)
     element = ds["PixelData"]
     element.VR = "OB"
     element.is_undefined_length = True

@@ -47,6 +47,10 @@ class EncoderUnavailable(CompressorError, RuntimeError):
     """The JPEG 2000 encoding plugin is not installed; the service cannot start."""
 
 
+class DecoderUnavailable(CompressorError, RuntimeError):
+    """A decoder plugin of an input transfer syntax is not installed; the service cannot start."""
+
+
 class EncoderCrashed(SliceRejected, RuntimeError):
     """A pool process died while encoding (twice for the same slice); the pool was replaced."""
 

@@ -44,18 +44,39 @@ LOSSLESS = Quality(psnr=None, max_abs_error=0)
 
 def measure(original: Pixels, codestream: bytes, bits_stored: int) -> Quality:
     """Decode `codestream` and compare it with `original`; peak = 2**bits_stored - 1."""
-    decoded = decode_j2k(codestream)
-    if decoded.shape != original.shape:
-        raise UnsupportedInput(
-            f"the encoded slice decodes to {decoded.shape}, not {original.shape}: "
-            "report this file to the dicompress maintainers"
-        )
-    difference = np.subtract(decoded, original, dtype=np.int32).ravel()  # 16-bit values fit
-    max_abs_error = int(np.abs(difference).max())
-    if max_abs_error == 0:
-        return LOSSLESS
-    # integer sum of squares, not np.dot: a BLAS call wakes OpenBLAS threads that then spin,
-    # which nearly doubled the process's CPU time per slice
-    mse = int(np.square(difference, dtype=np.int64).sum()) / difference.size
-    peak = float(2**bits_stored - 1)
-    return Quality(psnr=10.0 * math.log10(peak * peak / mse), max_abs_error=max_abs_error)
+    meter = QualityMeter(bits_stored)
+    meter.add(original, codestream)
+    return meter.result()
+
+
+class QualityMeter:
+    """The quality of a multi-frame object: PSNR over all its frames' pixels, added one frame
+    at a time (so only one decoded frame is held), and the largest error of any frame."""
+
+    def __init__(self, bits_stored: int) -> None:
+        self.bits_stored = bits_stored
+        self.squared_error = 0
+        self.pixels = 0
+        self.max_abs_error = 0
+
+    def add(self, original: Pixels, codestream: bytes) -> None:
+        """Decode one frame's `codestream` and compare it with that frame's `original`."""
+        decoded = decode_j2k(codestream)
+        if decoded.shape != original.shape:
+            raise UnsupportedInput(
+                f"the encoded slice decodes to {decoded.shape}, not {original.shape}: "
+                "report this file to the dicompress maintainers"
+            )
+        difference = np.subtract(decoded, original, dtype=np.int32).ravel()  # 16-bit values fit
+        self.max_abs_error = max(self.max_abs_error, int(np.abs(difference).max()))
+        # integer sum of squares, not np.dot: a BLAS call wakes OpenBLAS threads that then spin,
+        # which nearly doubled the process's CPU time per slice
+        self.squared_error += int(np.square(difference, dtype=np.int64).sum())
+        self.pixels += difference.size
+
+    def result(self) -> Quality:
+        if self.max_abs_error == 0:
+            return LOSSLESS
+        mse = self.squared_error / self.pixels
+        peak = float(2**self.bits_stored - 1)
+        return Quality(psnr=10.0 * math.log10(peak * peak / mse), max_abs_error=self.max_abs_error)

@@ -146,7 +146,9 @@ def test_an_8_bit_secondary_capture_is_accepted() -> None:
              "PixelData": bytes(64 * 64 * 3)},
             "only greyscale",
         ),
-        ({"NumberOfFrames": 2, "PixelData": bytes(64 * 64 * 2)}, "multi-frame"),
+        ({"BitsAllocated": 32, "BitsStored": 32, "HighBit": 31, "PixelData": bytes(64 * 64 * 4)},
+         "only 8- and 16-bit"),
+        ({"NumberOfFrames": 2, "PixelData": bytes(64 * 64)}, "pixel data is less than expected"),
         ({"PixelData": None}, "no Pixel Data"),
     ],
 )  # fmt: skip

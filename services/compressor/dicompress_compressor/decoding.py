@@ -1,0 +1,139 @@
+"""Decode what scanners send: every input transfer syntax through a pydicom plugin named here.
+
+pydicom picks among the decoder plugins it finds installed, so the same code could decode with
+a different library on another machine, or fail on every slice where none is installed (JPEG
+Lossless and JPEG-LS did: "all plugins are missing dependencies", reported as malformed files).
+We name one plugin per transfer syntax and check at start-up that each is there:
+
+- the JPEG family (Baseline .4.50, Extended .4.51, Lossless .4.57 and .4.70, JPEG-LS .4.80 and
+  .4.81): python-gdcm (BSD). highdicom pulls pyjpegls into the development environment only,
+  and pylibjpeg-libjpeg is GPL-3: production names gdcm and depends on nothing else.
+- JPEG 2000 (.4.90, .4.91) and HTJ2K (.4.201-.4.203): pylibjpeg-openjpeg, the library the
+  encoder and the quality measure already use.
+- RLE Lossless (.5): pydicom's own decoder.
+- Uncompressed and Deflated Explicit VR Little Endian: pydicom itself, no plugin.
+
+Deflated files are inflated by pydicom when the dataset is read, before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from pydicom.dataset import Dataset
+from pydicom.pixels.decoders.base import Decoder, get_decoder
+from pydicom.uid import (
+    HTJ2K,
+    JPEG2000,
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    HTJ2KLossless,
+    HTJ2KLosslessRPCL,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLossless,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    RLELossless,
+)
+
+from dicompress_compressor.errors import DecoderUnavailable, UnsupportedInput
+
+GDCM = "gdcm"
+PYLIBJPEG = "pylibjpeg"
+PYDICOM = "pydicom"
+
+Pixels = npt.NDArray[np.integer]
+
+# Transfer syntax -> the pydicom decoder plugin that decodes it; None: uncompressed, no plugin.
+DECODING_PLUGINS: dict[UID, str | None] = {
+    ImplicitVRLittleEndian: None,
+    ExplicitVRLittleEndian: None,
+    DeflatedExplicitVRLittleEndian: None,
+    ExplicitVRBigEndian: None,
+    JPEGBaseline8Bit: GDCM,
+    JPEGExtended12Bit: GDCM,
+    JPEGLossless: GDCM,
+    JPEGLosslessSV1: GDCM,
+    JPEGLSLossless: GDCM,
+    JPEGLSNearLossless: GDCM,
+    JPEG2000Lossless: PYLIBJPEG,
+    JPEG2000: PYLIBJPEG,
+    HTJ2KLossless: PYLIBJPEG,
+    HTJ2KLosslessRPCL: PYLIBJPEG,
+    HTJ2K: PYLIBJPEG,
+    RLELossless: PYDICOM,
+}
+
+_INSTALL = {
+    GDCM: "python-gdcm",
+    PYLIBJPEG: "pylibjpeg and pylibjpeg-openjpeg",
+    PYDICOM: "numpy (pydicom's RLE decoder needs it)",
+}
+
+
+def missing_decoders() -> list[str]:
+    """What is missing to decode every transfer syntax of DECODING_PLUGINS; [] when all is."""
+    missing = []
+    for syntax, plugin in DECODING_PLUGINS.items():
+        decoder = get_decoder(syntax)
+        if plugin is None:
+            if not decoder.is_available:
+                missing.append(f"pydicom's decoder of {syntax.name}")
+        elif plugin not in decoder.available_plugins:
+            reasons = "; ".join(_missing_dependencies(decoder, plugin)) or "not installed"
+            missing.append(
+                f"pydicom's '{plugin}' decoder of {syntax.name} ({syntax}): {reasons}; "
+                f"install {_INSTALL[plugin]}"
+            )
+    return missing
+
+
+def check_decoders_available() -> None:
+    """Refuse to start, saying what to install, when any input syntax cannot be decoded."""
+    if missing := missing_decoders():
+        raise DecoderUnavailable(
+            "cannot decode every input transfer syntax: " + " | ".join(missing)
+        )
+
+
+def frame_count(ds: Dataset) -> int:
+    """NumberOfFrames, 1 when absent or empty."""
+    return int(ds.get("NumberOfFrames", 1) or 1)
+
+
+def decode_frame(ds: Dataset, index: int) -> Pixels:
+    """The stored values of frame `index` (0-based), decoded by the plugin named for the
+    file's transfer syntax. Raises UnsupportedInput for a syntax we do not decode."""
+    syntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
+    if syntax not in DECODING_PLUGINS:
+        name = syntax.name if syntax.is_valid else "an unknown one"
+        raise UnsupportedInput(
+            f"the pixel data is in transfer syntax {syntax or '(none)'} ({name}), which this "
+            "compressor does not decode: export the series uncompressed, JPEG Lossless, "
+            "JPEG-LS, JPEG 2000 or RLE"
+        )
+    if syntax == JPEGExtended12Bit and int(ds.get("BitsStored", 8)) > 8:
+        # pydicom refuses 12-bit JPEG Extended through GDCM, and GDCM's own 12-bit lossy
+        # decoder wraps dark pixels to white (measured: 0 decoded as 4095); no BSD/MIT decoder
+        # does it right, so we refuse rather than ship a wrong image.
+        raise UnsupportedInput(
+            "12-bit JPEG Extended (1.2.840.10008.1.2.4.51) pixel data cannot be decoded "
+            "reliably here: export the series uncompressed or JPEG Lossless and send it again"
+        )
+    plugin = DECODING_PLUGINS[syntax]
+    # The decoder itself rather than `ds.pixel_array`: no array cached on the dataset, so a
+    # multi-frame object holds one decoded frame at a time.
+    decoded, _ = get_decoder(syntax).as_array(ds, index=index, decoding_plugin=plugin or "")
+    pixels: Pixels = np.ascontiguousarray(decoded)
+    return pixels
+
+
+def _missing_dependencies(decoder: Decoder, plugin: str) -> list[str]:
+    """pydicom's own words for what the plugin lacks ("gdcm - requires gdcm>=3.0.10")."""
+    return [m for m in decoder.missing_dependencies if m.startswith(f"{plugin} ")]
