@@ -1,4 +1,5 @@
-"""The faust app (composition root): one thin agent over the requests, events and control topics.
+"""The faust app (composition root): one thin agent over the requests, events and control topics
+of jobs and the requests and events topics of ingests (the study index).
 
 Messages are projected in batches (`batching.py`): one Postgres transaction per batch. The
 agent acknowledges a message only after the projector is done with it (recorded, found to
@@ -73,7 +74,13 @@ def create_app(settings: ProgressSettings) -> faust.App:
     # stops after them.
     app.add_dependency(resources)
     source = app.topic(
-        topics.requests, topics.events, topics.control, key_type=bytes, value_type=bytes
+        topics.requests,
+        topics.events,
+        topics.control,
+        topics.ingest_requests,
+        topics.ingest_events,
+        key_type=bytes,
+        value_type=bytes,
     )
 
     @app.agent(source, name="dicompress-progress.project", concurrency=1)

@@ -4,7 +4,8 @@ or dead-letter each.
 A batch is recorded in one transaction; if that fails because of some event's own content
 (poison), the batch is recorded again one event at a time, so only the guilty event is
 dead-lettered and the others still count. Messages from a command topic (control) are decoded
-as commands, all others as events.
+as commands, those from an ingest topic as ingest events (the study index), all others as job
+events.
 
 No faust and no database here: the store and the dead-letter sink come in as protocols, so the
 whole decision (including the retry rule of `retry.py`) is unit-tested without I/O.
@@ -18,16 +19,21 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
+from dicompress_progress.delivery import Delivered, Origin, Outcome
 from dicompress_progress.retry import RetryPolicy, is_poison
-from dicompress_progress.store import Delivered, Origin, Outcome
 from dicompress_schemas import (
     Command,
     DecodeError,
     Event,
+    IngestEvent,
+    IngestEventBase,
+    InstanceStored,
+    MemberRejected,
     SliceEncoded,
     SliceFailed,
     decode_command,
     decode_event,
+    decode_ingest_event,
 )
 
 log = logging.getLogger(__name__)
@@ -59,13 +65,21 @@ class DeadLetters(Protocol):
     async def send(self, message: Message, reason: str) -> None: ...
 
 
-def decode_message(message: Message, command_topics: Collection[str]) -> Event | Command | str:
-    """The event (or, on a command topic, the command) in `message`, or why it is not one."""
+Decoded = Event | Command | IngestEvent
+
+
+def decode_message(
+    message: Message, command_topics: Collection[str], ingest_topics: Collection[str] = ()
+) -> Decoded | str:
+    """The event (on a command topic the command, on an ingest topic the ingest event) in
+    `message`, or why it is not one."""
     if message.value is None:
         return "empty message (no value)"
     try:
         if message.topic in command_topics:
             return decode_command(message.value)
+        if message.topic in ingest_topics:
+            return decode_ingest_event(message.value)
         return decode_event(message.value)
     except DecodeError as exc:
         return exc.reason
@@ -81,12 +95,14 @@ class Projector:
         policy: RetryPolicy,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         command_topics: Collection[str] = (),
+        ingest_topics: Collection[str] = (),
     ) -> None:
         self._store = store
         self._dead_letters = dead_letters
         self._policy = policy
         self._sleep = sleep
         self._command_topics = frozenset(command_topics)
+        self._ingest_topics = frozenset(ingest_topics)
 
     async def handle(self, message: Message) -> Result:
         """Decode and record `message`; dead-letter it if it is not an event or can never be
@@ -100,7 +116,7 @@ class Projector:
         decoded: list[tuple[int, Message, Delivered]] = []
         undecodable: list[tuple[int, Message, str]] = []
         for i, message in enumerate(messages):
-            item = decode_message(message, self._command_topics)
+            item = decode_message(message, self._command_topics, self._ingest_topics)
             if isinstance(item, str):
                 undecodable.append((i, message, item))
             else:
@@ -158,9 +174,7 @@ class Projector:
             _log_outcome(outcome, message, delivered.event)
             return outcome
 
-    async def _dead_letter(
-        self, message: Message, reason: str, event: Event | Command | None
-    ) -> None:
+    async def _dead_letter(self, message: Message, reason: str, event: Decoded | None) -> None:
         attempt = 0
         while True:
             attempt += 1
@@ -180,7 +194,7 @@ class Projector:
         attempt: int,
         exc: Exception,
         message: Message,
-        event: Event | Command | None,
+        event: Decoded | None,
         what: str,
     ) -> None:
         delay = self._policy.delay_s(attempt)
@@ -192,10 +206,10 @@ class Projector:
         await self._sleep(delay)
 
 
-def _log_outcome(outcome: Outcome, message: Message, event: Event | Command) -> None:
+def _log_outcome(outcome: Outcome, message: Message, event: Decoded) -> None:
     # Slices are most of the traffic and logged at DEBUG: skip building their fields at all
     # unless DEBUG is on (this runs once per event, in the worker's hot path).
-    slice_event = isinstance(event, SliceEncoded | SliceFailed)
+    slice_event = isinstance(event, SliceEncoded | SliceFailed | InstanceStored | MemberRejected)
     level = logging.DEBUG if slice_event else logging.INFO
     if outcome is Outcome.APPLIED and not log.isEnabledFor(level):
         return
@@ -208,16 +222,16 @@ def _log_outcome(outcome: Outcome, message: Message, event: Event | Command) -> 
         log.info("event already recorded; ignored (redelivery or replay)", extra=fields)
     elif outcome is Outcome.LATE:
         log.warning(
-            "transition refused: event after the job ended; recorded, job left as it was",
+            "transition refused: event after the job or ingest ended; recorded, row left as it was",
             extra=fields,
         )
     else:
         log.warning(
-            "another event already holds this job/seq (another attempt?); ignored", extra=fields
+            "another event already holds this seq (another attempt?); ignored", extra=fields
         )
 
 
-def _fields(message: Message, event: Event | Command | None) -> dict[str, Any]:
+def _fields(message: Message, event: Decoded | None) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "topic": message.topic,
         "partition": message.partition,
@@ -225,9 +239,12 @@ def _fields(message: Message, event: Event | Command | None) -> dict[str, Any]:
     }
     if isinstance(event, Command):
         fields.update(job_id=str(event.job_id), event_type=event.type)
+    elif isinstance(event, IngestEventBase):
+        fields.update(ingest_id=str(event.ingest_id), event_type=event.type, seq=event.seq)
     elif event is not None:
         fields.update(job_id=str(event.job_id), event_type=event.type, seq=event.seq)
     elif message.key is not None:
-        # Producers key by job id, so the key still says which job a broken message was about.
+        # Producers key by job id (ingest producers by ingest id), so the key still says what a
+        # broken message was about.
         fields["job_id"] = message.key.decode("utf-8", "replace")[:64]
     return fields

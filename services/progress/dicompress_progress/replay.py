@@ -1,7 +1,8 @@
 """Replay: rebuild the whole projection from the log into a fresh schema, then either swap it
 in for the live one (`dicompress replay`) or compare the two row for row (`--check`).
 
-The rebuild reads the requests, events and control topics from their first record (no consumer
+The rebuild reads the requests, events and control topics, and the ingest requests and events
+topics (the study index), from their first record (no consumer
 group; the live worker is not disturbed) and records every message with the very code the
 worker uses (`store.record_batch`), in batches, into tables created by the same migrations in
 the fresh schema. Messages the worker dead-letters are skipped here by the same rules.
@@ -39,8 +40,17 @@ from dicompress_progress.store import Delivered, record_batch
 log = logging.getLogger(__name__)
 
 LIVE_SCHEMA = "public"
-TABLES = ("jobs", "job_events", "job_slices", "job_commands", "schema_migrations")
-COMPARED = ("jobs", "job_events", "job_slices", "job_commands")
+STUDY_INDEX = (
+    "ingests",
+    "ingest_events",
+    "ingest_rejections",
+    "study_instances",
+    "ingest_studies",
+    "studies",
+    "series",
+)
+TABLES = ("jobs", "job_events", "job_slices", "job_commands", *STUDY_INDEX, "schema_migrations")
+COMPARED = ("jobs", "job_events", "job_slices", "job_commands", *STUDY_INDEX)
 # When a row was written, not what it says: a rebuild differs there by nature.
 _VOLATILE = frozenset({"updated_at", "recorded_at", "applied_at"})
 
@@ -83,7 +93,7 @@ class ReplayReport:
         for d in self.diffs:
             verdict = "equal" if d.equal else "DIFFERENT"
             lines.append(
-                f"  {d.table:<13} live {d.live_rows:>8}  rebuilt {d.rebuilt_rows:>8}  "
+                f"  {d.table:<17} live {d.live_rows:>8}  rebuilt {d.rebuilt_rows:>8}  "
                 f"only-live {d.only_live:>6}  only-rebuilt {d.only_rebuilt:>6}  {verdict}"
             )
         if self.replaced_schema:
@@ -191,19 +201,23 @@ async def _read_all(
 ) -> tuple[int, int]:
     messages = skipped = 0
     commands = [settings.topics.control]
+    ingests = [settings.topics.ingest_requests, settings.topics.ingest_events]
     async for batch in reader.read_from(start, settings.progress_batch_max):
         messages += len(batch)
-        skipped += await _record(conn, batch, commands)
+        skipped += await _record(conn, batch, commands, ingests)
     return messages, skipped
 
 
 async def _record(
-    conn: asyncpg.Connection[Any], batch: Sequence[Message], command_topics: Collection[str]
+    conn: asyncpg.Connection[Any],
+    batch: Sequence[Message],
+    command_topics: Collection[str],
+    ingest_topics: Collection[str],
 ) -> int:
     """Record `batch` as the worker would; returns how many messages it skipped."""
     delivered = []
     for message in batch:
-        item = decode_message(message, command_topics)
+        item = decode_message(message, command_topics, ingest_topics)
         if not isinstance(item, str):
             delivered.append(Delivered(item, message.origin))
     skipped = len(batch) - len(delivered)
@@ -238,7 +252,13 @@ async def _tables_in(conn: asyncpg.Connection[Any], schema: str) -> list[str]:
 
 def _topics(settings: ProgressSettings) -> list[str]:
     topics = settings.topics
-    return [topics.requests, topics.events, topics.control]
+    return [
+        topics.requests,
+        topics.events,
+        topics.control,
+        topics.ingest_requests,
+        topics.ingest_events,
+    ]
 
 
 def replay_main(settings: ProgressSettings, *, check_only: bool) -> int:

@@ -74,6 +74,7 @@ class Resources(Service):
                 poison_attempts=settings.progress_poison_attempts,
             ),
             command_topics=[settings.topics.control],
+            ingest_topics=[settings.topics.ingest_requests, settings.topics.ingest_events],
         )
         log.info("progress resources ready", extra={"topics": list(settings.topics.all())})
 

@@ -5,56 +5,34 @@ rows into `job_events` (ON CONFLICT DO NOTHING, RETURNING what was new), lock th
 touch, load their rows FOR UPDATE, fold the new events in (`projection.apply`, pure), upsert the
 rows, add the slice rows, and queue one change notification per job. Either all of it commits
 or nothing does, so a redelivered or replayed event finds its tracking record and changes
-nothing. Commands from the control topic are recorded in `job_commands` in the same way.
+nothing. Commands from the control topic are recorded in `job_commands` in the same way, and
+ingest events (the study index) by `study_index_store`, in the same transaction.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeAlias
+from dataclasses import fields
+from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from dicompress_progress import feed, slices
+from dicompress_progress.delivery import Connection, Delivered, Origin, Outcome
 from dicompress_progress.projection import JobView, Status, apply, ignored_as_late
-from dicompress_schemas import Command, Event, encode_command, encode_event
+from dicompress_progress.study_index_store import record_ingest_events
+from dicompress_schemas import (
+    Command,
+    Event,
+    IngestEvent,
+    IngestEventBase,
+    encode_command,
+    encode_event,
+)
 
+__all__ = ["Delivered", "Origin", "Outcome", "ProjectionStore", "record_batch"]
 
-@dataclass(frozen=True)
-class Origin:
-    """Where a message was read from; kept in `job_events` and in every log line."""
-
-    topic: str
-    partition: int
-    offset: int
-
-    def __str__(self) -> str:
-        return f"{self.topic}/{self.partition}/{self.offset}"
-
-
-@dataclass(frozen=True)
-class Delivered:
-    """One decoded event or command and where it came from (None if not read from Kafka)."""
-
-    event: Event | Command
-    origin: Origin | None = None
-
-
-class Outcome(StrEnum):
-    APPLIED = "applied"  # recorded and folded into the job's row (or a command recorded)
-    LATE = "late"  # recorded, but the job had ended: refused, its row kept its state
-    DUPLICATE = "duplicate"  # recorded before: nothing changed
-    SEQ_TAKEN = "seq-taken"  # another event holds this job/seq (e.g. another attempt): ignored
-
-
-if TYPE_CHECKING:  # asyncpg's classes are generic only in its stubs
-    Connection: TypeAlias = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
-else:
-    Connection = Any
 
 _COLUMNS = [f.name for f in fields(JobView)]
 
@@ -126,13 +104,19 @@ async def record_batch(
     """The body of `record`, on a connection already in a transaction (replay uses it too)."""
     outcomes: dict[int, Outcome] = {}
     events: list[tuple[int, Event, Origin | None]] = []
+    ingest_events: list[tuple[int, IngestEvent, Origin | None]] = []
     for i, delivered in enumerate(batch):
         item = delivered.event
         if isinstance(item, Command):
             outcomes[i] = await _record_command(conn, item, delivered.origin)
+        elif isinstance(item, IngestEventBase):
+            ingest_events.append((i, item, delivered.origin))
         else:
             events.append((i, item, delivered.origin))
     outcomes.update(await _record_events(conn, events, notify_channel))
+    # After the jobs: every worker takes its advisory locks in the same order (jobs, ingests,
+    # studies), so two workers never wait on each other in a circle.
+    outcomes.update(await record_ingest_events(conn, ingest_events))
     return [outcomes[i] for i in range(len(batch))]
 
 

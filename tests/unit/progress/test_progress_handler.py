@@ -19,6 +19,7 @@ from dicompress_schemas import (
     encode_event,
     new_event_id,
 )
+from study_history import IngestHistory
 
 JOB = uuid.UUID("00000000-0000-4000-8000-000000000002")
 STARTED = JobStarted(
@@ -222,3 +223,21 @@ async def test_a_message_of_a_command_topic_is_decoded_as_a_command() -> None:
     assert await handler.handle(on_control) is Outcome.APPLIED
     assert await handler.handle(on_events) == DEAD_LETTERED  # not an event
     assert store.batches == [[Delivered(command, Origin("p.control", 0, 5))]]
+
+
+async def test_a_message_of_an_ingest_topic_is_decoded_as_an_ingest_event() -> None:
+    store, dead = FakeStore(), FakeDeadLetters()
+    history = IngestHistory()
+    stored = history.image(z=0.0, number=1)
+    policy = RetryPolicy(base_s=1.0, cap_s=8.0)
+    handler = Projector(store, dead, policy, sleep=Sleeps(), ingest_topics=["p.ingest.events"])
+    on_ingest = Message("p.ingest.events", 1, 7, None, encode_event(stored))
+    on_jobs = Message("p.compression.events", 1, 8, None, encode_event(stored))
+    garbage = Message("p.ingest.events", 1, 9, None, b"{}")
+    results = await handler.handle_batch([on_ingest, on_jobs, garbage])
+    assert results == [Outcome.APPLIED, DEAD_LETTERED, DEAD_LETTERED]
+    assert store.batches == [[Delivered(stored, Origin("p.ingest.events", 1, 7))]]
+    assert [reason.split(":")[0] for _, reason in dead.sent] == [
+        "not a valid event",
+        "not a valid event",
+    ]
