@@ -31,6 +31,9 @@ from dicompress_api.sources import S3Sources
 from dicompress_api.stream import stream_router
 from dicompress_api.submission import SubmitPolicy
 from dicompress_api.submit import Limits, Submitter
+from dicompress_api.uploads.announce import ArchivePublisher
+from dicompress_api.uploads.composition import TokenGate, Uploads
+from dicompress_api.uploads.routes import STREAM_PATH
 from dicompress_api.viewer import viewer_router
 from dicompress_infra.auth import verifier_from_settings
 
@@ -43,19 +46,24 @@ def create_app(
     sources: Sources | None = None,
     stats: Stats | None = None,
     keys: Keys | None = None,
+    archives: ArchivePublisher | None = None,
 ) -> FastAPI:
     """Build the app. The lifespan starts and closes the adapters; neither start waits for its
     backend, so the app serves /healthz (and a failing /readyz) while Kafka or Postgres is away.
 
-    Pass `publisher`/`store`/`sources`/`stats`/`keys` to replace the Kafka, Postgres and S3
-    adapters (unit tests).
+    Pass `publisher`/`store`/`sources`/`stats`/`keys`/`archives` to replace the Kafka, Postgres
+    and S3 adapters (unit tests).
     """
-    publisher = publisher or KafkaPublisher(
+    kafka = KafkaPublisher(  # one producer for jobs, commands and uploads
         settings.kafka_bootstrap_servers,
         settings.topics.requests,
         settings.api_publish_timeout_s,
         control_topic=settings.topics.control,
+        ingest_topic=settings.topics.ingest_requests,
     )
+    separate_archives = archives is not None or publisher is not None  # else one shared start
+    publisher = publisher or kafka
+    archives = archives or kafka
     database = Database(settings.database_url)  # one pool for the jobs and the audit readers
     store = store or PostgresJobs(database)
     audit = PostgresAudit(database)
@@ -82,6 +90,7 @@ def create_app(
     buckets = TokenBuckets(settings.api_rate_limit_per_s, settings.api_rate_limit_burst)
     verifier = verifier_from_settings(settings)  # one per process: routes share its JWKS cache
     tenant_of = rate_limited(tenant_dependency(verifier), buckets)
+    uploads = Uploads(settings, s3, database, archives, TokenGate(verifier, buckets))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -90,9 +99,15 @@ def create_app(
         await database.start()  # no-op when the store already started it
         await presigner.start()
         await sources.start()
+        if separate_archives:
+            await archives.start()
+        await uploads.start()
         try:
             yield
         finally:
+            await uploads.close()
+            if separate_archives:
+                await archives.close()
             await publisher.close()
             await store.close()
             await database.close()
@@ -106,7 +121,8 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    # the streamed upload reads its body as a stream, under its own cap
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes, exempt={STREAM_PATH})
     install_metrics(app)  # after BodyLimit, so the metrics middleware also counts the 413s
     app.include_router(health_router(publisher, store, sources))
     app.include_router(insight_router(settings, stats, tenant_of))  # before /compress-dicom/{id}
@@ -119,4 +135,5 @@ def create_app(
         )
     )
     app.include_router(viewer_router(settings))
+    uploads.install(app)
     return app

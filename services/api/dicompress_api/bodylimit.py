@@ -1,7 +1,12 @@
 """Request size limit: a body larger than the setting is refused with 413 before any handler
-reads it, whether it announces its size (Content-Length) or streams in chunks."""
+reads it, whether it announces its size (Content-Length) or streams in chunks.
+
+Paths in `exempt` (the streamed upload) pass through untouched: their handlers read the body
+as a stream and enforce a cap of their own."""
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,12 +18,13 @@ _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 class BodyLimit:
     """ASGI middleware: at most `max_bytes` of request body, else a 413 problem."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: Collection[str] = ()) -> None:
         self._app = app
         self._max = max_bytes
+        self._exempt = frozenset(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self._exempt:
             await self._app(scope, receive, send)
             return
         declared = dict(scope.get("headers", ())).get(b"content-length")

@@ -1,5 +1,5 @@
-"""Publishing with aiokafka (a job's `CompressionRequested`, and commands such as
-`CancelRequested`): connect in the background, wait for acks."""
+"""Publishing with aiokafka (a job's `CompressionRequested`, an upload's `ArchiveUploaded`, and
+commands such as `CancelRequested`): connect in the background, wait for acks."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from dicompress_api.errors import PublishUnavailable
 from dicompress_infra.kafka import make_producer, publish, publish_command
-from dicompress_schemas import CompressionRequested
+from dicompress_schemas import ArchiveUploaded, CompressionRequested
 from dicompress_schemas.commands import Command
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,12 @@ class KafkaPublisher:
         producer_factory: Callable[[str], AIOKafkaProducer] = make_producer,
         *,
         control_topic: str | None = None,
+        ingest_topic: str | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._topic = topic
         self._control_topic = control_topic
+        self._ingest_topic = ingest_topic
         self._timeout_s = timeout_s
         self._factory = producer_factory
         self._producer: AIOKafkaProducer | None = None
@@ -71,6 +73,14 @@ class KafkaPublisher:
     async def publish(self, event: CompressionRequested) -> None:
         """Wait for a connection and the broker's ack, both within the publish timeout."""
         await self._deliver("the job", lambda producer: publish(producer, self._topic, event))
+
+    async def publish_ingest(self, event: ArchiveUploaded) -> None:
+        """Put an upload's first event on the ingest requests topic, keyed by its ingest, with
+        the same guarantees."""
+        topic = self._ingest_topic
+        if topic is None:
+            raise PublishUnavailable("this API was started without an ingest topic")
+        await self._deliver("the upload", lambda producer: publish(producer, topic, event))
 
     async def send_command(self, command: Command) -> None:
         """Put a command on the control topic, keyed by its job, with the same guarantees."""

@@ -96,3 +96,52 @@ class ApiSettings(CommonSettings):
         description="The notifier's WebSocket URL as a browser reaches it; the viewer page served "
         "at /viewer/ connects there",
     )
+    api_upload_bucket: str | None = Field(
+        default=None,
+        description="Bucket uploads are written to, under '{tenant}/uploads/'; unset: the first "
+        "of API_ALLOWED_BUCKETS",
+    )
+    api_upload_max_bytes: int = Field(
+        default=20 * 1024**3,
+        ge=1,
+        le=5 * 1024**4,
+        description="Largest upload (a study's ZIP or one DICOM file) accepted, presigned or "
+        "streamed; larger is a 413",
+    )
+    api_upload_part_bytes: int = Field(
+        default=16 * 1024**2,
+        ge=5 * 1024**2,
+        le=5 * 1024**3,
+        description="Part size of presigned multipart uploads (S3's minimum is 5 MiB); raised "
+        "for an upload that would otherwise need more than 10,000 parts",
+    )
+    api_upload_stream_part_bytes: int = Field(
+        default=8 * 1024**2,
+        ge=5 * 1024**2,
+        le=64 * 1024**2,
+        description="Part size of a streamed upload: at most two parts per request are in "
+        "memory (one filling, one being written to S3)",
+    )
+    api_upload_max_streams: int = Field(
+        default=8,
+        ge=1,
+        description="Streamed uploads one API instance takes at once; more answer 503 with "
+        "Retry-After (each holds up to two parts in memory)",
+    )
+    api_upload_url_expiry_s: int = Field(
+        default=3600,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="How long presigned part URLs stay valid; GET /uploads/{id} signs fresh ones",
+    )
+    api_upload_abandon_after_s: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="An upload not completed this long after it began is aborted by the sweep "
+        "(its parts deleted)",
+    )
+    api_upload_sweep_interval_s: float = Field(
+        default=600,
+        gt=0,
+        description="How often each API instance looks for abandoned uploads to abort",
+    )

@@ -12,7 +12,7 @@ from dicompress_api.listing import EPOCH, JobFilter
 from dicompress_api.queue import Throughput
 from dicompress_api.sources import SourceInfo
 from dicompress_infra.s3 import S3Uri
-from dicompress_schemas import CompressionRequested
+from dicompress_schemas import ArchiveUploaded, CompressionRequested
 from dicompress_schemas.commands import Command
 
 SECRET = "unit-test-secret-0123456789abcdef0123"
@@ -40,6 +40,20 @@ class FakePublisher:
 
     async def problem(self) -> str | None:
         return self.unavailable
+
+
+class FakeArchives:
+    """The ingest publisher of the uploads (their routes are tested against real backends)."""
+
+    def __init__(self) -> None:
+        self.events: list[ArchiveUploaded] = []
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def publish_ingest(self, event: ArchiveUploaded) -> None:
+        self.events.append(event)
 
 
 class FakeStore:

@@ -6,7 +6,15 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from api_fakes import SECRET, FakeKeys, FakePublisher, FakeSources, FakeStats, FakeStore
+from api_fakes import (
+    SECRET,
+    FakeArchives,
+    FakeKeys,
+    FakePublisher,
+    FakeSources,
+    FakeStats,
+    FakeStore,
+)
 from fastapi import FastAPI
 
 from dicompress_api.app import create_app
@@ -54,7 +62,13 @@ def app(
     keys: FakeKeys,
 ) -> FastAPI:
     return create_app(
-        settings, publisher=publisher, store=store, sources=sources, stats=stats, keys=keys
+        settings,
+        publisher=publisher,
+        store=store,
+        sources=sources,
+        stats=stats,
+        keys=keys,
+        archives=FakeArchives(),
     )
 
 
