@@ -54,7 +54,13 @@ class S3Uri:
 
 
 def make_s3_client(settings: CommonSettings) -> S3Client:
-    """A thread-safe boto3 S3 client with bounded retries and path-style addressing."""
+    """A thread-safe boto3 S3 client with bounded retries and path-style addressing.
+
+    Checksums only where an operation requires one: since 1.36 boto3 sends a CRC header with
+    every upload by default, which S3-compatible servers that predate those headers refuse with
+    501 NotImplemented (S3Proxy 2.6 does unless told to ignore unknown headers), and the CRC
+    costs CPU on every slice. Over plain HTTP, SigV4 still signs a hash of each payload.
+    """
     client: S3Client = boto3.client(
         "s3",
         endpoint_url=settings.s3_endpoint_url,
@@ -66,6 +72,8 @@ def make_s3_client(settings: CommonSettings) -> S3Client:
             s3={"addressing_style": "path"},
             signature_version="s3v4",  # presigned URLs in SigV2 are refused by AWS S3
             max_pool_connections=16,
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
         ),
     )
     return client

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dicompress_schemas import Topics
-from dicompress_stack import kafka, postgres, s3, s3_server
+from dicompress_stack import kafka, postgres, s3
 from dicompress_stack.config import S3_ACCESS_KEY, S3_SECRET_KEY, StackConfig
 from dicompress_stack.errors import StackError
 from dicompress_stack.net import port_open
@@ -27,7 +27,7 @@ Stops = list[Callable[[], object]]
 class Backends:
     """Kafka, Postgres and S3, started; `stop()` stops them all. The fault tests restart one
     while the services run: `restart_kafka`, `stop_postgres`/`start_postgres`,
-    `pause_s3`/`resume_s3`."""
+    `pause_s3`/`resume_s3`, `restart_s3`."""
 
     config: StackConfig
     kafka: Supervised
@@ -61,22 +61,25 @@ class Backends:
         )
 
     def pause_s3(self) -> None:
-        """Freeze the S3 server (SIGSTOP): requests hang, as to an unreachable endpoint. moto
-        keeps its objects in memory only, so stopping it would lose them; a frozen one keeps
-        them and answers again on `resume_s3`."""
+        """Freeze the S3 server (SIGSTOP stops every thread of the JVM): requests hang, as to
+        an unreachable endpoint, until `resume_s3`."""
         self.s3.popen.send_signal(signal.SIGSTOP)
 
     def resume_s3(self) -> None:
         self.s3.popen.send_signal(signal.SIGCONT)
+
+    def restart_s3(self) -> None:
+        """Stop the S3 server and start it again on the same port and data dir: every bucket
+        and object (and pending multipart upload) is still there."""
+        self.s3.stop()
+        self.s3 = _start_s3(self.config)
 
     def records(self) -> list[ProcessRecord]:
         records = [
             ProcessRecord(
                 name="kafka", pid=self.kafka.pid, marker="kafka.Kafka", log=self.kafka.log_path
             ),
-            ProcessRecord(
-                name="s3", pid=self.s3.pid, marker=s3_server.MARKER, log=self.s3.log_path
-            ),
+            ProcessRecord(name="s3", pid=self.s3.pid, marker=s3.MARKER, log=self.s3.log_path),
         ]
         pg_pid = self.postgres.pid()
         if pg_pid is not None:
@@ -105,7 +108,7 @@ def start_backends(config: StackConfig, durable: bool = True) -> Backends:
     pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="stack-start")
     kafka_f = pool.submit(start_kafka)
     pg_f = pool.submit(postgres.start_postgres, data / "postgres", config.postgres_port, durable)
-    s3_f = pool.submit(s3.start_s3, data / "s3", config.s3_port)
+    s3_f = pool.submit(_start_s3, config)
     pool.shutdown(wait=False)
     starts: list[Future[Any]] = [kafka_f, pg_f, s3_f]
     try:
@@ -128,6 +131,13 @@ def start_backends(config: StackConfig, durable: bool = True) -> Backends:
         raise
     log.info("backends ready in %.1f s (data in %s)", time.monotonic() - started, data)
     return backends
+
+
+def _start_s3(config: StackConfig) -> Supervised:
+    classpath = s3.resolve_classpath(config.s3_classpath_cache)
+    return s3.start_s3(
+        config.data_dir / "s3", classpath, config.s3_port, S3_ACCESS_KEY, S3_SECRET_KEY
+    )
 
 
 def require_free_ports(ports: Mapping[str, int]) -> None:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 ENV_PREFIX = "DICOMPRESS_"
 S3_ACCESS_KEY = "dicompress"
-S3_SECRET_KEY = "dicompress-secret"  # noqa: S105 (moto checks no signature; development only)
+S3_SECRET_KEY = "dicompress-secret"  # noqa: S105 (the embedded S3's key; development only)
 
 
 class StackConfig(BaseModel):
@@ -38,7 +38,7 @@ class StackConfig(BaseModel):
     database: str = "dicompress"
     bucket: str = "dicompress-data"
     log_level: str = "INFO"
-    # where the Kafka classpath is cached; None: inside the data dir
+    # where the Java classpaths (Kafka, S3Proxy) are cached; None: inside the data dir
     classpath_cache: Path | None = None
 
     @classmethod
@@ -89,6 +89,10 @@ class StackConfig(BaseModel):
     @property
     def kafka_classpath_cache(self) -> Path:
         return self.classpath_cache or self.data_dir / "kafka"
+
+    @property
+    def s3_classpath_cache(self) -> Path:
+        return self.classpath_cache or self.data_dir / "s3"
 
     def backend_ports(self) -> dict[str, int]:
         return {

@@ -26,9 +26,17 @@ def port_open(port: int, host: str = "127.0.0.1", timeout_s: float = 0.5) -> boo
 
 def http_ok(url: str, timeout_s: float = 2.0) -> bool:
     """Whether a GET on `url` answers 200 (any error, refusal or other status is False)."""
+    return http_status(url, timeout_s) == 200
+
+
+def http_status(url: str, timeout_s: float = 2.0) -> int | None:
+    """The status a GET on `url` answers with, or None if nothing answers over HTTP."""
     try:
-        # only our own http://127.0.0.1 health URLs reach this
+        # only our own http://127.0.0.1 URLs reach this
         with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310
-            return bool(response.status == 200)
+            return int(response.status)
+    except urllib.error.HTTPError as exc:  # a status other than 2xx is still an answer
+        exc.close()
+        return int(exc.code)
     except (urllib.error.URLError, OSError, ValueError):
-        return False
+        return None

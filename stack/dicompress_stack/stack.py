@@ -181,7 +181,7 @@ def healthy(state: StackState) -> bool:
         all(is_alive(record) for record in state.processes)
         and port_open(config.kafka_port)
         and port_open(config.postgres_port)
-        and http_ok(config.s3_endpoint_url + "/")
+        and s3.s3_answers(config.s3_endpoint_url)
         and all(http_ok(instance.health_url) for instance in service_instances(config))
     )
 

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import boto3
-
+from dicompress_infra.s3 import make_s3_client
 from dicompress_schemas import Topics
 from dicompress_stack.backends import Backends, start_backends
 from dicompress_stack.config import S3_ACCESS_KEY, S3_SECRET_KEY, StackConfig
@@ -26,7 +25,7 @@ from dicompress_stack.kafka import create_topics
 from dicompress_stack.net import free_port
 from dicompress_stack.postgres import create_database, database_url
 from dicompress_stack.processes import Supervised
-from dicompress_stack.s3 import create_bucket
+from dicompress_stack.s3 import create_bucket, s3_settings
 from dicompress_stack.services import SERVICE_BY_NAME, start_service
 
 if TYPE_CHECKING:
@@ -169,15 +168,11 @@ def provision_test_env(backends: TestBackends) -> dict[str, str]:
 
 
 def s3_client(env: Mapping[str, str]) -> S3Client:
-    """A plain boto3 S3 client for the S3 of `env` (as `provision_test_env` returns it)."""
-    client: S3Client = boto3.client(
-        "s3",
-        endpoint_url=env["S3_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
+    """A boto3 S3 client for the S3 of `env` (as `provision_test_env` returns it), built by the
+    services' own factory."""
+    return make_s3_client(
+        s3_settings(env["S3_ENDPOINT_URL"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
     )
-    return client
 
 
 @dataclass(frozen=True)

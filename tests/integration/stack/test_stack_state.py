@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from dicompress_infra.auth import tenant_of
+from dicompress_stack import s3
 from dicompress_stack.cli import main
 from dicompress_stack.config import StackConfig, load_or_create_secret
 from dicompress_stack.errors import StackError
@@ -94,9 +95,7 @@ def test_a_reused_pid_is_not_taken_for_ours(tmp_path: Path) -> None:
                 started_at="2025-01-01T00:00:00+00:00",
                 endpoints={},
                 processes=(
-                    ProcessRecord(
-                        name="s3", pid=stranger.pid, marker="moto_server", log=Path("/x")
-                    ),
+                    ProcessRecord(name="s3", pid=stranger.pid, marker=s3.MARKER, log=Path("/x")),
                 ),
             ),
         )

@@ -19,8 +19,8 @@ from dicompress_infra.auth import tenant_of
 from dicompress_stack.config import StackConfig, load_or_create_secret
 from dicompress_stack.net import free_port, http_ok, port_open
 from dicompress_stack.postgres import PostgresServer, bin_dir
-from dicompress_stack.processes import pid_alive, start_process
-from dicompress_stack.stack import clear_stale, running
+from dicompress_stack.processes import Supervised, pid_alive, start_process
+from dicompress_stack.stack import attach, clear_stale, running
 from dicompress_stack.state import read_state
 
 pytestmark = pytest.mark.integration
@@ -107,3 +107,40 @@ def test_up_serves_until_sigterm_then_leaves_nothing(
     assert [p.name for p in state.processes if pid_alive(p.pid)] == []
     assert [name for name, port in ports.items() if port_open(port)] == []
     assert cli(stack_dir, env, "env").returncode == 1
+
+
+def test_up_again_on_the_same_data_dir_still_has_the_s3_objects(
+    stack_dir: Path, request: pytest.FixtureRequest
+) -> None:
+    ports = {name: free_port() for name in PORT_FIELDS}
+    env = {**os.environ, **{f"DICOMPRESS_{k.upper()}": str(v) for k, v in ports.items()}}
+    if (cache := getattr(request.config, "cache", None)) is not None:  # -p no:cacheprovider
+        env["DICOMPRESS_CLASSPATH_CACHE"] = str(cache.mkdir("dicompress-kafka-classpath"))
+    bucket = StackConfig().bucket
+    for run in (1, 2):
+        up = start_process(
+            "dicompress up",
+            [sys.executable, "-m", "dicompress_stack", "--data-dir", str(stack_dir), "up"],
+            stack_dir / f"up-{run}.log",
+            env=env,
+        )
+        try:
+            wait_for_banner(up)
+            stack = attach(stack_dir)
+            assert stack is not None
+            s3 = stack.s3_client()
+            if run == 1:
+                s3.put_object(
+                    Bucket=bucket, Key="acme/kept.dcm", Body=b"slice", Metadata={"job_id": "j1"}
+                )
+            else:
+                kept = s3.get_object(Bucket=bucket, Key="acme/kept.dcm")
+                assert (kept["Body"].read(), kept["Metadata"]) == (b"slice", {"job_id": "j1"})
+        finally:
+            up.popen.send_signal(signal.SIGTERM)
+            code = up.popen.wait(timeout=120)
+        assert code == 0, up.log_tail()
+
+
+def wait_for_banner(up: Supervised) -> None:
+    up.wait_ready(lambda: "dicompress is up" in up.log_tail(), "it printed its banner", 300)
