@@ -57,6 +57,12 @@ async def pause_s3(rig: Rig) -> None:
         backends.resume_s3()
 
 
+async def restart_s3(rig: Rig) -> None:
+    """The objects are on disk, so a stopped S3 comes back with them (and with the ZIPs'
+    pending multipart uploads)."""
+    await asyncio.to_thread(rig.own_backends.restart_s3)
+
+
 SCENARIOS: dict[str, tuple[str, Harm]] = {
     "compressor-kill9": (
         "SIGKILL the compressor (and its encoders), start a new one",
@@ -73,6 +79,7 @@ SCENARIOS: dict[str, tuple[str, Harm]] = {
         restart_postgres,
     ),
     "s3-pause": (f"SIGSTOP the S3 server for {S3_PAUSE_S:g} s, then SIGCONT", pause_s3),
+    "s3-restart": ("stop the S3 server (SIGTERM), start it on the same data dir", restart_s3),
 }
 
 

