@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 # DICOMPRESS_TEST_BACKENDS=embedded skips the Docker probe even where an engine runs
 FORCE_ENV = "DICOMPRESS_TEST_BACKENDS"
+# the image of the S3Proxy version the embedded stack runs (s3/pom.xml), as in docker-compose.yml
+S3PROXY_IMAGE = "andrewgaul/s3proxy:2.6.0"
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,12 @@ def embedded_backends(classpath_cache: Path) -> Iterator[TestBackends]:
 
 @contextmanager
 def container_backends() -> Iterator[TestBackends]:
-    """Kafka, Postgres and MinIO containers (needs testcontainers[kafka,postgres,minio])."""
+    """Kafka, Postgres and S3Proxy containers (needs testcontainers[kafka,postgres]); S3Proxy
+    is the embedded stack's S3 server too, in the image of the same version."""
     # imported here: only a machine with Docker needs testcontainers (no type information)
+    from testcontainers.core.container import DockerContainer  # type: ignore[import-not-found,import-untyped,unused-ignore]
+    from testcontainers.core.wait_strategies import HttpWaitStrategy  # type: ignore[import-not-found,import-untyped,unused-ignore]
     from testcontainers.kafka import KafkaContainer  # type: ignore[import-not-found,import-untyped,unused-ignore]
-    from testcontainers.minio import MinioContainer  # type: ignore[import-not-found,import-untyped,unused-ignore]
     from testcontainers.postgres import PostgresContainer  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
     with ExitStack() as containers:
@@ -136,15 +140,24 @@ def container_backends() -> Iterator[TestBackends]:
                 dbname="postgres",
             )
         )
-        minio = containers.enter_context(
-            MinioContainer(access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY)
+        s3proxy = containers.enter_context(
+            DockerContainer(S3PROXY_IMAGE)
+            .with_envs(
+                S3PROXY_IDENTITY=S3_ACCESS_KEY,
+                S3PROXY_CREDENTIAL=S3_SECRET_KEY,
+                S3PROXY_IGNORE_UNKNOWN_HEADERS="true",  # as the embedded one (see s3.server)
+            )
+            .with_exposed_ports(80)
+            # it refuses the unsigned probe: 403 means it is up
+            .waiting_for(HttpWaitStrategy(80, "/").for_status_code(403))
         )
         pg_host = f"{pg.get_container_host_ip()}:{pg.get_exposed_port(5432)}"
+        s3_host = f"{s3proxy.get_container_host_ip()}:{s3proxy.get_exposed_port(80)}"
         yield TestBackends(
             kind="docker",
             kafka_bootstrap=kafka.get_bootstrap_server(),
             postgres_admin_url=f"postgresql://dicompress:dicompress@{pg_host}/postgres",
-            s3_endpoint_url=f"http://{minio.get_config()['endpoint']}",
+            s3_endpoint_url=f"http://{s3_host}",
         )
 
 
