@@ -1,5 +1,5 @@
-"""`dicompress`: run the embedded stack (`up`), talk to it (`env`, `token`, `submit`, `watch`),
-demo it (`demo`), or rebuild its progress projection from the log (`replay`)."""
+"""`dicompress`: run the embedded stack (`up`), talk to it (`env`, `token`, `submit`, `watch`,
+`upload`), demo it (`demo`), or rebuild its progress projection from the log (`replay`)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from dicompress_stack.config import (
 )
 from dicompress_stack.errors import StackError
 from dicompress_stack.stack import JWT_AUDIENCE, Stack, attach, raise_interrupt, start_stack
+from dicompress_stack.upload import add_upload_command, run_upload
 
 TOKEN_TTL_S = 12 * 3600
 # submit/watch use it when set, else a token for --tenant (a variable name, not a secret)
@@ -95,7 +96,8 @@ def add_job_commands(commands: Any) -> None:
         "watch", help="follow a job's progress until it ends (resumes after dropped connections)"
     )
     watch_cmd.add_argument("job_id", metavar="JOB_ID", type=uuid.UUID, help="the job's id")
-    for command in (submit_cmd, watch_cmd):
+    upload_cmd = add_upload_command(commands)
+    for command in (submit_cmd, watch_cmd, upload_cmd):
         command.add_argument(
             "--tenant",
             default="demo",
@@ -109,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "demo":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    quiet = args.command in ("env", "token", "submit", "watch")
+    quiet = args.command in ("env", "token", "submit", "watch", "upload")
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -130,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return submit(config, args)
         if args.command == "watch":
             return watch(config, args)
+        if args.command == "upload":
+            return upload(config, args)
         return demo(config, rest)
     except (StackError, ClientError) as exc:
         print(f"dicompress {args.command}: {exc}", file=sys.stderr)
@@ -274,6 +278,15 @@ def watch(config: StackConfig, args: argparse.Namespace) -> int:
     """Follow a job's progress until it ends; exit 0 only if it completed."""
     _, ws_url, bearer = _job_access(config, args.tenant)
     return _watch(ws_url, bearer, str(args.job_id))
+
+
+def upload(config: StackConfig, args: argparse.Namespace) -> int:
+    """Upload a study to the running stack and show what it became (see upload.py)."""
+    api_url, _, bearer = _job_access(config, args.tenant)
+    try:
+        return run_upload(api_url, bearer, args)
+    except KeyboardInterrupt:
+        return 130
 
 
 def _watch(ws_url: str, bearer: str, job_id: str) -> int:

@@ -26,20 +26,36 @@ TOKEN_EXPIRED = 1008  # the notifier's close code: reconnecting with this token 
 
 
 class ClientError(Exception):
-    """The API or the notifier answered with an error."""
+    """The API or the notifier answered with an error; `status` is the HTTP status, if any."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
-def _request(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> Any:
+def api_request(
+    method: str, url: str, token: str, body: dict[str, Any] | None = None, timeout_s: float = 30
+) -> Any:
+    """One JSON request to the API with a bearer token; its decoded answer, or ClientError
+    with the problem's detail and the status."""
+    return _request(method, url, token, body, timeout_s)
+
+
+def _request(
+    method: str, url: str, token: str, body: dict[str, Any] | None = None, timeout_s: float = 30
+) -> Any:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (http URL of our stack)
     req.add_header("Authorization", f"Bearer {token}")
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310
             return json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as exc:
-        raise ClientError(f"{method} {url} -> {exc.code}: {_problem(exc.read())}") from exc
+        raise ClientError(
+            f"{method} {url} -> {exc.code}: {_problem(exc.read())}", status=exc.code
+        ) from exc
     except urllib.error.URLError as exc:
         raise ClientError(f"{method} {url}: {exc.reason}; is the stack up?") from exc
 

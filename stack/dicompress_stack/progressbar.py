@@ -1,18 +1,26 @@
-"""A terminal progress line: '212/399 slices [#####.....] 45.1 slices/s, ETA 4 s'."""
+"""A terminal progress line: '212/399 slices [#####.....] 45.1 slices/s, ETA 4 s', or in bytes
+(`ProgressBar(label=render_bytes)`): '84.0/200.3 MB [#####.....] 41.2 MB/s, ETA 3 s'."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
+
+# (done, total, failed, rate per second, eta seconds, width) -> the line
+Label = Callable[[int, int, int, float, float, int], str]
 
 
 class ProgressBar:
     """Redraws one line in place on a terminal; prints a line per 10% elsewhere (CI logs)."""
 
-    def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
+    def __init__(
+        self, stream: TextIO = sys.stderr, width: int = 30, label: Label | None = None
+    ) -> None:
         self.stream = stream
         self.width = width
+        self.label = label or render
         self.tty = stream.isatty()
         self.started: float | None = None
         self._last_decile = -1
@@ -28,7 +36,7 @@ class ProgressBar:
         elapsed = max(now - self.started if elapsed_s is None else elapsed_s, 1e-6)
         rate = done / elapsed
         eta = (total - done) / rate if rate > 0 else float("inf")
-        line = render(done, total, failed, rate, eta, self.width)
+        line = self.label(done, total, failed, rate, eta, self.width)
         if self.tty:
             self.stream.write("\r" + line + " " * 4)
         else:
@@ -51,3 +59,17 @@ def render(done: int, total: int, failed: int, rate: float, eta: float, width: i
     eta_text = f"{eta:.0f} s" if eta != float("inf") else "?"
     fail_text = f", {failed} failed" if failed else ""
     return f"{done}/{total} slices [{bar}] {rate:.1f} slices/s, ETA {eta_text}{fail_text}"
+
+
+def render_bytes(
+    done: int, total: int, failed: int, rate: float, eta: float, width: int = 30
+) -> str:
+    """The line of a transfer; `failed` counts retried requests."""
+    filled = (width * done) // total if total else width
+    bar = "#" * filled + "." * (width - filled)
+    eta_text = f"{eta:.0f} s" if eta != float("inf") else "?"
+    retry_text = f", {failed} retried" if failed else ""
+    return (
+        f"{done / 1e6:.1f}/{total / 1e6:.1f} MB [{bar}] {rate / 1e6:.1f} MB/s, "
+        f"ETA {eta_text}{retry_text}"
+    )
