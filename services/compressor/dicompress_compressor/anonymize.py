@@ -23,7 +23,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from dicognito.anonymizer import Anonymizer
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 
 from dicompress_compressor.dicom_codes import dcm_code
 
@@ -52,3 +52,14 @@ def anonymize(ds: Dataset, seed: str) -> None:
         *ds.get("DeidentificationMethodCodeSequence", []),
         *(dcm_code(value, meaning) for value, meaning in _PROFILE_CODES if value not in present),
     ]
+
+
+@lru_cache(maxsize=4096)
+def anonymized_series_uid(seed: str, uid: str) -> str:
+    """The Series Instance UID that `anonymize` writes for `uid` in a job with this seed, for
+    the manifest and events, which must not carry the original of a de-identified series."""
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.SeriesInstanceUID = uid
+    _anonymizer(seed).anonymize(ds)
+    return str(ds.SeriesInstanceUID)

@@ -7,9 +7,12 @@ completed job), so a job's history never has a gap. Ids come from (job_id, seq) 
 emits them, so a re-run after a crash re-emits the same identities and consumers drop the
 duplicates; the envelope's `attempt` says which run it was.
 
-Once the source is listed, JobStarted is always emitted (even for 0 slices) so that consumers
-see who took the job; a job that fails before listing (a malformed URI, a bucket not allowed)
-ends with its JobFailed at seq 1. A cancelled job ends with JobCancelled at the next seq.
+Before JobStarted the job reads every source's header (`headers`) and lays the slices out in
+anatomical order (`layout`): only image slices are counted and indexed; DICOM objects without
+pixel data are copied into the ZIP as they are (`non_image`). Once that is done, JobStarted is
+always emitted (even for 0 slices) so that consumers see who took the job; a job that fails
+before (a malformed URI, a bucket not allowed, a header S3 would not serve) ends with its
+JobFailed at seq 1. A cancelled job ends with JobCancelled at the next seq.
 """
 
 from __future__ import annotations
@@ -21,17 +24,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dicompress_compressor.anonymize import anonymized_series_uid
 from dicompress_compressor.artifact import MAX_COLLISIONS, ArtifactWriter, place_artifact
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_compressor.encoder import ANONYMIZE_SUPPORTED, SUPPORTED_CODECS, EncodeOptions
 from dicompress_compressor.errors import CompressorError
+from dicompress_compressor.headers import read_headers
+from dicompress_compressor.layout import Layout, plan
 from dicompress_compressor.manifest import MANIFEST_NAME
 from dicompress_compressor.metrics import ResourceMeter
 from dicompress_compressor.naming import default_name
-from dicompress_compressor.ordering import natural_key
+from dicompress_compressor.non_image import copy_others
 from dicompress_compressor.pipeline import SliceEncoder, SliceWork
 from dicompress_compressor.slices import job_prefix, register_attempt, stored_slices
-from dicompress_compressor.storage import ObjectStore
+from dicompress_compressor.storage import ObjectStore, SourceObject
 from dicompress_compressor.tally import Tally
 from dicompress_compressor.zipstream import MIN_PART_SIZE
 from dicompress_infra.s3 import S3Uri, S3UriError
@@ -170,12 +176,13 @@ class _Job:
         self.attempt = await self._register_attempt(target.bucket)
         store = self.runner.store
         own = job_prefix(target.bucket, self.request.job_id)  # a source at the bucket's root
-        sources = [
+        objects = [
             o
             for o in await store.list_objects(source)
             if not (o.bucket == own.bucket and o.key.startswith(own.prefix))
         ]
-        sources.sort(key=lambda o: natural_key(o.key))
+        layout = await self._layout(objects, source.prefix)
+        sources = [planned.header.source for planned in layout.slices]
         stored = await self._stored_slices(target.bucket)
         await self.emit(
             JobStarted(
@@ -186,12 +193,14 @@ class _Job:
             )
         )
         extra = {**self.log_extra, "slices": len(sources), "attempt": self.attempt}
+        extra |= {"series": len(layout.series), "non_image": len(layout.others)}
         log.info("job started", extra={**extra, "reused": len(stored)})
         if not sources:
+            found = f" (only {len(objects)} objects without pixel data)" if objects else ""
             raise JobAborted(
                 "source-empty",
-                f"no objects under {source}: upload the series' DICOM files (one per slice) "
-                "there, then request the compression again",
+                f"no image slices under {source}{found}: upload the series' DICOM files there, "
+                "then request the compression again",
             )
         artifact = await self._artifact_uri(target, source)
         metadata = {"job-id": str(self.request.job_id), "tenant": self.request.tenant}
@@ -202,11 +211,19 @@ class _Job:
         async with ResourceMeter() as meter:
             await writer.open()
             try:
-                tally = Tally(self, writer, len(sources))
-                await tally.run(sources, work, self.runner.max_in_flight)
+                tally = Tally(self, writer, layout, self._series_uid)
+                await tally.run(work, self.runner.max_in_flight)
                 if tally.encoded == 0:
                     first = " | ".join(tally.reasons[:3])
                     raise JobAborted("no-slice-encoded", f"no slice could be encoded: {first}")
+                tally.others = await copy_others(
+                    store,
+                    writer,
+                    layout.others,
+                    include=self.request.include_non_image,
+                    anonymize=self.request.anonymize,
+                    log_extra=self.log_extra,
+                )
                 await writer.add(MANIFEST_NAME, tally.manifest())
                 artifact_bytes = await writer.finish()
             except BaseException:
@@ -223,6 +240,29 @@ class _Job:
             cpu_s=cpu_s,
             peak_rss_bytes=peak_rss,
         )
+
+    async def _layout(self, objects: list[SourceObject], prefix: str) -> Layout:
+        """The objects' headers, read concurrently, laid out in anatomical order."""
+        started = time.perf_counter()
+        try:
+            headers = await read_headers(self.runner.store, objects)
+        except Exception as exc:  # S3 would not serve one: an order without it is not stable
+            raise JobAborted(
+                "source-unreadable",
+                f"could not read the DICOM headers under the source ({type(exc).__name__}: "
+                f"{exc}): check that S3 is reachable, then request the job again",
+            ) from exc
+        layout = plan(headers, prefix)
+        extra = {**self.log_extra, "objects": len(objects), "header_ms": _ms_since(started)}
+        log.info("headers read", extra=extra)
+        return layout
+
+    def _series_uid(self, uid: str) -> str:
+        """The Series Instance UID events and the manifest give: the de-identified one when
+        the job anonymizes (the same one the encoded files carry)."""
+        if not self.request.anonymize or not uid:
+            return uid
+        return anonymized_series_uid(str(self.request.job_id), uid)
 
     def _locations(self) -> tuple[S3Uri, S3Uri]:
         """The source and target prefixes, validated (no '..' escapes, allowed buckets)."""

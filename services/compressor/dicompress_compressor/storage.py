@@ -41,6 +41,8 @@ class ObjectStore(Protocol):
 
     async def get_bytes(self, obj: SourceObject) -> bytes: ...
 
+    async def get_range(self, obj: SourceObject, length: int) -> bytes: ...
+
     async def get_with_metadata(self, uri: S3Uri) -> tuple[bytes, dict[str, str]] | None: ...
 
     async def head_metadata(self, uri: S3Uri) -> dict[str, str] | None: ...
@@ -82,6 +84,14 @@ class S3ObjectStore:
 
     def _get(self, obj: SourceObject) -> bytes:
         return self._client.get_object(Bucket=obj.bucket, Key=obj.key)["Body"].read()
+
+    async def get_range(self, obj: SourceObject, length: int) -> bytes:
+        """The object's first `length` bytes (all of it when shorter): a DICOM header."""
+        return await asyncio.to_thread(self._get_range, obj, length)
+
+    def _get_range(self, obj: SourceObject, length: int) -> bytes:
+        ranged = f"bytes=0-{length - 1}"
+        return self._client.get_object(Bucket=obj.bucket, Key=obj.key, Range=ranged)["Body"].read()
 
     async def get_with_metadata(self, uri: S3Uri) -> tuple[bytes, dict[str, str]] | None:
         """A small object and its user metadata, or None when there is no such object."""
@@ -153,8 +163,8 @@ class S3ObjectStore:
 
 
 class FastS3ObjectStore(S3ObjectStore):
-    """`S3ObjectStore` with the two requests made once per slice, the source's GET and the
-    encoded slice's PUT, sent by obstore (Rust's object_store) rather than boto3.
+    """`S3ObjectStore` with the requests made once per slice, the source's GET (and its header's
+    ranged GET) and the encoded slice's PUT, sent by obstore (Rust's object_store), not boto3.
 
     On two cores every core-second the S3 client spends is taken from the encoders. Measured on
     the embedded S3, 399 GETs of 0.5 MB and 399 PUTs of 5 KB cost this process 2.3 CPU-s through
@@ -182,6 +192,15 @@ class FastS3ObjectStore(S3ObjectStore):
             # before sending anything; boto3 can still fetch them.
             return await super().get_bytes(obj)
         return bytes(await found.bytes_async())
+
+    async def get_range(self, obj: SourceObject, length: int) -> bytes:
+        try:
+            found = await obstore.get_range_async(
+                self._store(obj.bucket), obj.key, start=0, length=length
+            )
+        except ValueError:  # a key object_store cannot name, as in get_bytes
+            return await super().get_range(obj, length)
+        return bytes(found)
 
     async def put_bytes(self, uri: S3Uri, data: bytes, metadata: dict[str, str]) -> None:
         # Our slice keys are always ones object_store accepts. Its attributes other than the

@@ -1,17 +1,19 @@
-"""The slices of a running job as they come out of the pipeline: into the ZIP, into the
-manifest, counted, and told as SliceEncoded / SliceFailed events (seq 2+i)."""
+"""The slices of a running job as they come out of the pipeline: into the ZIP (at the entry
+`layout` gave them), into the manifest, counted, and told as SliceEncoded / SliceFailed events
+(seq 2+i)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import aclosing
+from dataclasses import asdict
 from typing import Any, Protocol
 
 from dicompress_compressor.artifact import ArtifactWriter
-from dicompress_compressor.manifest import ManifestEntry, render_manifest
-from dicompress_compressor.ordering import entry_name
+from dicompress_compressor.layout import Layout, PlannedSlice, Series
+from dicompress_compressor.manifest import ManifestEntry, OtherEntry, render_manifest
 from dicompress_compressor.pipeline import SliceOutcome, SliceWork, in_index_order
-from dicompress_compressor.storage import SourceObject
 from dicompress_schemas import CompressionRequested, EventBase, SliceEncoded, SliceFailed
 
 log = logging.getLogger(__name__)
@@ -32,19 +34,30 @@ class JobContext(Protocol):
 
 
 class Tally:
-    """Records every outcome; `totals()` gives JobCompleted's counters."""
+    """Records every outcome; `totals()` gives JobCompleted's counters. `series_uid` maps a
+    source's Series Instance UID to the one reported (the de-identified one when anonymizing)."""
 
-    def __init__(self, job: JobContext, writer: ArtifactWriter, total: int) -> None:
+    def __init__(
+        self,
+        job: JobContext,
+        writer: ArtifactWriter,
+        layout: Layout,
+        series_uid: Callable[[str], str] = str,
+    ) -> None:
         self.job = job
         self.writer = writer
-        self.total = total
+        self.layout = layout
+        self.series_uid = series_uid
+        self.total = len(layout.slices)
         self.entries: list[ManifestEntry] = []
+        self.others: list[OtherEntry] = []
         self.encoded = self.failed = self.reused = 0
         self.bytes_in = self.bytes_out = self.pixel_bytes = self.codestream_bytes = 0
         self.download_ms = self.encode_ms = self.upload_ms = 0.0
         self.reasons: list[str] = []
 
-    async def run(self, sources: list[SourceObject], work: SliceWork, max_in_flight: int) -> None:
+    async def run(self, work: SliceWork, max_in_flight: int) -> None:
+        sources = [planned.header.source for planned in self.layout.slices]
         outcomes = in_index_order(sources, work, max_in_flight)
         async with aclosing(outcomes):
             async for outcome in outcomes:
@@ -53,6 +66,8 @@ class Tally:
     async def record(self, outcome: SliceOutcome) -> None:
         """Put an encoded slice in the ZIP, count it and emit its event."""
         seq, encoded = 2 + outcome.index, outcome.encoded
+        planned = self.layout.slices[outcome.index]
+        where = self._where(planned)
         common: dict[str, Any] = {
             "slice_index": outcome.index,
             "total_slices": self.total,
@@ -67,7 +82,11 @@ class Tally:
             log.warning("slice failed", extra=extra)
             self.entries.append(
                 ManifestEntry(
-                    outcome.index, outcome.source.key, outcome.bytes_in, error=outcome.reason
+                    outcome.index,
+                    outcome.source.key,
+                    outcome.bytes_in,
+                    error=outcome.reason,
+                    **where,
                 )
             )
             reason = outcome.reason[:_REASON_MAX]
@@ -77,7 +96,7 @@ class Tally:
                 )
             )
             return
-        entry = entry_name(outcome.index)
+        entry = planned.entry_name
         await self.writer.add(entry, encoded.data)
         self.encoded += 1
         self.reused += outcome.reused
@@ -102,6 +121,7 @@ class Tally:
                 bytes_out=len(encoded.data),
                 ratio=encoded.ratio,
                 **described,
+                **where,
             )
         )
         await self.job.emit(
@@ -114,8 +134,18 @@ class Tally:
                 bytes_out=len(encoded.data),
                 ratio=encoded.ratio,
                 encode_ms=encoded.encode_ms,
+                **where,
             )
         )
+
+    def _where(self, planned: PlannedSlice) -> dict[str, Any]:
+        """The slice's series and position, as events and the manifest give them."""
+        series = planned.series
+        return {
+            "series_instance_uid": None if series is None else self.series_uid(series.uid) or None,
+            "position": planned.header.position,
+            "position_along_normal": planned.position_along_normal,
+        }
 
     def manifest(self) -> bytes:
         request = self.job.request
@@ -130,7 +160,21 @@ class Tally:
             "slices_encoded": self.encoded,
             "slices_failed": self.failed,
         }
-        return render_manifest(header, self.entries)
+        series = [self._series(s) for s in self.layout.series]
+        return render_manifest(header, self.entries, series, self.others)
+
+    def _series(self, series: Series) -> dict[str, Any]:
+        return {
+            "series_instance_uid": self.series_uid(series.uid) or None,
+            "series_number": series.number,
+            "series_description": series.description,
+            "folder": series.folder,
+            "slices": series.slices,
+            "positioned": series.positioned,
+            "orientation": series.orientation,
+            "spacing": None if series.spacing is None else asdict(series.spacing),
+            "gantry_tilt_deg": series.gantry_tilt_deg,
+        }
 
     def totals(self) -> dict[str, Any]:
         """JobCompleted's counters (the job adds the artifact, upload and wall time)."""

@@ -101,7 +101,8 @@ async def test_a_worker_killed_mid_job_leaves_a_job_the_next_one_finishes_withou
         names = archive.namelist()
         assert archive.testzip() is None
         manifest = json.loads(archive.read("manifest.json"))
-    assert names == [f"{i:05d}.dcm" for i in range(slices)] + ["manifest.json"]  # one copy each
+    folder = "002-Axial_1.25_mm"
+    assert names == [f"{folder}/{i:05d}.dcm" for i in range(slices)] + ["manifest.json"]  # once
     assert manifest["attempt"] == 2
     uids = [m["sop_instance_uid"] for m in manifest["slices"]]
     assert len(set(uids)) == slices

@@ -30,6 +30,8 @@ class MemoryStore:
         self.uploads: dict[str, tuple[str, dict[str, str], dict[int, bytes]]] = {}
         self.aborted: list[str] = []
         self.part_sizes: list[int] = []
+        self.gets: list[tuple[str, int | None]] = []  # (key, length; None: the whole object)
+        self.fail_gets: dict[str, Exception] = {}
 
     async def list_objects(self, prefix: S3Uri) -> list[SourceObject]:
         if self.fail_listing is not None:
@@ -41,7 +43,16 @@ class MemoryStore:
         ]
 
     async def get_bytes(self, obj: SourceObject) -> bytes:
+        self.gets.append((obj.key, None))
+        if obj.key in self.fail_gets:
+            raise self.fail_gets[obj.key]
         return self.objects[obj.key][0]
+
+    async def get_range(self, obj: SourceObject, length: int) -> bytes:
+        self.gets.append((obj.key, length))
+        if obj.key in self.fail_gets:
+            raise self.fail_gets[obj.key]
+        return self.objects[obj.key][0][:length]
 
     async def head_metadata(self, uri: S3Uri) -> dict[str, str] | None:
         found = self.objects.get(uri.key)

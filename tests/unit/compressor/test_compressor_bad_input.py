@@ -35,7 +35,7 @@ async def test_each_bad_slice_fails_alone_with_its_reason() -> None:
         {
             "src/1.dcm": good,
             "src/2.dcm": good[: len(good) // 2],  # truncated mid pixel data
-            "src/3.dcm": _without_pixels(other),
+            "src/3.dcm": _without_pixels(other),  # an image (Rows, Columns) cut before its pixels
             "src/4.txt": b"hello, not an image",
             "src/5.dcm": other,
         }
@@ -43,8 +43,16 @@ async def test_each_bad_slice_fails_alone_with_its_reason() -> None:
     sink: list[EventBase] = []
     terminal = await runner(store, InlineEncoder(), sink).run(request())  # type: ignore[arg-type]
 
-    kinds = [type(e).__name__ for e in sink[1:-1]]
-    assert kinds == ["SliceEncoded", "SliceFailed", "SliceFailed", "SliceFailed", "SliceEncoded"]
+    # anatomical order: slice 2 of the series (z -1.25: keys 3, 5), then slice 1 (z 0: keys 1,
+    # 2), ties by key; the object that is not DICOM last
+    slices = sink[1:-1]
+    assert [(type(e).__name__, e.source_key) for e in slices] == [  # type: ignore[attr-defined]
+        ("SliceFailed", "src/3.dcm"),
+        ("SliceEncoded", "src/5.dcm"),
+        ("SliceEncoded", "src/1.dcm"),
+        ("SliceFailed", "src/2.dcm"),
+        ("SliceFailed", "src/4.txt"),
+    ]
     failures = {e.source_key: e for e in sink if isinstance(e, SliceFailed)}
     truncated = failures["src/2.dcm"]
     assert "truncated" in truncated.reason  # says what is wrong and what to do
