@@ -74,9 +74,7 @@ async def test_a_series_is_compressed_into_a_zip_with_its_events_in_order(
     assert len(body) == completed.artifact_bytes
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         folder = "002-Axial_1.25_mm"  # one folder per series: SeriesNumber-SeriesDescription
-        assert archive.namelist() == [f"{folder}/{i:05d}.dcm" for i in range(6)] + [
-            "manifest.json"
-        ]
+        assert archive.namelist() == [f"{folder}/{i:05d}.dcm" for i in range(6)] + ["manifest.json"]
         for number, name in zip(range(6, 0, -1), archive.namelist()[:-1], strict=True):
             ds = dcmread(io.BytesIO(archive.read(name)))
             assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.91"
