@@ -1,8 +1,11 @@
 """`dicompress demo`: the main job, end to end, on the embedded stack.
 
-Brings the stack up if none is running, puts a CT series into S3 (a synthetic 399-slice series
-by default, or `--source DIR`), submits it through the HTTP API, shows live progress from the
-WebSocket, and prints the result. Exit status 0 only if the job completed.
+Brings the stack up if none is running, makes a realistic synthetic CT study (a scout, a
+soft-tissue and a bone series, secondary captures, a dose report and a DICOMDIR, as a scanner
+exports it) or takes `--source DIR`, uploads it as a clinic would (presigned multipart, with a
+progress bar), follows its ingest and prints the study it became, then compresses the study
+through the HTTP API with live progress from the WebSocket, and prints the result. Exit status
+0 only if the upload was ingested and the job completed.
 """
 
 from __future__ import annotations
@@ -11,57 +14,67 @@ import argparse
 import asyncio
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dicompress_stack import synthetic_ct
-from dicompress_stack.client import get_job, submit_job
+from dicompress_stack.client import api_request, get_job, submit_job
+from dicompress_stack.ingest_report import describe, follow_ingest, study_ids
+from dicompress_stack.synthetic_study import StudySpec, write_study_zip
+from dicompress_stack.upload import send
+from dicompress_stack.upload_source import source_of
 from dicompress_stack.watch import outcome, watch
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    from mypy_boto3_s3 import S3Client
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", type=Path, help="a folder of DICOM files (default: synthetic)")
-    parser.add_argument("--slices", type=int, default=399, help="synthetic series length")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        help="a study: a folder or a .zip of DICOM files (default: synthetic)",
+    )
+    parser.add_argument(
+        "--slices", type=int, default=399, help="slices of the synthetic soft-tissue series"
+    )
     parser.add_argument("--rate", type=float, default=100, help="compression ratio to ask for")
-    parser.add_argument("--tenant", default="demo", help="tenant the job belongs to")
+    parser.add_argument("--tenant", default="demo", help="tenant the study belongs to")
 
 
-def series_files(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
-    """(name, bytes) of every file to upload: the user's folder or the synthetic series."""
-    if args.source is None:
-        yield from synthetic_ct.generate_series(n_slices=args.slices)
-        return
-    if not args.source.is_dir():
-        raise SystemExit(f"--source {args.source}: not a folder")
-    files = sorted(p for p in args.source.rglob("*") if p.is_file())
-    if not files:
-        raise SystemExit(f"--source {args.source}: no file in it")
-    for path in files:
-        yield path.relative_to(args.source).as_posix(), path.read_bytes()
+def study_path(args: argparse.Namespace, data_dir: Path) -> Path:
+    """The study to upload: the user's, or the synthetic one (made once per size: the same
+    seed gives the same bytes, so a second demo uploads the very same study)."""
+    if args.source is not None:
+        if not args.source.exists():
+            raise SystemExit(f"--source {args.source}: no such file or folder")
+        return Path(args.source)
+    path = data_dir / "demo" / f"synthetic-study-{args.slices}.zip"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        partial = path.with_suffix(".partial")
+        manifest = write_study_zip(StudySpec.realistic(slices=args.slices), partial)
+        partial.replace(path)
+        print(
+            f"made a synthetic study: {len(manifest.files)} files, {len(manifest.series)} "
+            f"series, {path.stat().st_size / 2**20:.1f} MiB in {time.monotonic() - started:.1f} s"
+        )
+    return path
 
 
-def upload_series(
-    s3: S3Client, bucket: str, prefix: str, files: Iterator[tuple[str, bytes]]
-) -> int:
-    """Upload every file under `prefix` (threads: S3 PUTs are I/O); returns the bytes sent."""
-    total = 0
+def upload_study(api_url: str, token: str, path: Path) -> list[str]:
+    """Upload the study, follow its ingest, print what it became; the ids of its studies."""
+    started = time.monotonic()
+    accepted = send(api_url, token, source_of(path))
+    print(f"uploaded {path.name} in {time.monotonic() - started:.1f} s")
 
-    def put(item: tuple[str, bytes]) -> int:
-        name, data = item
-        s3.put_object(Bucket=bucket, Key=prefix + name, Body=data)
-        return len(data)
+    def get(api_path: str) -> Any:
+        return api_request("GET", f"{api_url}{api_path}", token)
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for size in pool.map(put, files):
-            total += size
-    return total
+    ingest = follow_ingest(get, accepted["ingestId"], sys.stderr)
+    studies = [get(f"/studies/{study}") for study in study_ids(ingest)]
+    print("\n".join(describe(ingest, studies)))
+    if ingest.get("status") != "completed":
+        raise SystemExit(1)
+    return [str(study["id"]) for study in studies]
 
 
 def report(event: dict[str, Any], job: dict[str, Any], seconds: float) -> str:
@@ -86,27 +99,29 @@ def report(event: dict[str, Any], job: dict[str, Any], seconds: float) -> str:
     return "\n".join(lines)
 
 
-def run_demo(args: argparse.Namespace, endpoints: dict[str, str], s3: S3Client, token: str) -> int:
-    bucket = endpoints["S3_BUCKET"]
-    label = args.source.name if args.source else f"synthetic-ct-{args.slices}"
-    prefix = f"{args.tenant}/sources/{label}/"
-    started = time.monotonic()
-    sent = upload_series(s3, bucket, prefix, series_files(args))
-    print(
-        f"uploaded {sent / 1024 / 1024:.1f} MiB to s3://{bucket}/{prefix} "
-        f"in {time.monotonic() - started:.1f} s"
-    )
+def run_demo(
+    args: argparse.Namespace, endpoints: dict[str, str], token: str, data_dir: Path
+) -> int:
+    api_url, bucket = endpoints["API_URL"], endpoints["S3_BUCKET"]
+    path = study_path(args, data_dir)
+    studies = upload_study(api_url, token, path)
+    if not studies:
+        print("the upload held no study to compress")
+        return 1
     answer = submit_job(
-        endpoints["API_URL"],
+        api_url,
         token,
         {
-            "s3SourceUri": f"s3://{bucket}/{prefix}",
+            "studyId": studies[0],
             "s3TargetUri": f"s3://{bucket}/{args.tenant}/results/",
             "compressionRate": args.rate,
         },
     )
     job_id = answer["jobId"]
-    print(f"submitted job {job_id} (rate {args.rate:g}); live progress from {endpoints['WS_URL']}")
+    print(
+        f"compressing study {studies[0]}: job {job_id} (rate {args.rate:g}); live progress "
+        f"from {endpoints['WS_URL']}"
+    )
     submitted = time.monotonic()
     # the same client as `dicompress watch`: a dropped notifier connection is resumed
     progress = asyncio.run(watch(endpoints["WS_URL"], token, job_id))
@@ -115,8 +130,9 @@ def run_demo(args: argparse.Namespace, endpoints: dict[str, str], s3: S3Client, 
     if terminal is None:  # the end came as a snapshot (a resume past the log): no figures
         print(outcome(progress))
     else:
-        job = _wait_projection(endpoints["API_URL"], token, job_id, terminal["type"])
+        job = _wait_projection(api_url, token, job_id, terminal["type"])
         print(report(terminal, job, seconds))
+    print(f"viewer: {api_url}/viewer/  (dicompress token --tenant {args.tenant} for a token)")
     return 0 if progress.status == "completed" else 1
 
 
@@ -140,7 +156,7 @@ def main(args: argparse.Namespace) -> int:
         running = stack_mod.ensure_running(args.data_dir, cleanup)
         try:
             return run_demo(
-                args, running.endpoints(), running.s3_client(), running.token(args.tenant)
+                args, running.endpoints(), running.token(args.tenant), running.config.data_dir
             )
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

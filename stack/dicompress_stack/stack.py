@@ -67,8 +67,8 @@ __all__ = [
 
 
 def start_services(config: StackConfig, env: Mapping[str, str]) -> list[Supervised]:
-    """Start progress, the compressor(s), ingest, notifier and api in that order, each healthy before the
-    next. On failure the ones already started are stopped again."""
+    """Start progress, the compressor(s), ingest, notifier and api in that order, each healthy
+    before the next. On failure the ones already started are stopped again."""
     require_free_ports(config.service_ports())
     started: list[Supervised] = []
     try:

@@ -61,10 +61,7 @@ def run_upload(
     """The command: upload, then follow; exit 0 if the ingest completed (or was not
     followed), 1 if it failed."""
     source = source_of(args.path)
-    if args.stream:
-        accepted = _streamed(api_url, token, source, err)
-    else:
-        accepted = _presigned(api_url, token, source, cache_dir(environ), err)
+    accepted = send(api_url, token, source, stream=args.stream, err=err, environ=environ)
     ingest_id = accepted["ingestId"]
     out.write(
         f"uploaded {source.file_name} ({accepted['size']} bytes) as upload "
@@ -82,6 +79,22 @@ def run_upload(
     studies = [get(f"/studies/{study}") for study in study_ids(ingest)]
     out.write("\n".join(describe(ingest, studies)) + "\n")
     return 0 if ingest.get("status") == "completed" else 1
+
+
+def send(
+    api_url: str,
+    token: str,
+    source: Source,
+    *,
+    stream: bool = False,
+    err: TextIO = sys.stderr,
+    environ: Mapping[str, str] = os.environ,
+) -> dict[str, Any]:
+    """Upload `source` (presigned and resumable, or streamed through the API) with a progress
+    bar on `err`; the API's answer to the completed upload (its `ingestId` among others)."""
+    if stream:
+        return _streamed(api_url, token, source, err)
+    return _presigned(api_url, token, source, cache_dir(environ), err)
 
 
 def _presigned(
