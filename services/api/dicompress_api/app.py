@@ -29,6 +29,9 @@ from dicompress_api.s3client import S3Connection
 from dicompress_api.settings import ApiSettings
 from dicompress_api.sources import S3Sources
 from dicompress_api.stream import stream_router
+from dicompress_api.studies.composition import Studies
+from dicompress_api.studies.ports import StudyIndex
+from dicompress_api.studies.postgres_index import PostgresStudyIndex
 from dicompress_api.submission import SubmitPolicy
 from dicompress_api.submit import Limits, Submitter
 from dicompress_api.uploads.announce import ArchivePublisher
@@ -47,12 +50,13 @@ def create_app(
     stats: Stats | None = None,
     keys: Keys | None = None,
     archives: ArchivePublisher | None = None,
+    studies: StudyIndex | None = None,
 ) -> FastAPI:
     """Build the app. The lifespan starts and closes the adapters; neither start waits for its
     backend, so the app serves /healthz (and a failing /readyz) while Kafka or Postgres is away.
 
-    Pass `publisher`/`store`/`sources`/`stats`/`keys`/`archives` to replace the Kafka, Postgres
-    and S3 adapters (unit tests).
+    Pass `publisher`/`store`/`sources`/`stats`/`keys`/`archives`/`studies` to replace the Kafka,
+    Postgres and S3 adapters (unit tests).
     """
     kafka = KafkaPublisher(  # one producer for jobs, commands and uploads
         settings.kafka_bootstrap_servers,
@@ -71,6 +75,7 @@ def create_app(
     presigner = S3Presigner(s3, settings.api_presign_expiry_s)
     sources = sources or S3Sources(s3, settings.api_allowed_buckets)
     stats = stats or PostgresStats(database)
+    studies = studies or PostgresStudyIndex(database)
     keys = keys or PostgresKeys(
         database,
         timedelta(hours=settings.api_idempotency_ttl_h),
@@ -85,12 +90,15 @@ def create_app(
         sources=sources,
         stats=stats,
         keys=keys,
+        studies=studies,
     )
     # One limiter per app: every authenticated route spends the tenant's tokens.
     buckets = TokenBuckets(settings.api_rate_limit_per_s, settings.api_rate_limit_burst)
     verifier = verifier_from_settings(settings)  # one per process: routes share its JWKS cache
     tenant_of = rate_limited(tenant_dependency(verifier), buckets)
-    uploads = Uploads(settings, s3, database, archives, TokenGate(verifier, buckets))
+    gate = TokenGate(verifier, buckets)
+    uploads = Uploads(settings, s3, database, archives, gate)
+    study_index = Studies(studies, gate.tenant)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -136,4 +144,5 @@ def create_app(
     )
     app.include_router(viewer_router(settings))
     uploads.install(app)
+    study_index.install(app)
     return app

@@ -28,7 +28,23 @@ class JobRequest(BaseModel):
         alias_generator=to_camel, extra="forbid", strict=True, frozen=True, allow_inf_nan=False
     )
 
-    s3_source_uri: str = Field(max_length=2048, description="S3 prefix holding the DICOM slices")
+    s3_source_uri: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="S3 prefix holding the DICOM slices; give this or `studyId`",
+    )
+    # strict=False: the JSON string names the UUID (strict mode wants a UUID object).
+    study_id: Annotated[uuid.UUID | None, Field(strict=False)] = Field(
+        default=None,
+        description="An indexed study (`id` of GET /studies) as the source instead of a prefix: "
+        "its series, each in anatomical order",
+    )
+    series_uid: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]+(\.[0-9]+)*$",
+        max_length=64,
+        description="With `studyId`: only this series (SeriesInstanceUID) of the study",
+    )
     s3_target_uri: str = Field(max_length=2048, description="S3 prefix the ZIP is written under")
     compression_rate: float | None = Field(
         default=None,
@@ -50,10 +66,17 @@ class JobRequest(BaseModel):
     min_psnr: float | None = Field(
         default=None, gt=0, le=200, description="Quality floor in dB of a lossy job's slices"
     )
+    include_non_image: bool | None = Field(
+        default=None,
+        description="Copy DICOM objects without pixels (reports, DICOMDIR) into the ZIP as they "
+        "are (default), or leave them out; never counted as slices",
+    )
 
     @field_validator("s3_source_uri", "s3_target_uri")
     @classmethod
-    def _s3_uri(cls, value: str) -> str:
+    def _s3_uri(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             S3Uri.parse(value)
         except S3UriError as exc:
@@ -82,6 +105,7 @@ class JobOptions(BaseModel):
     output_filename: str | None
     overwrite_existing: bool
     min_psnr: float | None
+    include_non_image: bool
 
 
 class JobAccepted(BaseModel):
@@ -96,6 +120,8 @@ class JobAccepted(BaseModel):
     job_id: uuid.UUID
     status: str = "queued"
     source_uri: str
+    study_id: uuid.UUID | None = Field(default=None, description="The study it compresses")
+    series_uid: str | None = Field(default=None, description="The one series it compresses")
     target_uri: str
     artifact_uri: str
     status_url: str
@@ -115,6 +141,7 @@ class SubmitPolicy:
     default_anonymize: bool
     default_overwrite: bool
     default_min_psnr: float | None
+    study_bucket: str  # where uploads land, so where their ingest stores the instances
 
     @classmethod
     def of(cls, settings: ApiSettings) -> SubmitPolicy:
@@ -129,14 +156,31 @@ class SubmitPolicy:
             default_anonymize=settings.api_default_anonymize,
             default_overwrite=settings.api_default_overwrite,
             default_min_psnr=settings.api_default_min_psnr,
+            study_bucket=settings.api_upload_bucket or settings.api_allowed_buckets[0],
         )
+
+
+def check_source_choice(request: JobRequest) -> None:
+    """InvalidRequest (422) unless the body names exactly one source: `s3SourceUri` or
+    `studyId` (with `seriesUid` only beside a `studyId`)."""
+    problems = []
+    if (request.s3_source_uri is None) == (request.study_id is None):
+        given = "both" if request.study_id is not None else "neither"
+        detail = f"give exactly one of s3SourceUri and studyId ({given} given)"
+        problems += [FieldProblem(f, "one_source", detail) for f in ("s3SourceUri", "studyId")]
+    if request.series_uid is not None and request.study_id is None:
+        detail = "seriesUid names a series of a study: give studyId with it"
+        problems.append(FieldProblem("seriesUid", "series_without_study", detail))
+    if problems:
+        raise InvalidRequest(problems)
 
 
 def check_locations(request: JobRequest, tenant: str, policy: SubmitPolicy) -> S3Uri:
     """The parsed source, once both URIs are in allowed buckets (else 422) and under the
-    tenant's prefixes (else ForbiddenLocation, 403)."""
+    tenant's prefixes (else ForbiddenLocation, 403). A study source must have been turned into
+    its prefix first (`studies.job_source`)."""
     uris = (
-        ("s3SourceUri", S3Uri.parse(request.s3_source_uri)),
+        ("s3SourceUri", S3Uri.parse(_source_uri(request))),
         ("s3TargetUri", S3Uri.parse(request.s3_target_uri)),
     )
     allowed = policy.allowed_buckets
@@ -185,7 +229,7 @@ def plan_job(
         tenant=tenant,
         seq=0,
         occurred_at=now or datetime.now(UTC),
-        source_uri=request.s3_source_uri,
+        source_uri=_source_uri(request),
         target_uri=request.s3_target_uri,
         compression_rate=rate,
         codec=codec,
@@ -193,16 +237,22 @@ def plan_job(
         output_filename=request.output_filename,
         overwrite_existing=_given(request.overwrite_existing, policy.default_overwrite),
         min_psnr=min_psnr,
+        include_non_image=_given(request.include_non_image, True),
     )
 
 
 def accepted(
-    event: CompressionRequested, source: SourceInfo, idempotency_key: str | None = None
+    event: CompressionRequested,
+    source: SourceInfo,
+    idempotency_key: str | None = None,
+    request: JobRequest | None = None,
 ) -> JobAccepted:
-    """The answer to give once the broker acknowledged `event`."""
+    """The answer to give once the broker acknowledged `event` (planned from `request`)."""
     return JobAccepted(
         job_id=event.job_id,
         source_uri=event.source_uri,
+        study_id=request.study_id if request is not None else None,
+        series_uid=request.series_uid if request is not None else None,
         target_uri=event.target_uri,
         artifact_uri=planned_artifact(event),
         status_url=f"/jobs/{event.job_id}",
@@ -214,9 +264,17 @@ def accepted(
             output_filename=event.output_filename,
             overwrite_existing=event.overwrite_existing,
             min_psnr=event.min_psnr,
+            include_non_image=event.include_non_image,
         ),
         idempotency_key=idempotency_key,
     )
+
+
+def _source_uri(request: JobRequest) -> str:
+    if request.s3_source_uri is None:
+        problem = FieldProblem("s3SourceUri", "missing", "no source prefix: give s3SourceUri")
+        raise InvalidRequest([problem])
+    return request.s3_source_uri
 
 
 def _given(value: bool | None, default: bool) -> bool:

@@ -1,5 +1,5 @@
-"""The steps of `POST /jobs`, in order: validate, look at the source, check the queue, claim the
-Idempotency-Key, publish, remember the answer.
+"""The steps of `POST /jobs`, in order: validate, turn a study into its source prefix, look at
+the source, check the queue, claim the Idempotency-Key, publish, remember the answer.
 
 Everything that can refuse the request runs before anything is published, so a refused
 request leaves no trace. With a key, the claim (one INSERT) is the last step before publishing:
@@ -20,7 +20,16 @@ from dicompress_api.errors import (
 )
 from dicompress_api.idempotency import KeyRecord, fingerprint
 from dicompress_api.ports import JobStore, Keys, Publisher, Sources, Stats
-from dicompress_api.submission import JobAccepted, JobRequest, SubmitPolicy, accepted, plan_job
+from dicompress_api.studies.job_source import study_source_uri
+from dicompress_api.studies.ports import StudyIndex
+from dicompress_api.submission import (
+    JobAccepted,
+    JobRequest,
+    SubmitPolicy,
+    accepted,
+    check_source_choice,
+    plan_job,
+)
 from dicompress_infra.s3 import S3Uri
 
 log = logging.getLogger(__name__)
@@ -56,6 +65,7 @@ class Submitter:
         sources: Sources,
         stats: Stats,
         keys: Keys,
+        studies: StudyIndex,
     ) -> None:
         self._policy = policy
         self._limits = limits
@@ -64,8 +74,10 @@ class Submitter:
         self._sources = sources
         self._stats = stats
         self._keys = keys
+        self._studies = studies
 
     async def submit(self, request: JobRequest, tenant: str, key: str | None) -> Outcome:
+        request = await self._with_source(request, tenant)
         event = plan_job(request, tenant=tenant, job_id=uuid.uuid4(), policy=self._policy)
         print_ = fingerprint(event)
         abandoned = False
@@ -75,9 +87,10 @@ class Submitter:
             # Its request died between the claim and the ack: publish the job it promised.
             abandoned = True
             event = plan_job(request, tenant=tenant, job_id=earlier.job_id, policy=self._policy)
-        source = await self._sources.inspect(S3Uri.parse(event.source_uri), "s3SourceUri")
+        field = "s3SourceUri" if request.study_id is None else "studyId"
+        source = await self._sources.inspect(S3Uri.parse(event.source_uri), field)
         await self._check_queue()
-        answer = accepted(event, source, key)
+        answer = accepted(event, source, key, request)
         if key is not None:
             response = answer.model_dump(mode="json", by_alias=True)
             if abandoned:
@@ -96,6 +109,21 @@ class Submitter:
         if key is not None:
             await self._mark_published(tenant, key, event.job_id)
         return Outcome(answer, replayed=False)
+
+    async def _with_source(self, request: JobRequest, tenant: str) -> JobRequest:
+        """`request` with its source prefix: a study (or series) becomes the prefix of its
+        instances; 422 unless exactly one source is given, 404 for an unknown study."""
+        check_source_choice(request)
+        if request.study_id is None:
+            return request
+        uri = await study_source_uri(
+            self._studies,
+            tenant,
+            request.study_id,
+            request.series_uid,
+            self._policy.study_bucket,
+        )
+        return request.model_copy(update={"s3_source_uri": uri})
 
     async def _check_queue(self) -> None:
         queued = await self._stats.queued_count()

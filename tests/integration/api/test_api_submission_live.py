@@ -63,6 +63,7 @@ async def test_post_answers_source_info_target_and_options_at_once(
         "outputFilename": None,
         "overwriteExisting": False,
         "minPsnr": None,
+        "includeNonImage": True,
     }
 
     empty = await api.post(

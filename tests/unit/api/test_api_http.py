@@ -43,6 +43,7 @@ async def test_post_publishes_and_answers_202_with_location(
         "outputFilename": "ct1.zip",
         "overwriteExisting": False,
         "minPsnr": None,
+        "includeNonImage": True,
     }
     assert body["source"] == {"fileCount": 3, "totalBytes": 3000}
     assert (body["sourceUri"], body["targetUri"]) == (BODY["s3SourceUri"], BODY["s3TargetUri"])
@@ -59,7 +60,10 @@ async def test_post_publishes_and_answers_202_with_location(
         ({"s3TargetUri": "s3://not-allowed/out"}, "s3TargetUri", "bucket_not_allowed"),
         ({"outputFilename": "../x"}, "outputFilename", "unsafe_filename"),
         ({"priority": "high"}, "priority", "extra_forbidden"),
-        ({"s3SourceUri": None}, "s3SourceUri", "string_type"),
+        ({"s3SourceUri": None}, "s3SourceUri", "one_source"),
+        ({"studyId": "00000000-0000-4000-8000-000000000001"}, "studyId", "one_source"),
+        ({"seriesUid": "1.2.3"}, "seriesUid", "series_without_study"),
+        ({"seriesUid": "1.2.x"}, "seriesUid", "string_pattern_mismatch"),
     ],
 )
 async def test_bad_fields_are_422_problems_naming_field_and_rule(
@@ -83,7 +87,11 @@ async def test_missing_fields_and_non_json_are_422(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
     missing = assert_problem(await client.post("/jobs", json={}, headers=auth), 422)
-    assert {e["field"] for e in missing["errors"]} == {"s3SourceUri", "s3TargetUri"}
+    # the source is a choice (s3SourceUri or studyId), checked once the fields are valid
+    assert {e["field"] for e in missing["errors"]} == {"s3TargetUri"}
+    no_source = {"s3TargetUri": "s3://dicompress-data/acme/out"}
+    neither = assert_problem(await client.post("/jobs", json=no_source, headers=auth), 422)
+    assert {e["field"] for e in neither["errors"]} == {"s3SourceUri", "studyId"}
     not_json = await client.post(
         "/jobs", content=b"{nope", headers={**auth, "content-type": "application/json"}
     )
