@@ -8,18 +8,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from dicompress_api.listing import Cursor, decode_cursor, encode_cursor
-from dicompress_api.studies.errors import IngestNotFound, SeriesNotFound, StudyNotFound
-from dicompress_api.studies.models import (
-    IngestDetail,
-    SeriesDetail,
-    StudyDetail,
-    StudyPage,
+from dicompress_api.studies.answers import (
     ingest_detail,
     series_detail,
     series_summary,
     study_detail,
     study_item,
 )
+from dicompress_api.studies.errors import IngestNotFound, SeriesNotFound, StudyNotFound
+from dicompress_api.studies.models import IngestDetail, SeriesDetail, StudyDetail, StudyPage
 from dicompress_api.studies.ports import StudyIndex
 from dicompress_api.studies.summary import (
     IndexedInstance,
