@@ -102,7 +102,8 @@ def _study(study: dict[str, Any]) -> list[str]:
     )
     lines = [
         f"study {study.get('id')} {title}".rstrip()
-        + f": {len(study.get('series') or [])} series, {study.get('instanceCount', 0)} objects"
+        + f": {len(study.get('series') or [])} series, "
+        + _count(study.get("instanceCount", 0), "object")
         + (f" (patient {study['patientId']})" if study.get("patientId") else "")
     ]
     for series in study.get("series") or []:
@@ -124,7 +125,7 @@ def _series(series: dict[str, Any]) -> str:
     text = f"series {number if number is not None else '-'} {series.get('modality') or '?'}"
     if series.get("seriesDescription"):
         text += f" '{series['seriesDescription']}'"
-    text += f": {series.get('imageCount', 0)} images"
+    text += f": {_count(series.get('imageCount', 0), 'image')}"
     if series.get("nonImageCount"):
         text += f", {series['nonImageCount']} non-image"
     if series.get("rows") and series.get("columns"):
@@ -135,6 +136,10 @@ def _series(series: dict[str, Any]) -> str:
         if not spacing.get("uniform", True):
             text += f" (uneven: {spacing.get('min', 0):.2f}-{spacing.get('max', 0):.2f})"
     return text
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _sop_class(uid: object) -> str:
