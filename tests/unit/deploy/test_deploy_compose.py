@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,10 @@ BINARY = Path(compose.__file__).parent / "docker-compose"
 REQUIRED = {
     "JWT_SECRET": "a-test-jwt-secret-of-more-than-32-bytes",
     "POSTGRES_PASSWORD": "test-postgres-password",
-    "MINIO_ROOT_USER": "test-minio-user",
-    "MINIO_ROOT_PASSWORD": "test-minio-password",
+    "S3_ACCESS_KEY": "test-s3-access-key",
+    "S3_SECRET_KEY": "test-s3-secret-key",
 }
+POM = {"m": "http://maven.apache.org/POM/4.0.0"}
 SETTINGS: dict[str, type[BaseSettings]] = {
     "api": ApiSettings,
     "compressor": CompressorSettings,
@@ -84,7 +86,7 @@ def test_deploy_compose_config_fails_naming_a_missing_secret(missing: str) -> No
 
 def test_deploy_compose_has_the_stack(resolved: dict[str, Any]) -> None:
     services = resolved["services"]
-    assert set(services) >= {"kafka", "postgres", "minio", "topics", "buckets", *SETTINGS}
+    assert set(services) >= {"kafka", "postgres", "s3", "topics", "buckets", *SETTINGS}
     assert services["compressor"]["deploy"]["replicas"] == 2
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
 
@@ -126,3 +128,24 @@ def test_deploy_compose_publishes_the_api_and_the_websocket(resolved: dict[str, 
     assert published["notifier"] == {18765}
     allowed = resolved["services"]["api"]["environment"]["API_ALLOWED_BUCKETS"]
     assert allowed == resolved["services"]["buckets"]["environment"]["BUCKET"]
+
+
+def test_deploy_compose_s3_is_the_embedded_stacks_s3proxy_checking_signatures(
+    resolved: dict[str, Any],
+) -> None:
+    s3 = resolved["services"]["s3"]
+    pom = ET.parse(ROOT / "stack" / "dicompress_stack" / "s3" / "pom.xml")  # noqa: S314 (ours)
+    version = pom.getroot().findtext(".//m:dependency/m:version", namespaces=POM)
+    assert s3["image"] == f"andrewgaul/s3proxy:{version}"  # the version `dicompress up` runs
+    env = s3["environment"]
+    assert env["S3PROXY_AUTHORIZATION"] == "aws-v2-or-v4"
+    keys = (REQUIRED["S3_ACCESS_KEY"], REQUIRED["S3_SECRET_KEY"])
+    assert (env["S3PROXY_IDENTITY"], env["S3PROXY_CREDENTIAL"]) == keys
+    for name in ("api", "compressor", "buckets"):
+        service_env = resolved["services"][name]["environment"]
+        assert (service_env["AWS_ACCESS_KEY_ID"], service_env["AWS_SECRET_ACCESS_KEY"]) == keys
+        assert service_env["S3_ENDPOINT_URL"] == "http://s3:9000"
+    # objects are files on a named volume: they outlive the container
+    assert env["JCLOUDS_PROVIDER"] == "filesystem-nio2"
+    (volume,) = s3["volumes"]
+    assert (volume["type"], volume["target"]) == ("volume", env["JCLOUDS_FILESYSTEM_BASEDIR"])

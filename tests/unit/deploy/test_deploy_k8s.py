@@ -14,6 +14,7 @@ import copy
 import os
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "notifier": NotifierSettings,
 }
 WORKLOADS = {"Deployment", "StatefulSet", "Job"}
+POM = {"m": "http://maven.apache.org/POM/4.0.0"}
 
 
 def _kustomize_command() -> list[str] | None:
@@ -357,3 +359,34 @@ def test_deploy_k8s_prometheus_may_scrape_every_service(built: dict[str, list[Ma
         assert annotations["prometheus.io/port"] == str(port["containerPort"])
         assert annotations["prometheus.io/path"] == "/metrics"
         assert {"protocol": "TCP", "port": "http"} in rule["ports"]
+
+
+def test_deploy_k8s_dev_s3_checks_signatures_with_the_services_keys(
+    built: dict[str, list[Manifest]],
+) -> None:
+    build = "overlays/dev"
+    (s3,) = _containers(_by_name(built, "Deployment", build)["s3"])
+    pom = ET.parse(ROOT / "stack" / "dicompress_stack" / "s3" / "pom.xml")  # noqa: S314 (ours)
+    version = pom.getroot().findtext(".//m:dependency/m:version", namespaces=POM)
+    assert s3["image"] == f"andrewgaul/s3proxy:{version}"  # the version `dicompress up` runs
+    env = {var["name"]: var for var in s3["env"]}
+    assert env["S3PROXY_AUTHORIZATION"]["value"] == "aws-v2-or-v4"
+    (secret,) = [s for s in _objects(built, "Secret", build) if "AWS_ACCESS_KEY_ID" in s["data"]]
+    for name, key in (
+        ("S3PROXY_IDENTITY", "AWS_ACCESS_KEY_ID"),
+        ("S3PROXY_CREDENTIAL", "AWS_SECRET_ACCESS_KEY"),
+    ):
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == (secret["metadata"]["name"], key)
+    assert env["JCLOUDS_PROVIDER"]["value"] == "filesystem-nio2"
+    (config,) = _objects(built, "ConfigMap", build)
+    assert config["data"]["S3_ENDPOINT_URL"] == "http://s3:9000"
+    # the bucket Job runs the services' own image (and S3 client)
+    (job,) = _containers(_by_name(built, "Job", build)["buckets"])
+    (api,) = _containers(_by_name(built, "Deployment", build)["api"])
+    assert job["image"] == api["image"]
+    # every service that reads or writes objects may reach it
+    policy = _by_name(built, "NetworkPolicy", build)["s3-from-services"]
+    (rule,) = policy["spec"]["ingress"]
+    admitted = set(rule["from"][0]["podSelector"]["matchExpressions"][0]["values"])
+    assert admitted >= {"api", "compressor", "ingest", "buckets"}
