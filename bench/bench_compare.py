@@ -231,7 +231,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--s3-endpoint",
-        help="a running S3 (e.g. MinIO) for the pipeline rows instead of the embedded moto",
+        help="a running S3 (another server, say) for the pipeline rows instead of the embedded one",
     )
     parser.add_argument("--s3-access-key", default="minioadmin")
     parser.add_argument("--s3-secret-key", default="minioadmin")

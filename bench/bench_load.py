@@ -1,6 +1,6 @@
 """Load benchmark (issue 7 item 6, issue 5's API latency target): 200 jobs of 20 slices at once.
 
-On backends of its own (embedded Kafka, Postgres durable, moto S3, free ports) with progress,
+On backends of its own (embedded Kafka, Postgres durable, S3Proxy, free ports) with progress,
 notifier, api and two compressors (one encoder process each: together they fill the 2 cores):
 
 1. submits `--jobs` jobs of one `--slices`-slice synthetic 512x512 CT series through
@@ -158,7 +158,7 @@ def processes(rig: Rig) -> dict[str, int]:
     assert rig.backends is not None
     pids = {role: service.process.pid for role, service in rig.services.items()}
     pids["kafka"] = rig.backends.kafka.pid
-    pids["s3 (moto)"] = rig.backends.s3.pid
+    pids["s3 (S3Proxy)"] = rig.backends.s3.pid
     postgres = rig.backends.postgres.pid()
     if postgres is not None:
         pids["postgres"] = postgres

@@ -174,7 +174,7 @@ class PipelineStack:
 
 @dataclass(frozen=True)
 class ExternalS3:
-    """An S3 endpoint already running (MinIO, say) to use instead of the embedded one."""
+    """An S3 endpoint already running (another server, say) to use instead of the embedded one."""
 
     endpoint_url: str
     access_key: str
