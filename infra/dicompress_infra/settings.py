@@ -53,7 +53,7 @@ class CommonSettings(BaseSettings):
         description="asyncpg DSN of the projection database",
     )
     s3_endpoint_url: str | None = Field(
-        default=None, description="S3-compatible endpoint (MinIO, moto); None for AWS"
+        default=None, description="S3-compatible endpoint (e.g. S3Proxy); None for AWS"
     )
     s3_region: str = Field(default="us-east-1", description="S3 region name")
     aws_access_key_id: str = Field(default="dicompress", description="S3 access key")

@@ -1,4 +1,4 @@
-"""Cancel, slices, download and the job list against the real broker, Postgres and S3 (moto).
+"""Cancel, slices, download and the job list against the real broker, Postgres and S3.
 
 Rows are inserted where the progress service would project them; objects are put where the
 compressor would store them.

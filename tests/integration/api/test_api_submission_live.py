@@ -1,4 +1,4 @@
-"""POST /jobs rules against the real broker, Postgres and S3 (moto): idempotency across API
+"""POST /jobs rules against the real broker, Postgres and S3: idempotency across API
 instances, source info, tenant prefixes, the queue limit, body size and rate limits."""
 
 from __future__ import annotations
