@@ -29,15 +29,14 @@ from dicompress_compressor.artifact import MAX_COLLISIONS, ArtifactWriter, place
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_compressor.encoder import ANONYMIZE_SUPPORTED, SUPPORTED_CODECS, EncodeOptions
 from dicompress_compressor.errors import CompressorError
-from dicompress_compressor.headers import read_headers
-from dicompress_compressor.layout import Layout, plan
 from dicompress_compressor.manifest import MANIFEST_NAME
 from dicompress_compressor.metrics import ResourceMeter
 from dicompress_compressor.naming import default_name
 from dicompress_compressor.non_image import copy_others
 from dicompress_compressor.pipeline import SliceEncoder, SliceWork
 from dicompress_compressor.slices import job_prefix, register_attempt, stored_slices
-from dicompress_compressor.storage import ObjectStore, SourceObject
+from dicompress_compressor.source import SourceUnreadable, lay_out_source
+from dicompress_compressor.storage import ObjectStore
 from dicompress_compressor.tally import Tally
 from dicompress_compressor.zipstream import MIN_PART_SIZE
 from dicompress_infra.s3 import S3Uri, S3UriError
@@ -175,13 +174,11 @@ class _Job:
         source, target = self._locations()
         self.attempt = await self._register_attempt(target.bucket)
         store = self.runner.store
-        own = job_prefix(target.bucket, self.request.job_id)  # a source at the bucket's root
-        objects = [
-            o
-            for o in await store.list_objects(source)
-            if not (o.bucket == own.bucket and o.key.startswith(own.prefix))
-        ]
-        layout = await self._layout(objects, source.prefix)
+        own = job_prefix(target.bucket, self.request.job_id)
+        try:
+            layout = await lay_out_source(store, source, own, self.log_extra)
+        except SourceUnreadable as exc:
+            raise JobAborted("source-unreadable", str(exc)) from exc
         sources = [planned.header.source for planned in layout.slices]
         stored = await self._stored_slices(target.bucket)
         await self.emit(
@@ -196,7 +193,8 @@ class _Job:
         extra |= {"series": len(layout.series), "non_image": len(layout.others)}
         log.info("job started", extra={**extra, "reused": len(stored)})
         if not sources:
-            found = f" (only {len(objects)} objects without pixel data)" if objects else ""
+            others = len(layout.others)
+            found = f" (only {others} objects without pixel data)" if others else ""
             raise JobAborted(
                 "source-empty",
                 f"no image slices under {source}{found}: upload the series' DICOM files there, "
@@ -240,22 +238,6 @@ class _Job:
             cpu_s=cpu_s,
             peak_rss_bytes=peak_rss,
         )
-
-    async def _layout(self, objects: list[SourceObject], prefix: str) -> Layout:
-        """The objects' headers, read concurrently, laid out in anatomical order."""
-        started = time.perf_counter()
-        try:
-            headers = await read_headers(self.runner.store, objects)
-        except Exception as exc:  # S3 would not serve one: an order without it is not stable
-            raise JobAborted(
-                "source-unreadable",
-                f"could not read the DICOM headers under the source ({type(exc).__name__}: "
-                f"{exc}): check that S3 is reachable, then request the job again",
-            ) from exc
-        layout = plan(headers, prefix)
-        extra = {**self.log_extra, "objects": len(objects), "header_ms": _ms_since(started)}
-        log.info("headers read", extra=extra)
-        return layout
 
     def _series_uid(self, uid: str) -> str:
         """The Series Instance UID events and the manifest give: the de-identified one when
