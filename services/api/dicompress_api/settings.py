@@ -145,3 +145,14 @@ class ApiSettings(CommonSettings):
         gt=0,
         description="How often each API instance looks for abandoned uploads to abort",
     )
+    api_bucket_notification_topic: str | None = Field(
+        default=None,
+        description="Kafka topic of S3 event notifications (the AWS record format, e.g. from "
+        "Ceph RGW): objects created under '{tenant}/incoming/' in an allowed bucket are "
+        "ingested like uploads. Unset: no such trigger. Used as given (no TOPIC_PREFIX)",
+    )
+    api_bucket_notification_group: str = Field(
+        default="dicompress-api-bucket-notifications",
+        min_length=1,
+        description="Consumer group the API instances share for those notifications",
+    )

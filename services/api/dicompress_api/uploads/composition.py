@@ -10,6 +10,7 @@ from dicompress_api.ratelimit import TokenBuckets
 from dicompress_api.s3client import S3Connection
 from dicompress_api.settings import ApiSettings
 from dicompress_api.uploads.announce import ArchivePublisher
+from dicompress_api.uploads.bucket_listener import BucketNotifications
 from dicompress_api.uploads.multipart import S3Multipart
 from dicompress_api.uploads.policy import UploadPolicy
 from dicompress_api.uploads.presigned import PresignedUploads
@@ -57,6 +58,18 @@ class Uploads:
         self.sweep = UploadSweep(
             policy, records, self._multipart, publisher, settings.api_upload_sweep_interval_s
         )
+        topic = settings.api_bucket_notification_topic
+        self.notifications = (
+            BucketNotifications(
+                settings.kafka_bootstrap_servers,
+                topic,
+                settings.api_bucket_notification_group,
+                settings.api_allowed_buckets,
+                publisher,
+            )
+            if topic
+            else None
+        )
 
     def install(self, app: FastAPI) -> None:
         app.state.uploads = self.routes
@@ -66,7 +79,11 @@ class Uploads:
     async def start(self) -> None:
         await self._multipart.start()
         await self.sweep.start()
+        if self.notifications is not None:
+            await self.notifications.start()
 
     async def close(self) -> None:
+        if self.notifications is not None:
+            await self.notifications.close()
         await self.sweep.close()
         await self._multipart.close()
