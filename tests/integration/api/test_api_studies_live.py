@@ -31,6 +31,7 @@ pytestmark = pytest.mark.integration
 
 SLICES = 10
 CORONAL = "1.2.826.0.1.3680043.8.498.2002"
+MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
 
 
 @pytest.fixture
@@ -56,6 +57,17 @@ def an_upload(history: IngestHistory, slices: int = SLICES) -> list[IngestEvent]
             kind=InstanceKind.NON_IMAGE,
             sop_class_uid=BASIC_TEXT_SR,
             modality="SR",
+            image=None,
+        )
+    )
+    events.append(
+        history.instance(
+            f"{STUDY}.{len(history.tenant)}.0",  # a DICOMDIR: no study, kept under the ingest
+            series_uid=None,
+            study_uid=None,
+            kind=InstanceKind.NON_IMAGE,
+            sop_class_uid=MEDIA_DIRECTORY,
+            modality=None,
             image=None,
         )
     )
@@ -122,13 +134,16 @@ async def test_published_ingests_are_indexed_and_read_through_the_api(
     sid = study_id("acme", STUDY)
     assert ingest["status"] == "completed"
     assert ingest["counts"] == {
-        "members": SLICES + 2,
-        "instances": SLICES + 1,
+        "members": SLICES + 3,
+        "instances": SLICES + 2,
         "images": SLICES,
-        "nonImages": 1,
+        "nonImages": 2,
         "rejected": 1,
         "skipped": 2,
     }
+    (directory,) = ingest["unfiled"]
+    assert (directory["sopClassUid"], directory["seriesInstanceUid"]) == (MEDIA_DIRECTORY, None)
+    assert directory["key"].startswith(f"acme/ingests/{acme.ingest_id}/unfiled/")
     (rejected,) = ingest["rejections"]
     assert (rejected["member"], rejected["errorCode"]) == ("DICOM/README.TXT", "not-dicom")
     assert rejected["reason"].startswith("this file is not a DICOM object")

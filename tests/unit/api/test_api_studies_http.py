@@ -124,6 +124,9 @@ class FakeStudyIndex:
     async def ingest_studies(self, tenant: str, ingest_id: uuid.UUID) -> list[Mapping[str, Any]]:
         return []
 
+    async def unfiled(self, tenant: str, ingest_id: uuid.UUID) -> list[Mapping[str, Any]]:
+        return []
+
     async def source_bucket(
         self, tenant: str, study_uid: str, series_uid: str | None
     ) -> str | None:

@@ -99,12 +99,14 @@ def ingest_detail(
     row: Mapping[str, Any],
     rejections: Sequence[Mapping[str, Any]],
     studies: Sequence[Mapping[str, Any]],
+    unfiled: Sequence[IndexedInstance],
 ) -> IngestDetail:
     return IngestDetail(
-        **_pick(row, IngestDetail, exclude={"counts", "rejections", "studies"}),
+        **_pick(row, IngestDetail, exclude={"counts", "rejections", "studies", "unfiled"}),
         counts=IngestCounts(**_pick(row, IngestCounts)),
         rejections=[rejection(r) for r in rejections],
         studies=[study_item(s) for s in studies],
+        unfiled=[non_image(i) for i in unfiled],
     )
 
 

@@ -222,3 +222,6 @@ class IngestDetail(BaseModel):
     finished_at: datetime | None = None
     rejections: list[Rejection]
     studies: list[StudyItem]
+    unfiled: list[NonImageObject] = Field(
+        description="Objects it stored that belong to no study (a DICOMDIR), under the ingest"
+    )

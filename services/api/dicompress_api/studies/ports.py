@@ -42,6 +42,9 @@ class StudyIndex(Protocol):
     async def ingest_studies(self, tenant: str, ingest_id: uuid.UUID) -> list[Mapping[str, Any]]:
         """The `studies` rows of the studies the ingest fed."""
 
+    async def unfiled(self, tenant: str, ingest_id: uuid.UUID) -> list[Mapping[str, Any]]:
+        """The `study_instances` rows of the ingest's objects without a study (a DICOMDIR)."""
+
     async def source_bucket(
         self, tenant: str, study_uid: str, series_uid: str | None
     ) -> str | None:

@@ -70,6 +70,14 @@ WHERE s.tenant = $1 AND s.ingest_id = $2
 ORDER BY t.received_at DESC, t.study_id DESC
 """  # noqa: S608 - fixed text, values are bound
 
+_UNFILED = """
+SELECT sop_instance_uid, series_instance_uid, kind, sop_class_uid, transfer_syntax_uid, modality,
+       key, bytes, member, header
+FROM study_instances
+WHERE tenant = $1 AND ingest_id = $2 AND study_instance_uid IS NULL
+ORDER BY member, sop_instance_uid
+"""
+
 _SOURCE_BUCKET = """
 SELECT g.bucket FROM study_instances i JOIN ingests g ON g.ingest_id = i.ingest_id
 WHERE i.tenant = $1 AND g.tenant = $1 AND i.study_instance_uid = $2
@@ -123,6 +131,9 @@ class PostgresStudyIndex:
 
     async def ingest_studies(self, tenant: str, ingest_id: uuid.UUID) -> list[Mapping[str, Any]]:
         return await self._fetch(_INGEST_STUDIES, tenant, ingest_id)
+
+    async def unfiled(self, tenant: str, ingest_id: uuid.UUID) -> list[Mapping[str, Any]]:
+        return await self._fetch(_UNFILED, tenant, ingest_id)
 
     async def source_bucket(
         self, tenant: str, study_uid: str, series_uid: str | None

@@ -86,7 +86,8 @@ class StudyReader:
             )
         rejections = await self._index.rejections(tenant, [ingest_id])
         studies = await self._index.ingest_studies(tenant, ingest_id)
-        return ingest_detail(row, rejections, studies)
+        unfiled = [indexed_instance(r) for r in await self._index.unfiled(tenant, ingest_id)]
+        return ingest_detail(row, rejections, studies, unfiled)
 
     async def _study(self, tenant: str, study_id: uuid.UUID) -> Mapping[str, Any]:
         study = await self._index.study(tenant, study_id)

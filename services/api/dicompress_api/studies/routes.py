@@ -4,7 +4,8 @@ GET /studies                          the tenant's studies, newest first, cursor
 GET /studies/{id}                     series with geometry and counts, non-image objects, the
                                       ingests that fed it and what they rejected
 GET /studies/{id}/series/{uid}        one series slice by slice in anatomical order
-GET /ingests/{id}                     an upload's ingest: status, counts, rejections, studies
+GET /ingests/{id}                     an upload's ingest: status, counts, rejections, studies,
+                                      objects of no study
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations at import.
