@@ -1,6 +1,6 @@
 # The two set-up commands of a fresh machine (see README): `make demo` and `make test`.
 # Both install what they need first: uv (from PyPI) and the locked Python dependencies; the
-# embedded stack resolves Kafka's jars with Maven on first use.
+# embedded stack resolves Kafka's and S3Proxy's jars with Maven on first use.
 UV := python3 -m uv
 
 .PHONY: setup system-tools demo up test lint
