@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -33,13 +35,23 @@ async def publish(
 ) -> None:
     """Send one event keyed by its job (or its ingest) and wait for the broker's
     acknowledgement."""
+    await (await enqueue(producer, topic, event))
+
+
+async def enqueue(
+    producer: AIOKafkaProducer, topic: str, event: EventBase | IngestEventBase
+) -> asyncio.Future[Any]:
+    """Hand one event to the producer and return the future of its acknowledgement, so a
+    producer of many events waits once for all of them (the idempotent producer keeps their
+    order within the partition)."""
     key = event_key(event) if isinstance(event, EventBase) else ingest_event_key(event)
-    await producer.send_and_wait(
+    delivery: asyncio.Future[Any] = await producer.send(
         topic,
         encode_event(event),
         key=key,
         headers=[("type", event.__class__.__name__.encode())],
     )
+    return delivery
 
 
 async def publish_command(producer: AIOKafkaProducer, topic: str, command: Command) -> None:

@@ -45,7 +45,9 @@ SPOOL_IN_MEMORY = 64 * 1024 * 1024  # a member larger than this is spooled to a 
 
 
 class InstanceStore(Protocol):
-    def put(self, bucket: str, key: str, fp: IO[bytes], size: int, sha256: str) -> bool: ...
+    def put(
+        self, bucket: str, key: str, fp: IO[bytes], size: int, sha256: str, rerun: bool
+    ) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,14 @@ class Ingest:
                 fields["sop_instance_uid"],
             )
         with spooled.fp:
-            self.context.store.put(request.bucket, key, spooled.fp, spooled.size, spooled.sha256)
+            self.context.store.put(
+                request.bucket,
+                key,
+                spooled.fp,
+                spooled.size,
+                spooled.sha256,
+                rerun=self.context.attempt > 1,
+            )
         return InstanceStored(
             **self.envelope(seq),
             member=spooled.member.name[:1024],

@@ -17,6 +17,7 @@ from dicompress_ingest.members import Caps
 from dicompress_ingest.storage import S3Archive, S3Instances, missing
 from dicompress_schemas import (
     ArchiveUploaded,
+    IngestCompleted,
     IngestEventBase,
     IngestFailed,
     IngestTerminal,
@@ -27,8 +28,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
+_MAX_UNACKNOWLEDGED = 256  # bounded: a broker that stopped answering stalls the ingest soon
 
-Publish = Callable[[IngestEventBase], Coroutine[Any, Any, None]]
+Send = Callable[[IngestEventBase], Coroutine[Any, Any, asyncio.Future[Any]]]
 
 
 @dataclass(frozen=True)
@@ -36,19 +38,16 @@ class IngestRunner:
     """Runs ingests with the adapters it was built with (the composition root is `service`)."""
 
     client: S3Client
-    publish: Publish
+    send: Send  # hands an event to the producer; the future of its acknowledgement
     caps: Caps
     worker: str
     allowed_buckets: frozenset[str]
     store_threads: int = 4
 
     async def __call__(self, request: ArchiveUploaded) -> IngestTerminal:
-        loop = asyncio.get_running_loop()
-
-        def emit(event: IngestEventBase) -> None:
-            asyncio.run_coroutine_threadsafe(self.publish(event), loop).result()
-
-        return await asyncio.to_thread(self._run, request, emit)
+        return await asyncio.to_thread(
+            self._run, request, _Sender(self.send, asyncio.get_running_loop())
+        )
 
     def _run(
         self, request: ArchiveUploaded, emit: Callable[[IngestEventBase], None]
@@ -111,3 +110,33 @@ class IngestRunner:
                     f"s3://{request.bucket}/{request.key}",
                 ) from exc
             raise
+
+
+class _Sender:
+    """`emit` for the ingest's thread: member events are handed to the producer without
+    waiting for each acknowledgement (one wait per event capped an ingest at ~100 members/s);
+    a terminal event is sent only once every earlier one is acknowledged, and waited for, so
+    the request's offset is committed only after the whole history is on the log."""
+
+    def __init__(self, send: Send, loop: asyncio.AbstractEventLoop) -> None:
+        self._send = send
+        self._loop = loop
+        self._unacknowledged: list[asyncio.Future[Any]] = []
+
+    def __call__(self, event: IngestEventBase) -> None:
+        terminal = isinstance(event, IngestCompleted | IngestFailed)
+        if terminal:
+            self._flush()
+        delivery = asyncio.run_coroutine_threadsafe(self._send(event), self._loop).result()
+        self._unacknowledged.append(delivery)
+        if terminal or len(self._unacknowledged) >= _MAX_UNACKNOWLEDGED:
+            self._flush()
+
+    def _flush(self) -> None:
+        pending, self._unacknowledged = self._unacknowledged, []
+        if pending:
+            asyncio.run_coroutine_threadsafe(_all(pending), self._loop).result()
+
+
+async def _all(deliveries: list[asyncio.Future[Any]]) -> None:
+    await asyncio.gather(*deliveries)

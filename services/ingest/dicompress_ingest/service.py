@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack
 from aiokafka import AIOKafkaConsumer
 
 from dicompress_infra.health import serve_health
-from dicompress_infra.kafka import make_producer, publish
+from dicompress_infra.kafka import enqueue, make_producer
 from dicompress_infra.metrics import new_registry
 from dicompress_infra.running import run_until_signalled
 from dicompress_infra.s3 import make_s3_client
@@ -59,7 +59,7 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
         joined.set()
         runner = IngestRunner(
             client=make_s3_client(settings),
-            publish=functools.partial(publish, producer, topics.ingest_events),
+            send=functools.partial(enqueue, producer, topics.ingest_events),
             caps=Caps(
                 max_members=settings.ingest_max_members,
                 max_total_bytes=settings.ingest_max_total_bytes,

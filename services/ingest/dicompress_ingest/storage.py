@@ -55,15 +55,13 @@ class S3Instances:
     def __init__(self, client: S3Client) -> None:
         self._client = client
 
-    def put(self, bucket: str, key: str, fp: IO[bytes], size: int, sha256: str) -> bool:
-        """Store the object unless the same bytes are already there; True if written."""
-        try:
-            head = self._client.head_object(Bucket=bucket, Key=key)
-            if head.get("Metadata", {}).get("sha256") == sha256:
-                return False
-        except ClientError as exc:
-            if not missing(exc):
-                raise
+    def put(
+        self, bucket: str, key: str, fp: IO[bytes], size: int, sha256: str, rerun: bool
+    ) -> bool:
+        """Store the object; in a re-run, not when the same bytes are already there (a first
+        run does not ask: a HEAD per member would cost as much as the PUT). True if written."""
+        if rerun and self._holds(bucket, key, sha256):
+            return False
         fp.seek(0)
         metadata = {"sha256": sha256}
         if size <= SINGLE_PUT_MAX:
@@ -78,6 +76,15 @@ class S3Instances:
             extra = {"Metadata": metadata, "ContentType": "application/dicom"}
             self._client.upload_fileobj(fp, bucket, key, ExtraArgs=extra)
         return True
+
+    def _holds(self, bucket: str, key: str, sha256: str) -> bool:
+        try:
+            head = self._client.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if missing(exc):
+                return False
+            raise
+        return bool(head.get("Metadata", {}).get("sha256") == sha256)
 
     def register_attempt(self, bucket: str, prefix: str, worker: str) -> int:
         """This run's number: 1 + the runs recorded under `prefix` before it, recorded in turn."""
