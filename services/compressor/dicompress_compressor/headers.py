@@ -43,7 +43,8 @@ _PIXEL_TAGS = frozenset(
 
 class Kind(StrEnum):
     IMAGE = "image"  # has pixel data: a slice of the job
-    NON_IMAGE = "non-image"  # DICOM without pixel data: copied or left out, never a slice
+    NON_IMAGE = "non-image"  # DICOM without pixel data, or a colour capture: copied as it is
+    # (or left out), never a slice
     UNREADABLE = "unreadable"  # not DICOM Part 10, or a header that does not parse: a slice
     # that will fail (the encoder says why), as before headers were read
 
@@ -125,9 +126,13 @@ def _described(
     # An object that describes an image (Rows, Columns) but carries no pixels is a broken
     # image, a file cut short before its pixels most often: a slice that fails, not a document.
     image = has_pixels or ("Rows" in ds and "Columns" in ds)
+    # A colour image (a dose screen, a photo, a report capture) is not a slice either: our
+    # codecs take greyscale, and lossy coding would blur the burned-in text such a capture
+    # exists for. It is copied as it is, like a document.
+    colour = has_pixels and (_int_or_none(_value(ds, "SamplesPerPixel")) or 1) > 1
     return SourceHeader(
         source,
-        Kind.IMAGE if image else Kind.NON_IMAGE,
+        Kind.IMAGE if image and not colour else Kind.NON_IMAGE,
         series_instance_uid=_text(ds, "SeriesInstanceUID"),
         series_number=_int_or_none(_value(ds, "SeriesNumber")),
         series_description=_text(ds, "SeriesDescription"),
@@ -137,7 +142,9 @@ def _described(
         orientation=_orientation(_value(ds, "ImageOrientationPatient")),
         frames=_int_or_none(_value(ds, "NumberOfFrames")) or 1,
         # kept for the copy of a small document; a big one is fetched again when copied
-        data=data if not image and data is not None and len(data) <= _KEEP_MAX else None,
+        data=data
+        if (colour or not image) and data is not None and len(data) <= _KEEP_MAX
+        else None,
     )
 
 

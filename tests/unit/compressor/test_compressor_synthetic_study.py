@@ -2,7 +2,8 @@
 names, a JPEG Lossless series, a scout, captures, a dose SR, a DICOMDIR, a README and a
 truncated copy) through the job runner with the real encoder: every series comes out in the
 anatomical order the generator recorded (its own geometry, checked against highdicom), in its
-own folder; documents are copied; what cannot be encoded fails alone with its reason."""
+own folder; documents and the colour dose screen are copied as they are; what cannot be
+encoded fails alone with its reason."""
 
 from __future__ import annotations
 
@@ -58,13 +59,17 @@ async def test_the_synthetic_study_comes_out_series_by_series_in_anatomical_orde
         if isinstance(e, SliceFailed)
     }
     roles = {f.path: f.role for f in manifest.files}
-    assert sorted(roles[path] for path in failed) == ["not-dicom", "secondary-capture", "truncated"]
+    assert sorted(roles[path] for path in failed) == ["not-dicom", "truncated"]
     assert failed["README.txt"] == "not-dicom"
     zipped, _ = store.objects[terminal.artifact_uri.removeprefix("s3://bucket/")]
     with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
         names = archive.namelist()
         written = json.loads(archive.read("manifest.json"))
-    documents = sorted(f"other/{f.path}" for f in manifest.files if f.role in ("sr", "dicomdir"))
+    documents = sorted(
+        f"other/{f.path}"
+        for f in manifest.files
+        if f.role in ("sr", "dicomdir") or f.series_key == "screen"  # the RGB dose screen
+    )
     assert sorted(n for n in names if n.startswith("other/")) == documents
     assert [o["source_key"] for o in written["other"]] == [
         f"study/{d.removeprefix('other/')}" for d in documents
