@@ -30,7 +30,8 @@ class StackConfig(BaseModel):
     notifier_port: int = 18765
     progress_web_port: int = 18001
     compressor_health_port: int = 18002
-    ingest_health_port: int = 18004
+    # above the compressors' health ports (18002 + up to 16 processes)
+    ingest_health_port: int = 18030
     # compressor processes in one consumer group (scale-out on one machine); the first serves its
     # health on compressor_health_port, the next ones on the ports right after it
     compressors: int = Field(default=1, ge=1, le=16)

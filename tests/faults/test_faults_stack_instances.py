@@ -15,6 +15,7 @@ def test_one_compressor_by_default_on_the_documented_port() -> None:
     assert [(i.name, i.port) for i in instances] == [
         ("progress", 18001),
         ("compressor", 18002),
+        ("ingest", 18030),
         ("notifier", 18765),
         ("api", 18000),
     ]
@@ -33,6 +34,11 @@ def test_n_compressors_from_the_environment_each_on_its_own_port() -> None:
     assert compressors[2].env({"A": "b"}) == {"A": "b", "COMPRESSOR_HEALTH_PORT": "28004"}
     assert compressors[1].health_url == "http://127.0.0.1:28003/healthz"
     assert config.service_ports()["compressor-3"] == 28004
+
+
+def test_sixteen_compressors_leave_the_ingest_port_alone() -> None:
+    ports = StackConfig.from_env({"DICOMPRESS_COMPRESSORS": "16"}).service_ports()
+    assert len(set(ports.values())) == len(ports)
 
 
 def test_zero_compressors_is_refused() -> None:

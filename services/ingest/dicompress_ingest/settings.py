@@ -25,7 +25,7 @@ class IngestSettings(CommonSettings):
         default="127.0.0.1", description="Address of the health endpoint (0.0.0.0 in a container)"
     )
     ingest_health_port: int = Field(
-        default=18004, ge=0, le=65535, description="Port of GET /healthz (0: any free port)"
+        default=18030, ge=0, le=65535, description="Port of GET /healthz (0: any free port)"
     )
     ingest_worker_id: str = Field(
         default_factory=_default_worker_id, description="Name of this instance in its events"

@@ -70,6 +70,8 @@ async def test_test_env_creates_its_topics_with_their_partitions(
         topics.events: 4,
         topics.control: 1,
         topics.dead_letter: 1,
+        topics.ingest_requests: 4,
+        topics.ingest_events: 4,
     }
     assert topics.prefix.startswith("t")
     assert topics.prefix.endswith(".")

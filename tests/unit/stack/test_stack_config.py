@@ -21,7 +21,7 @@ def test_defaults_are_the_documented_ports() -> None:
     assert config.service_ports() == {
         "progress": 18001,
         "compressor": 18002,
-        "ingest": 18004,
+        "ingest": 18030,
         "notifier": 18765,
         "api": 18000,
     }
