@@ -32,6 +32,7 @@ STREAM_PATH = "/uploads/stream"
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _BINARY = {"type": "string", "format": "binary"}
+_TYPES = tuple(t.value for t in UploadType)
 _bearer = HTTPBearer(
     auto_error=False, description="JWT (HS256 or RS256, per settings) with a 'tenant' claim"
 )
@@ -130,7 +131,8 @@ async def abort_upload(upload_id: uuid.UUID, tenant: Tenant, routes: Routes) -> 
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {t.value: {"schema": _BINARY} for t in UploadType},
+            # octet-stream too: the type is then read from the name's extension
+            "content": {t: {"schema": _BINARY} for t in (*_TYPES, "application/octet-stream")},
         }
     },
 )
@@ -157,7 +159,7 @@ async def stream_upload(
 def _upload_type(header: str | None, file_name: str) -> str:
     """The Content-Type if it is one we take, else what the name's extension says."""
     given = (header or "").split(";")[0].strip().lower()
-    if given in {t.value for t in UploadType}:
+    if given in _TYPES:
         return given
     lowered = file_name.lower()
     if lowered.endswith(".zip"):
