@@ -35,7 +35,7 @@ async def publish(
 ) -> None:
     """Send one event keyed by its job (or its ingest) and wait for the broker's
     acknowledgement."""
-    await (await enqueue(producer, topic, event))
+    await producer.send_and_wait(topic, encode_event(event), key=_key(event), headers=_type(event))
 
 
 async def enqueue(
@@ -44,14 +44,18 @@ async def enqueue(
     """Hand one event to the producer and return the future of its acknowledgement, so a
     producer of many events waits once for all of them (the idempotent producer keeps their
     order within the partition)."""
-    key = event_key(event) if isinstance(event, EventBase) else ingest_event_key(event)
     delivery: asyncio.Future[Any] = await producer.send(
-        topic,
-        encode_event(event),
-        key=key,
-        headers=[("type", event.__class__.__name__.encode())],
+        topic, encode_event(event), key=_key(event), headers=_type(event)
     )
     return delivery
+
+
+def _key(event: EventBase | IngestEventBase) -> bytes:
+    return event_key(event) if isinstance(event, EventBase) else ingest_event_key(event)
+
+
+def _type(event: EventBase | IngestEventBase) -> list[tuple[str, bytes]]:
+    return [("type", event.__class__.__name__.encode())]
 
 
 async def publish_command(producer: AIOKafkaProducer, topic: str, command: Command) -> None:
