@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from dicompress_schemas import Topics
+from dicompress_schemas import Topics, changefeed
 
 
 def _split_names(value: object) -> object:
@@ -51,6 +51,13 @@ class CommonSettings(BaseSettings):
     database_url: str = Field(
         default="postgresql://dicompress@127.0.0.1:15432/dicompress",
         description="asyncpg DSN of the projection database",
+    )
+    change_feed_channel: str = Field(
+        default=changefeed.CHANNEL,
+        pattern=r"^[a-z_][a-z0-9_]*$",
+        description="Postgres channel of the projection's change feed: the progress worker "
+        "NOTIFYs on it (one payload per changed job per committed batch), the notifier and the "
+        "API's SSE LISTEN on it",
     )
     s3_endpoint_url: str | None = Field(
         default=None, description="S3-compatible endpoint (e.g. S3Proxy); None for AWS"

@@ -139,7 +139,11 @@ def create_app(
     app.include_router(files_router(store, presigner, tenant_of))
     app.include_router(
         stream_router(
-            settings.database_url, database, verifier, limit=lambda dep: rate_limited(dep, buckets)
+            settings.database_url,
+            database,
+            verifier,
+            channel=settings.change_feed_channel,
+            limit=lambda dep: rate_limited(dep, buckets),
         )
     )
     app.include_router(viewer_router(settings))

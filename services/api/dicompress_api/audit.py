@@ -3,10 +3,9 @@
 `GET /jobs/{id}/events` lists every event the progress service recorded for the job, in
 sequence order, with where it was read from (topic, partition, offset) and when it occurred
 and was recorded, plus the commands (e.g. CancelRequested) sent about it. `GET
-/jobs/{id}/state?as_of=T` folds the events that had occurred by T with the progress service's
-own pure fold (`dicompress_progress.projection`), so the past state is computed exactly as the
-live one was; it is the one place the API uses another service's code, on purpose: a second
-copy of the fold could drift from the real one.
+/jobs/{id}/state?as_of=T` folds the events that had occurred by T with the contract's fold
+(`dicompress_schemas.jobs`), the one the progress service projects with, so the past state is
+computed exactly as the live one was.
 
 Another tenant's job is a 404, as in jobs.py.
 """
@@ -27,8 +26,8 @@ from dicompress_api.auth import TenantDependency
 from dicompress_api.camel import CAMEL
 from dicompress_api.database import FAILURES, Database
 from dicompress_api.errors import JobNotFound, StoreUnavailable
-from dicompress_progress.projection import JobView, apply
 from dicompress_schemas import DecodeError, decode_event
+from dicompress_schemas.jobs import JobView, apply
 
 log = logging.getLogger(__name__)
 

@@ -1,16 +1,16 @@
 """Naming rules for what a job writes: the artifact's file name and where it lands.
 
-The default name is the compressor's own rule (`dicompress_compressor.naming.default_name`),
-imported rather than copied so the name the API announces is the one the compressor writes.
+The default name is the contract's rule (`dicompress_schemas.naming.default_name`), the one the
+compressor names the ZIP with, so the name the API announces is the one the compressor writes.
 """
 
 from __future__ import annotations
 
 import re
 
-from dicompress_compressor.naming import default_name
 from dicompress_infra.s3 import S3Uri
 from dicompress_schemas import CompressionRequested
+from dicompress_schemas.naming import default_name
 
 MAX_FILENAME = 128
 _FILENAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")

@@ -12,11 +12,11 @@ sent in sequence order without gaps or duplicates; the stream ends after the job
 (JobCompleted, JobFailed or JobCancelled). While nothing happens a comment line is sent every
 `heartbeat_s` so proxies keep the connection open.
 
-New events are noticed through the progress service's change feed (Postgres LISTEN on
-`job_progress`): ONE listening connection per API process wakes every stream of the changed job,
-and the stream then reads the new rows. Each stream registers before it reads, so a change that
-commits between its read and its wait still wakes it; it also reads again at each heartbeat, so
-a lost listener connection only slows it down.
+New events are noticed through the projection's change feed (Postgres LISTEN on the channel
+`CHANGE_FEED_CHANNEL`): ONE listening connection per API process wakes every stream of the
+changed job, and the stream then reads the new rows. Each stream registers before it reads, so
+a change that commits between its read and its wait still wakes it; it also reads again at each
+heartbeat, so a lost listener connection only slows it down.
 
 EventSource cannot send headers, so the token may also come as `?access_token=` (RFC 6750 section
 2.3); prefer the header where the client can, since URLs end up in logs (uvicorn's access log
@@ -44,12 +44,13 @@ from dicompress_api.auth import TenantDependency, verified_tenant
 from dicompress_api.database import FAILURES, Database
 from dicompress_api.errors import JobNotFound, StoreUnavailable, Unauthenticated
 from dicompress_infra.auth import TokenVerifier
-from dicompress_progress.feed import CHANNEL, subscribe
+from dicompress_infra.listen import PgListener
+from dicompress_schemas import changefeed
+from dicompress_schemas.jobs import TERMINAL_EVENT_TYPES
 
 log = logging.getLogger(__name__)
 
 MEDIA_TYPE: Final = "text/event-stream"
-TERMINAL_TYPES: Final = frozenset({"JobCompleted", "JobFailed", "JobCancelled"})
 MAX_SEQ: Final = 2**31 - 1  # job_events.seq is an int4
 PAGE: Final = 500  # rows per read, so a long backlog is never held in memory at once
 
@@ -84,24 +85,32 @@ def redact_tokens_in_access_log() -> None:
 
 
 class ChangeListener:
-    """The process's one LISTEN connection on the change feed; wakes the streams of a job.
+    """The process's one LISTEN on the change feed (`dicompress_infra.listen`); wakes the
+    streams of a job.
 
     It (re)connects in the background with a capped backoff, so the API starts and serves while
     Postgres is away; on each (re)connection it wakes every stream, which then read whatever they
     missed meanwhile.
     """
 
-    def __init__(self, dsn: str, *, channel: str = CHANNEL, retry_max_s: float = 5.0) -> None:
-        self._dsn = dsn
-        self._channel = channel
-        self._retry_max_s = retry_max_s
+    def __init__(self, dsn: str, *, channel: str, retry_max_s: float = 5.0) -> None:
         self._waiters: dict[uuid.UUID, set[asyncio.Event]] = {}
+        self._listen = PgListener(
+            dsn,
+            channel,
+            self._on_change,
+            on_listening=self._wake_all,
+            retry_max_s=retry_max_s,
+        )
         self._task: asyncio.Task[None] | None = None
-        self.connected = False
+
+    @property
+    def connected(self) -> bool:
+        return self._listen.listening.is_set()
 
     async def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="sse-change-listener")
+            self._task = asyncio.create_task(self._listen.run(), name="sse-change-listener")
 
     async def close(self) -> None:
         task, self._task = self._task, None
@@ -124,11 +133,11 @@ class ChangeListener:
                 if not waiters:
                     del self._waiters[job_id]
 
-    def _on_change(self, snapshot: dict[str, Any]) -> None:
+    def _on_change(self, payload: str) -> None:
         try:
-            job_id = uuid.UUID(str(snapshot.get("job_id")))
-        except ValueError:
-            log.warning("change notification without a job id")
+            job_id = changefeed.parse(payload).job_id
+        except ValueError as exc:
+            log.warning("ignored a malformed change notification", extra={"reason": str(exc)})
             return
         for wake in self._waiters.get(job_id, ()):
             wake.set()
@@ -137,33 +146,6 @@ class ChangeListener:
         for waiters in self._waiters.values():
             for wake in waiters:
                 wake.set()
-
-    async def _run(self) -> None:
-        delay = 0.2
-        while True:
-            try:
-                await self._listen_until_lost()
-                delay = 0.2
-                log.warning("change feed connection lost; reconnecting")
-            except FAILURES as exc:
-                log.warning("change feed unavailable", extra={"error": str(exc), "retry_s": delay})
-                delay = min(delay * 2, self._retry_max_s)
-            await asyncio.sleep(delay)
-
-    async def _listen_until_lost(self) -> None:
-        conn = await asyncpg.connect(self._dsn, timeout=5)
-        try:
-            lost = asyncio.Event()
-            conn.add_termination_listener(lambda _conn: lost.set())
-            await subscribe(conn, self._on_change, self._channel)
-            self.connected = True
-            log.info("listening to the change feed", extra={"channel": self._channel})
-            self._wake_all()  # read what changed while we were not listening
-            await lost.wait()
-        finally:
-            self.connected = False
-            if not conn.is_closed():
-                await conn.close(timeout=2)
 
 
 class JobEventLog:
@@ -183,7 +165,9 @@ class JobEventLog:
     async def terminal_seq(self, job_id: uuid.UUID) -> int | None:
         """The seq of the job's terminal event, if recorded (raises FAILURES)."""
         async with self._database.pool().acquire() as conn:
-            seq: int | None = await conn.fetchval(_TERMINAL_SEQ, job_id, sorted(TERMINAL_TYPES))
+            seq: int | None = await conn.fetchval(
+                _TERMINAL_SEQ, job_id, sorted(TERMINAL_EVENT_TYPES)
+            )
         return seq
 
     async def from_seq(self, job_id: uuid.UUID, seq: int) -> list[asyncpg.Record]:
@@ -249,7 +233,7 @@ class EventStream:
                     gap_since = None
                     yield frame(seq, kind, row["payload"])
                     next_seq = seq + 1
-                    if kind in TERMINAL_TYPES:
+                    if kind in TERMINAL_EVENT_TYPES:
                         return
                 else:
                     if len(rows) == PAGE:
@@ -281,17 +265,19 @@ def stream_router(
     database: Database,
     verifier: TokenVerifier,
     *,
+    channel: str,
     heartbeat_s: float = 15.0,
     retry_ms: int = 3000,
     gap_grace_s: float = 10.0,
     limit: Callable[[TenantDependency], TenantDependency] | None = None,
 ) -> APIRouter:
-    """`GET /jobs/{id}/stream`. Its lifespan runs the process's change listener on `dsn`.
+    """`GET /jobs/{id}/stream`. Its lifespan runs the process's change listener on `dsn`,
+    LISTENing on `channel` (the setting `CHANGE_FEED_CHANNEL`).
 
     `limit` wraps the tenant dependency like the other routes' (e.g. the per-tenant rate limit).
     """
     redact_tokens_in_access_log()  # the token may come in the URL (EventSource)
-    listener = ChangeListener(dsn)
+    listener = ChangeListener(dsn, channel=channel)
     events_log = JobEventLog(database)
     streams = EventStream(
         events_log,

@@ -13,10 +13,10 @@ import asyncio
 import contextlib
 import logging
 
-from dicompress_compressor.naming import candidates
 from dicompress_compressor.storage import ObjectStore
 from dicompress_compressor.zipstream import MIN_PART_SIZE, StreamingZip
 from dicompress_infra.s3 import S3Uri
+from dicompress_schemas.naming import candidates
 
 log = logging.getLogger(__name__)
 

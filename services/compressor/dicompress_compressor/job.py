@@ -31,7 +31,6 @@ from dicompress_compressor.encoder import ANONYMIZE_SUPPORTED, SUPPORTED_CODECS,
 from dicompress_compressor.errors import CompressorError
 from dicompress_compressor.manifest import MANIFEST_NAME
 from dicompress_compressor.metrics import ResourceMeter
-from dicompress_compressor.naming import default_name
 from dicompress_compressor.non_image import copy_others
 from dicompress_compressor.pipeline import SliceEncoder, SliceWork
 from dicompress_compressor.slices import job_prefix, register_attempt, stored_slices
@@ -50,6 +49,7 @@ from dicompress_schemas import (
     TerminalEvent,
     new_event_id,
 )
+from dicompress_schemas.naming import default_name
 
 log = logging.getLogger(__name__)
 

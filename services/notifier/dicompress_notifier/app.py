@@ -16,10 +16,10 @@ from websockets.typing import Origin
 
 from dicompress_infra.auth import AuthError, verifier_from_settings
 from dicompress_infra.kafka import make_producer
+from dicompress_infra.listen import PgListener
 from dicompress_infra.metrics import new_registry
 from dicompress_infra.running import run_until_signalled
 from dicompress_notifier.catchup import CatchUp
-from dicompress_notifier.changes import ChangeListener
 from dicompress_notifier.commands import Canceller
 from dicompress_notifier.errors import NotifierError
 from dicompress_notifier.feed import Feed
@@ -81,7 +81,14 @@ async def serve_notifier(
         settings.notifier_history_window_s,
         hub,
     )
-    changes = ChangeListener(settings.database_url, settings.notifier_notify_channel, hub)
+    # ONE LISTEN per instance: a notification the live Kafka stream has already covered wakes
+    # nobody; any other wakes the subscriptions of its job (see `Hub.wake`, `CatchUp`).
+    changes = PgListener(
+        settings.database_url,
+        settings.change_feed_channel,
+        hub.notified,
+        on_listening=hub.wake_all,
+    )
     registry = new_registry()
     metrics = NotifierMetrics(registry)
     gate = Gate(verifier_from_settings(settings), feed.ready.is_set, registry)
@@ -126,7 +133,7 @@ async def _serve(
     handler: Callable[[ServerConnection], Awaitable[None]],
     gate: Gate,
     feed: Feed,
-    changes: ChangeListener,
+    changes: PgListener,
     stop: asyncio.Event,
 ) -> None:
     feeding = asyncio.create_task(feed.run())

@@ -6,6 +6,7 @@ without blocking, so one slow client never holds up the feed or the other client
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,6 +14,9 @@ from typing import Protocol
 
 from dicompress_notifier.history import JobHistory
 from dicompress_notifier.model import Change, JobEvent
+from dicompress_schemas import changefeed
+
+log = logging.getLogger(__name__)
 
 
 class Listener(Protocol):
@@ -60,6 +64,16 @@ class Hub:
                 self.filled += 1
                 for listener in tuple(self._listeners.get(event.job_id, ())):
                     listener.push(event)
+
+    def notified(self, payload: str) -> None:
+        """A change-feed notification (the shared LISTEN's callback): wake its job's listeners,
+        or log and drop a payload that is not the contract's."""
+        try:
+            change = changefeed.parse(payload)
+        except ValueError as exc:
+            log.warning("ignored a malformed notification", extra={"reason": str(exc)})
+            return
+        self.wake(change)
 
     def wake(self, change: Change) -> None:
         """Tell the listeners of `change.job_id` the projection moved (from LISTEN/NOTIFY).

@@ -15,8 +15,11 @@ from dicompress_schemas import (
     encode_event,
 )
 
+# A change-feed notification is the contract's `Change` (re-exported: the notifier's routing
+# types live here).
+from dicompress_schemas.changefeed import Change as Change
+
 _TERMINAL = (JobCompleted, JobFailed, JobCancelled)
-TERMINAL_TYPES = frozenset(cls.__name__ for cls in _TERMINAL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +60,3 @@ class JobEvent:
             slice_index=event.slice_index if isinstance(event, SliceEncoded) else None,
             total_slices=event.total_slices if isinstance(event, SliceEncoded) else None,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """The projection committed something about a job (a `job_progress` notification), or,
-    with `last_seq` None, may have while the notifier was not listening."""
-
-    job_id: uuid.UUID
-    tenant: str | None = None
-    last_seq: int | None = None

@@ -66,11 +66,6 @@ class NotifierSettings(CommonSettings):
         description="Origin headers accepted at the handshake (e.g. http://127.0.0.1:18080); "
         "empty: any. Requests without an Origin (non-browser clients) are always accepted",
     )
-    notifier_notify_channel: str = Field(
-        default="job_progress",
-        description="Postgres channel of the progress worker's change feed (its "
-        "PROGRESS_NOTIFY_CHANNEL); the notifier LISTENs on it once per instance",
-    )
     notifier_command_timeout_s: float = Field(
         default=10,
         gt=0,

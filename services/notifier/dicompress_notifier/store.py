@@ -14,8 +14,9 @@ from typing import Any
 
 import asyncpg
 
-from dicompress_notifier.model import TERMINAL_TYPES, JobEvent
+from dicompress_notifier.model import JobEvent
 from dicompress_schemas import DecodeError, decode_event
+from dicompress_schemas.jobs import TERMINAL_EVENT_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class EventStore:
         """`tenant`'s events of the job with after_seq < seq < before_seq, in seq order, plus
         its terminal event wherever it is."""
         rows = await self._pool.fetch(
-            _EVENTS, job_id, tenant, after_seq, before_seq, sorted(TERMINAL_TYPES)
+            _EVENTS, job_id, tenant, after_seq, before_seq, sorted(TERMINAL_EVENT_TYPES)
         )
         events = []
         for row in rows:

@@ -66,7 +66,7 @@ class Resources(Service):
         self._producer = make_producer(settings.kafka_bootstrap_servers)
         await self._producer.start()
         self._projector = Projector(
-            ProjectionStore(self._pool, settings.progress_notify_channel),
+            ProjectionStore(self._pool, settings.change_feed_channel),
             KafkaDeadLetters(self._producer, settings.topics.dead_letter),
             RetryPolicy(
                 base_s=settings.progress_retry_base_s,

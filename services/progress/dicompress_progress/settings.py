@@ -47,12 +47,6 @@ class ProgressSettings(CommonSettings):
         description="Most events recorded in one Postgres transaction (batches form only when "
         "events are waiting; a lone event is recorded at once)",
     )
-    progress_notify_channel: str = Field(
-        default="job_progress",
-        pattern=r"^[a-z_][a-z0-9_]*$",
-        description="Postgres NOTIFY channel of the change feed (one payload per changed job "
-        "per committed batch)",
-    )
     progress_event_loop: Literal["asyncio", "uvloop"] = Field(
         default="uvloop",
         description="Event loop of the worker: uvloop (faust's -L uvloop) cuts the per-message "

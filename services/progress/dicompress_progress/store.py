@@ -2,10 +2,10 @@
 
 A batch of events costs a fixed handful of round trips, whatever its size: insert all tracking
 rows into `job_events` (ON CONFLICT DO NOTHING, RETURNING what was new), lock the jobs those
-touch, load their rows FOR UPDATE, fold the new events in (`projection.apply`, pure), upsert the
-rows, add the slice rows, and queue one change notification per job. Either all of it commits
-or nothing does, so a redelivered or replayed event finds its tracking record and changes
-nothing. Commands from the control topic are recorded in `job_commands` in the same way, and
+touch, load their rows FOR UPDATE, fold the new events in (the contract's pure `jobs.apply`),
+upsert the rows, add the slice rows, and queue one change notification per job. Either all of
+it commits or nothing does, so a redelivered or replayed event finds its tracking record and
+changes nothing. Commands from the control topic are recorded in `job_commands` in the same way, and
 ingest events (the study index) by `study_index_store`, in the same transaction.
 """
 
@@ -18,18 +18,20 @@ from typing import Any
 
 import asyncpg
 
-from dicompress_progress import feed, slices
+from dicompress_progress import slices
 from dicompress_progress.delivery import Connection, Delivered, Origin, Outcome
-from dicompress_progress.projection import JobView, Status, apply, ignored_as_late
+from dicompress_progress.errors import ProjectionError
 from dicompress_progress.study_index_store import record_ingest_events
 from dicompress_schemas import (
     Command,
     Event,
     IngestEvent,
     IngestEventBase,
+    changefeed,
     encode_command,
     encode_event,
 )
+from dicompress_schemas.jobs import JobFoldError, JobView, Status, apply, ignored_as_late
 
 __all__ = ["Delivered", "Origin", "Outcome", "ProjectionStore", "record_batch"]
 
@@ -84,7 +86,7 @@ RETURNING command_id
 class ProjectionStore:
     """Applies events to the projection tables exactly once in effect."""
 
-    def __init__(self, pool: asyncpg.Pool, notify_channel: str | None = feed.CHANNEL) -> None:
+    def __init__(self, pool: asyncpg.Pool, notify_channel: str | None = changefeed.CHANNEL) -> None:
         self._pool = pool
         self._notify_channel = notify_channel
 
@@ -175,7 +177,10 @@ async def _fold(
     slice_rows: list[slices.SliceRow] = []
     for i, event in fresh:
         before = views.get(event.job_id)
-        views[event.job_id] = apply(before, event)  # raises ProjectionError: batch refused
+        try:
+            views[event.job_id] = apply(before, event)
+        except JobFoldError as exc:  # the event can never be applied: the batch is refused
+            raise ProjectionError(str(exc)) from exc
         late = ignored_as_late(before, event)
         outcomes[i] = Outcome.LATE if late else Outcome.APPLIED
         row = None if late else slices.slice_row(event)
@@ -187,7 +192,7 @@ async def _fold(
         await conn.executemany(_INSERT_SLICE, [row.values() for row in slice_rows])
     if notify_channel is not None:
         touched = {e.job_id for _, e in fresh}
-        payloads = [feed.payload(v) for v in changed if v.job_id in touched]
+        payloads = [changefeed.payload(v) for v in changed if v.job_id in touched]
         await conn.execute(
             "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", notify_channel, payloads
         )

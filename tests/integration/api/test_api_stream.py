@@ -161,7 +161,15 @@ def stream_app(settings: ApiSettings, **options: Any) -> FastAPI:
     install_problem_handlers(app)
     verifier = verifier_from_settings(settings)
     options = {"heartbeat_s": HEARTBEAT_S} | options
-    app.include_router(stream_router(settings.database_url, database, verifier, **options))
+    app.include_router(
+        stream_router(
+            settings.database_url,
+            database,
+            verifier,
+            channel=settings.change_feed_channel,
+            **options,
+        )
+    )
     return app
 
 

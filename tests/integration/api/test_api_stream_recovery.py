@@ -2,7 +2,7 @@
 that never comes, and the shared LISTEN connection being killed.
 
 Rows and notifications are written here exactly as the progress service writes them (its
-`job_events` rows and its NOTIFY on `job_progress`), to place each edge case precisely.
+`job_events` rows and its NOTIFY on the change feed's channel), to place each edge case precisely.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import pytest
 from test_api_stream import Reader, serve_http, stream_app
 
 import polling
+from dicompress_api.app import create_app
 from dicompress_api.settings import ApiSettings
 from dicompress_infra.auth import issue_token
-from dicompress_progress.feed import CHANNEL
+from dicompress_schemas import changefeed
 
 pytestmark = pytest.mark.integration
 
@@ -34,9 +35,12 @@ T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 class Projection:
     """Writes what the progress service would: a job's row, its events, and the notification."""
 
-    def __init__(self, db: asyncpg.Connection[Any], tenant: str = "acme") -> None:
+    def __init__(
+        self, db: asyncpg.Connection[Any], tenant: str = "acme", channel: str = changefeed.CHANNEL
+    ) -> None:
         self.db = db
         self.tenant = tenant
+        self.channel = channel
         self.job_id = uuid.uuid4()
 
     async def create(self) -> None:
@@ -63,7 +67,7 @@ class Projection:
                     orjson.dumps(payload).decode(),
                 )
             note = orjson.dumps({"job_id": str(self.job_id), "last_seq": max(seqs)}).decode()
-            await self.db.execute("SELECT pg_notify($1, $2)", CHANNEL, note)
+            await self.db.execute("SELECT pg_notify($1, $2)", self.channel, note)
 
 
 @pytest.fixture
@@ -149,4 +153,27 @@ async def test_streams_recover_when_the_listen_connection_is_killed(
         await polling.eventually(replaced, "the listener to reconnect", 15)
         await job.record(2, terminal=2)
         assert await seqs(reader, 1) == [2]
+        assert await reader.all() == []
+
+
+async def test_the_api_listens_on_the_channel_its_settings_name(
+    settings: ApiSettings, database: asyncpg.Connection[Any]
+) -> None:
+    """`CHANGE_FEED_CHANNEL` is where the API LISTENs (it once always used the default): a
+    notification there wakes the stream at once, long before its 15 s heartbeat would."""
+    custom = settings.model_copy(update={"change_feed_channel": f"feed_{uuid.uuid4().hex[:8]}"})
+    job = Projection(database, channel=custom.change_feed_channel)
+    await job.create()
+    await job.record(0)
+    listening = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    listening += " AND query = $1"
+    listen = f'LISTEN "{custom.change_feed_channel}"'
+    async with (
+        serve_http(create_app(custom)) as url,
+        open_stream(url, custom, job.job_id) as reader,
+    ):
+        assert await seqs(reader, 1) == [0]
+        await polling.eventually(lambda: database.fetchval(listening, listen), "the LISTEN", 10)
+        await job.record(1, terminal=1)
+        assert await seqs(reader, 1, within_s=5) == [1]
         assert await reader.all() == []

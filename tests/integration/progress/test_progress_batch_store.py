@@ -7,10 +7,10 @@ import uuid
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 from progress_harness import envelope
 
-from dicompress_progress import feed
 from dicompress_progress.errors import ProjectionError
 from dicompress_progress.store import Delivered, Origin, Outcome, ProjectionStore
 from dicompress_schemas import (
@@ -20,6 +20,7 @@ from dicompress_schemas import (
     JobStarted,
     SliceEncoded,
     SliceFailed,
+    changefeed,
     new_event_id,
 )
 
@@ -138,7 +139,9 @@ async def test_the_change_feed_notifies_committed_batches_only(
     heard: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     listener = await asyncpg.connect(test_env["DATABASE_URL"])
     try:
-        stop = await feed.subscribe(listener, heard.put_nowait)
+        await listener.add_listener(
+            changefeed.CHANNEL, lambda *args: heard.put_nowait(orjson.loads(args[-1]))
+        )
         # Refused as a whole (another tenant): rolled back, so nothing may be notified.
         intruder = encoded(job, 1).model_copy(update={"tenant": "intruder"})
         with pytest.raises(ProjectionError):
@@ -153,6 +156,5 @@ async def test_the_change_feed_notifies_committed_batches_only(
             3,
         )
         assert heard.empty()
-        await stop()
     finally:
         await listener.close()

@@ -6,10 +6,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 
-from dicompress_progress import feed, pace
-from dicompress_progress.projection import JobView, apply
 from dicompress_progress.slices import slice_row
 from dicompress_schemas import (
     CompressionRequested,
@@ -18,8 +17,11 @@ from dicompress_schemas import (
     JobStarted,
     SliceEncoded,
     SliceFailed,
+    changefeed,
     new_event_id,
+    pace,
 )
+from dicompress_schemas.jobs import JobView, apply
 
 JOB = uuid.UUID("00000000-0000-4000-8000-000000000009")
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
@@ -158,9 +160,10 @@ def test_other_events_have_no_slice_row(event: Event) -> None:
 
 def test_feed_payload_is_a_small_snapshot() -> None:
     view = fold([REQUESTED, STARTED, encoded(0, 3), encoded(1, 4)])
-    text = feed.payload(view)
+    text = changefeed.payload(view)
     assert len(text.encode()) < 8000  # Postgres's NOTIFY payload limit
-    snapshot = feed.decode(text)
+    assert changefeed.parse(text) == changefeed.Change(JOB, view.tenant, 3)
+    snapshot = orjson.loads(text)
     assert snapshot["job_id"] == str(JOB)
     assert (snapshot["status"], snapshot["last_seq"], snapshot["slices_done"]) == ("running", 3, 2)
     assert snapshot["eta_at"] == view.eta_at.isoformat() if view.eta_at else None

@@ -7,7 +7,7 @@ from dataclasses import fields
 
 from dicompress_progress import slices
 from dicompress_progress.migrate import load_migrations
-from dicompress_progress.projection import JobView
+from dicompress_schemas.jobs import JobView
 
 
 def test_migrations_are_packaged_and_numbered_from_one() -> None:

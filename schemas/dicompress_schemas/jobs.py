@@ -1,4 +1,8 @@
-"""The pure core: fold a job's events, in whatever order they arrive, into one `JobView`.
+"""A job's state: fold its events, in whatever order they arrive, into one `JobView`.
+
+Part of the contract because more than one service knows it: the progress service projects the
+`jobs` rows with it, and the API folds a job's recorded events with it to answer "the state as of
+time T" (one copy, so the past state is computed exactly as the live one was).
 
 `CompressionRequested` (requests topic) and the later events (events topic) are consumed
 independently, so either may come first. The fold is built to tolerate that:
@@ -23,11 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final, get_args
 
-from dicompress_progress import pace
-from dicompress_progress.errors import ProjectionError
-from dicompress_schemas import (
+from dicompress_schemas import pace
+from dicompress_schemas.events import (
     CompressionRequested,
     Event,
     JobCancelled,
@@ -36,7 +39,12 @@ from dicompress_schemas import (
     JobStarted,
     SliceEncoded,
     SliceFailed,
+    TerminalEvent,
 )
+
+
+class JobFoldError(ValueError):
+    """An event contradicts the job it names (e.g. another tenant): it can never be applied."""
 
 
 class Status(StrEnum):
@@ -46,6 +54,10 @@ class Status(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
 
+
+TERMINAL_STATUSES: Final = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+# The event types that end a job: the `type` of each `TerminalEvent`.
+TERMINAL_EVENT_TYPES: Final = frozenset(cls.__name__ for cls in get_args(TerminalEvent))
 
 _TERMINAL_RANK = 2
 _RANK = {
@@ -105,7 +117,7 @@ class JobView:
 
 
 def apply(view: JobView | None, event: Event) -> JobView:
-    """The view after `event`. Pure; raises ProjectionError if the event names another job or
+    """The view after `event`. Pure; raises JobFoldError if the event names another job or
     tenant than the view (such an event can never be applied, so it is dead-lettered)."""
     if view is None:
         # requested_at falls back to the first event seen, so listings ordered by it never see
@@ -117,9 +129,9 @@ def apply(view: JobView | None, event: Event) -> JobView:
             requested_at=event.occurred_at,
         )
     elif view.job_id != event.job_id:
-        raise ProjectionError(f"event of job {event.job_id} applied to job {view.job_id}")
+        raise JobFoldError(f"event of job {event.job_id} applied to job {view.job_id}")
     elif view.tenant != event.tenant:
-        raise ProjectionError(
+        raise JobFoldError(
             f"job {view.job_id} belongs to tenant {view.tenant!r}, "
             f"but a {event.type} (seq {event.seq}) names tenant {event.tenant!r}"
         )

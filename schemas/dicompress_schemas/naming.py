@@ -1,5 +1,8 @@
 """The artifact's name: `{source folder}-rate{rate}-{YYYYMMDD-HHMMSS}.zip` unless one is given.
 
+Part of the contract because two services know it: the compressor writes the ZIP under this
+name, and the API announces the same name when it accepts the job.
+
 The time is the request's `occurred_at` (UTC), not the clock of whoever runs the job, so a
 re-run after a crash picks the same name. The folder is reduced to ASCII letters, digits and
 hyphens: '_' and spaces become '-', accents lose their marks, anything else is dropped
@@ -14,7 +17,7 @@ import unicodedata
 from collections.abc import Iterator
 from datetime import UTC
 
-from dicompress_schemas import CompressionRequested
+from dicompress_schemas.events import CompressionRequested
 
 FOLDER_MAX = 50
 EMPTY_FOLDER = "compressed"

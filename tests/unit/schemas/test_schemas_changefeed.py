@@ -1,4 +1,5 @@
-"""parse_change: the progress worker's job_progress payloads, and what is refused."""
+"""The change feed's payload: what the progress worker notifies is what subscribers parse, and
+what they refuse."""
 
 from __future__ import annotations
 
@@ -7,18 +8,17 @@ import uuid
 import orjson
 import pytest
 
-from dicompress_notifier.changes import parse_change
-from dicompress_notifier.model import Change
+from dicompress_schemas.changefeed import Change, parse
 
 JOB = uuid.uuid4()
 
 
-def test_a_progress_payload_becomes_a_change() -> None:
+def test_a_payload_becomes_a_change() -> None:
     text = orjson.dumps(
         {"job_id": str(JOB), "tenant": "acme", "status": "running", "last_seq": 7}
     ).decode()
-    assert parse_change(text) == Change(JOB, "acme", 7)
-    assert parse_change(orjson.dumps({"job_id": str(JOB)}).decode()) == Change(JOB)
+    assert parse(text) == Change(JOB, "acme", 7)
+    assert parse(orjson.dumps({"job_id": str(JOB)}).decode()) == Change(JOB)
 
 
 @pytest.mark.parametrize(
@@ -35,4 +35,4 @@ def test_a_progress_payload_becomes_a_change() -> None:
 )
 def test_malformed_payloads_raise_value_error(text: str) -> None:
     with pytest.raises(ValueError, match=r"."):
-        parse_change(text)
+        parse(text)

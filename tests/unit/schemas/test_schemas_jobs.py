@@ -1,4 +1,5 @@
-"""The pure fold of a job's events into its view: transitions, order tolerance, no reopening."""
+"""The contract's pure fold of a job's events into its view: transitions, order tolerance, no
+reopening."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from typing import Any
 
 import pytest
 
-from dicompress_progress.errors import ProjectionError
-from dicompress_progress.projection import JobView, Status, apply, ignored_as_late
 from dicompress_schemas import (
     CompressionRequested,
     Event,
@@ -23,6 +22,14 @@ from dicompress_schemas import (
     SliceEncoded,
     SliceFailed,
     new_event_id,
+)
+from dicompress_schemas.jobs import (
+    TERMINAL_STATUSES,
+    JobFoldError,
+    JobView,
+    Status,
+    apply,
+    ignored_as_late,
 )
 
 JOB = uuid.UUID("00000000-0000-4000-8000-000000000001")
@@ -258,13 +265,13 @@ def test_each_status_rank_only_moves_forward() -> None:
 
 def test_event_of_another_tenant_is_refused() -> None:
     view = apply(None, started())
-    with pytest.raises(ProjectionError, match="tenant"):
+    with pytest.raises(JobFoldError, match="tenant"):
         apply(view, requested(tenant="intruder"))
 
 
 def test_event_of_another_job_is_refused() -> None:
     view = replace(apply(None, started()), job_id=uuid.uuid4())
-    with pytest.raises(ProjectionError, match="job"):
+    with pytest.raises(JobFoldError, match="job"):
         apply(view, encoded(0))
 
 
@@ -276,3 +283,9 @@ def test_apply_does_not_mutate_the_view() -> None:
 
 def _request_positions(rest: list[Event]) -> list[list[Event]]:
     return [[*rest[:i], requested(), *rest[i:]] for i in range(len(rest) + 1)]
+
+
+def test_the_terminal_statuses_are_those_a_job_never_leaves() -> None:
+    view = JobView(job_id=uuid.uuid4(), tenant="acme", status=Status.QUEUED)
+    terminal = {s for s in Status if replace(view, status=s).is_terminal}
+    assert terminal == TERMINAL_STATUSES

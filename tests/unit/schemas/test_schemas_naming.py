@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from dicompress_compressor.naming import candidates, default_name, folder_label
 from dicompress_schemas import Codec, CompressionRequested, new_event_id
+from dicompress_schemas.naming import candidates, default_name, folder_label
 
 
 @pytest.mark.parametrize(
