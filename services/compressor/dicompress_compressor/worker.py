@@ -15,7 +15,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from dicompress_compressor.job import JobRunner
 from dicompress_infra.kafka import dead_letter
@@ -120,8 +120,9 @@ class Worker:
         partition = TopicPartition(message.topic, message.partition)
         try:
             await self.consumer.commit({partition: message.offset + 1})
-        except CommitFailedError:
-            # the partition moved to another member meanwhile: it will redo the request, and
+        except (CommitFailedError, IllegalStateError):
+            # the partition moved to another member meanwhile (CommitFailedError while the group
+            # rebalances, IllegalStateError once it has): it will redo the request, and
             # consumers dedup its events by id
             log.warning("commit failed after a rebalance", extra=where)
             return
