@@ -15,10 +15,12 @@ demo: setup
 up: setup
 	$(UV) run --frozen dicompress up
 
+# lint-imports checks .importlinter: a service imports only the contract, infra and itself.
 lint: setup
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
+	$(UV) run --frozen lint-imports --no-cache
 
 # dciodvfy (Debian's dicom3tools) checks that our DICOM output adds no finding to its input's;
 # Debian's chromium runs the viewer's browser test (Playwright drives it; it never downloads one).
