@@ -68,7 +68,9 @@ def make_s3_client(settings: CommonSettings) -> S3Client:
         aws_access_key_id=settings.aws_access_key_id,
         aws_secret_access_key=settings.aws_secret_access_key.get_secret_value(),
         config=Config(
-            retries={"max_attempts": 5, "mode": "standard"},
+            # 10 tries with exponential backoff: enough to outlast an S3 restart (~3 s of
+            # refused connections), which 5 often were not
+            retries={"max_attempts": 10, "mode": "standard"},
             s3={"addressing_style": "path"},
             signature_version="s3v4",  # presigned URLs in SigV2 are refused by AWS S3
             max_pool_connections=16,

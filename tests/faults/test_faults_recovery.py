@@ -20,19 +20,7 @@ log = logging.getLogger(__name__)
 JOBS = 3
 
 
-# Known gap: S3 refuses connections for the ~3 s a restart takes, and the compressor's S3 clients
-# give up on a refused connection after ~1 s (obstore's 5 retries from 0.1 s, boto3's 5 attempts),
-# so slices in flight end as SliceFailed ("storing the encoded slice failed") and their job
-# completes without them. The paused S3 of s3-pause hangs requests instead, which they outlast.
-S3_RESTART_GAP = pytest.mark.xfail(
-    reason="the compressor's S3 retries give up before a restarted S3 answers", strict=False
-)
-
-
-@pytest.mark.parametrize(
-    "scenario",
-    [pytest.param(s, marks=S3_RESTART_GAP) if s == "s3-restart" else s for s in SCENARIOS],
-)
+@pytest.mark.parametrize("scenario", SCENARIOS)
 async def test_every_job_survives_the_fault(rig: Rig, scenario: str) -> None:
     run = await run_fault(rig, scenario, JOBS)
 

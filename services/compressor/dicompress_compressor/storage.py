@@ -229,5 +229,15 @@ def obstore_bucket(settings: CommonSettings, bucket: str) -> S3Store:
             "connect_timeout": timedelta(seconds=5),
             "timeout": timedelta(seconds=60),
         },
-        retry_config={"max_retries": 5, "retry_timeout": timedelta(seconds=120)},
+        # A restarted S3 refuses connections for a few seconds (S3Proxy: ~3 s): at least 1 s
+        # between tries, doubling to 8 s, so a slice in flight outlasts it rather than fail.
+        retry_config={
+            "max_retries": 10,
+            "retry_timeout": timedelta(seconds=120),
+            "backoff": {
+                "init_backoff": timedelta(seconds=1),
+                "max_backoff": timedelta(seconds=8),
+                "base": 2,
+            },
+        },
     )
