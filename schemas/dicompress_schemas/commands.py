@@ -14,7 +14,7 @@ import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from dicompress_schemas.codec import DecodeError
-from dicompress_schemas.events import utc_now
+from dicompress_schemas.events import Tenant, utc_now
 
 
 class CancelRequested(BaseModel):
@@ -26,7 +26,7 @@ class CancelRequested(BaseModel):
     version: Literal[1] = 1
     command_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     job_id: uuid.UUID
-    tenant: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    tenant: Tenant
     requested_at: AwareDatetime = Field(default_factory=utc_now)
     reason: str = Field(default="cancelled by the requester", max_length=1000)
 

@@ -46,17 +46,23 @@ class Codec(StrEnum):
         return self in (Codec.J2K_LOSSLESS, Codec.HTJ2K_LOSSLESS)
 
 
-class EventBase(BaseModel):
-    """The envelope every event carries."""
+# The one rule for a tenant's name, wherever one is read (events, commands, keys).
+Tenant = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+]
+
+
+class Envelope(BaseModel):
+    """What every event of every stream carries, besides the id of its stream (a job's, an
+    ingest's)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     event_id: uuid.UUID
-    job_id: uuid.UUID
-    tenant: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-    seq: int = Field(ge=0, description="Position of this event in its job's history")
+    tenant: Tenant
+    seq: int = Field(ge=0, description="Position of this event in its stream's history")
     attempt: int = Field(
-        default=1, ge=1, description="Which run of the job emitted it (a re-run after a crash: 2+)"
+        default=1, ge=1, description="Which run emitted it (a re-run after a crash: 2+)"
     )
     occurred_at: AwareDatetime = Field(default_factory=utc_now)
 
@@ -64,6 +70,12 @@ class EventBase(BaseModel):
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
         return value.astimezone(UTC)
+
+
+class EventBase(Envelope):
+    """The envelope of every job event."""
+
+    job_id: uuid.UUID
 
 
 class CompressionRequested(EventBase):

@@ -17,13 +17,12 @@ readers drop the duplicates.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from dicompress_schemas.events import utc_now
+from dicompress_schemas.events import Envelope
 
 _INGEST_NAMESPACE = uuid.UUID("0b7c3f5e-2d1a-4f7b-9a57-57d1c0a1e2b4")
 _STUDY_NAMESPACE = uuid.UUID("a3f1b2c4-5d6e-4f70-8a9b-0c1d2e3f4a5b")
@@ -31,9 +30,6 @@ _STUDY_NAMESPACE = uuid.UUID("a3f1b2c4-5d6e-4f70-8a9b-0c1d2e3f4a5b")
 # A DICOM UID (PS3.5 9.1): digits and dots, at most 64 characters. Only UIDs of this shape are
 # ever used in an S3 key, so a crafted header cannot name another tenant's objects.
 DicomUid = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)*$", max_length=64)]
-Tenant = Annotated[
-    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-]
 
 
 def new_ingest_event_id(ingest_id: uuid.UUID, seq: int) -> uuid.UUID:
@@ -78,22 +74,10 @@ class InstanceKind(StrEnum):
     NON_IMAGE = "non-image"
 
 
-class IngestEventBase(BaseModel):
+class IngestEventBase(Envelope):
     """The envelope of every ingest event."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    event_id: uuid.UUID
     ingest_id: uuid.UUID
-    tenant: Tenant
-    seq: int = Field(ge=0, description="Position of this event in its ingest's history")
-    attempt: int = Field(default=1, ge=1, description="Which run of the ingest emitted it")
-    occurred_at: AwareDatetime = Field(default_factory=utc_now)
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
 
 
 class ArchiveUploaded(IngestEventBase):
