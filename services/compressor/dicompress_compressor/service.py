@@ -16,7 +16,7 @@ from dicompress_compressor.pool import EncoderPool
 from dicompress_compressor.settings import CompressorSettings
 from dicompress_compressor.storage import FastS3ObjectStore
 from dicompress_compressor.telemetry import CompressorMetrics
-from dicompress_compressor.worker import JoinTracker, Worker
+from dicompress_compressor.worker import JoinTracker, compression_requests
 from dicompress_infra.health import serve_health
 from dicompress_infra.kafka import make_producer, publish
 from dicompress_infra.metrics import new_registry
@@ -88,7 +88,7 @@ async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
         )
         extra = {"worker": settings.compressor_worker_id, "topic": topics.requests}
         log.info("compressor consuming", extra=extra)
-        await Worker(consumer, producer, runner, topics, metrics.lag).serve(stop)
+        await compression_requests(consumer, producer, runner, topics, metrics.lag).serve(stop)
         log.info("compressor stopping", extra=extra)
 
 

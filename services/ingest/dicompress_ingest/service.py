@@ -12,12 +12,13 @@ from aiokafka import AIOKafkaConsumer
 from dicompress_infra.health import serve_health
 from dicompress_infra.kafka import enqueue, make_producer
 from dicompress_infra.metrics import new_registry
+from dicompress_infra.requests import JoinTracker
 from dicompress_infra.running import run_until_signalled
 from dicompress_infra.s3 import make_s3_client
 from dicompress_ingest.members import Caps
 from dicompress_ingest.runner import IngestRunner
 from dicompress_ingest.settings import IngestSettings
-from dicompress_ingest.worker import Worker
+from dicompress_ingest.worker import uploads
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ async def run(settings: IngestSettings) -> None:
 async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
     """Consume uploads until `stop` is set. Tests call this directly with their own settings."""
     topics = settings.topics
-    joined = asyncio.Event()
+    tracker = JoinTracker()
     async with AsyncExitStack() as stack:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -44,7 +45,7 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
         )
         health = await serve_health(
             settings.ingest_health_port,
-            lambda: joined.is_set() and not stop.is_set(),
+            lambda: tracker.joined and not stop.is_set(),
             host=settings.ingest_health_host,
             registry=new_registry(),
         )
@@ -53,10 +54,9 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
         producer = make_producer(settings.kafka_bootstrap_servers)
         await producer.start()
         stack.push_async_callback(producer.stop)
-        consumer.subscribe([topics.ingest_requests])
+        consumer.subscribe([topics.ingest_requests], listener=tracker)
         await consumer.start()
         stack.push_async_callback(consumer.stop)  # leaves the group: a quick rebalance
-        joined.set()
         runner = IngestRunner(
             client=make_s3_client(settings),
             send=functools.partial(enqueue, producer, topics.ingest_events),
@@ -72,5 +72,5 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
         )
         extra = {"worker": settings.ingest_worker_id, "topic": topics.ingest_requests}
         log.info("ingest consuming", extra=extra)
-        await Worker(consumer, producer, runner, topics).serve(stop)
+        await uploads(consumer, producer, runner, topics).serve(stop)
         log.info("ingest stopping", extra=extra)

@@ -1,0 +1,138 @@
+"""One request at a time from a consumer group: decode it, run it, commit its offset after.
+
+What a worker service (the compressor, the ingest) does with its requests topic. At-least-once:
+the offset is committed only after the handler returned, i.e. after its terminal event was
+acknowledged; a crash or SIGTERM mid-request leaves it uncommitted, so the group hands it out
+again and the re-run emits the same event ids. A message that does not decode into a request
+goes to the dead-letter topic with the reason, and the loop goes on. A handler that raises (its
+terminal event could not be published) is retried after a pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError
+
+from dicompress_infra.kafka import dead_letter
+from dicompress_infra.metrics import ConsumerLag
+from dicompress_schemas import DecodeError
+
+log = logging.getLogger(__name__)
+
+RETRY_BACKOFF_S = 5.0
+POLL_TIMEOUT_MS = 500
+R = TypeVar("R")
+
+
+class JoinTracker(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
+    """Remembers that the consumer has joined its group (what /healthz reports)."""
+
+    def __init__(self) -> None:
+        self.joined = False
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        log.info("partitions revoked", extra={"partitions": _names(revoked)})
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.joined = True
+        log.info("partitions assigned", extra={"partitions": _names(assigned)})
+
+
+@dataclass
+class RequestLoop(Generic[R]):
+    """Consumes the requests topic (already subscribed by the caller) until `stop` is set.
+
+    `decode` turns a message's value into a request or raises DecodeError (a message of another
+    type included); `describe` gives the request's log fields; `handle` runs it to its end.
+    """
+
+    consumer: AIOKafkaConsumer
+    producer: AIOKafkaProducer
+    dead_letter_topic: str
+    decode: Callable[[bytes], R]
+    describe: Callable[[R], dict[str, Any]]
+    handle: Callable[[R], Coroutine[Any, Any, object]]
+    lag: ConsumerLag | None = None
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Poll one message at a time; return once `stop` is set (abandoning a running one)."""
+        while not stop.is_set():
+            batch = await self.consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=1)
+            for messages in batch.values():
+                for message in messages:
+                    if not await self._one(message, stop):
+                        return
+
+    async def _one(self, message: ConsumerRecord[bytes, bytes], stop: asyncio.Event) -> bool:
+        """Process one message; False when `stop` interrupted it (nothing committed)."""
+        where: dict[str, Any] = {
+            "topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+        }
+        try:
+            request = self.decode(message.value or b"")
+        except DecodeError as exc:
+            await self._dead_letter(message, exc.reason, where)
+            return True
+        where |= self.describe(request)
+        log.info("request received", extra=where)
+        work = asyncio.create_task(self.handle(request))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not work.done():  # stopping (or cancelled) mid-request: abandon it, commit nothing
+                work.cancel()
+                await asyncio.gather(work, return_exceptions=True)
+                log.warning("request abandoned on shutdown; it will be redelivered", extra=where)
+        if work.cancelled():
+            return False
+        if work.exception() is not None:  # its terminal event could not be published
+            log.error("request not finished; retrying", exc_info=work.exception(), extra=where)
+            self.consumer.seek(TopicPartition(message.topic, message.partition), message.offset)
+            await _wait_or_stop(stop, RETRY_BACKOFF_S)
+            return True
+        await self._commit(message, where)
+        return True
+
+    async def _dead_letter(
+        self, message: ConsumerRecord[bytes, bytes], reason: str, where: dict[str, Any]
+    ) -> None:
+        origin = f"{message.topic}/{message.partition}/{message.offset}"
+        log.warning("request dead-lettered", extra={**where, "reason": reason})
+        await dead_letter(
+            self.producer, self.dead_letter_topic, message.value, message.key, reason, origin
+        )
+        await self._commit(message, where)
+
+    async def _commit(self, message: ConsumerRecord[bytes, bytes], where: dict[str, Any]) -> None:
+        partition = TopicPartition(message.topic, message.partition)
+        try:
+            await self.consumer.commit({partition: message.offset + 1})
+        except (CommitFailedError, IllegalStateError):
+            # the partition moved to another member meanwhile (CommitFailedError while the group
+            # rebalances, IllegalStateError once it has): it will redo the request, and
+            # consumers dedup its events by id
+            log.warning("commit failed after a rebalance", extra=where)
+            return
+        if self.lag is not None:
+            self.lag.done(message.topic, message.partition, message.offset)
+
+
+def _names(partitions: set[TopicPartition]) -> list[str]:
+    return sorted(f"{p.topic}/{p.partition}" for p in partitions)
+
+
+async def _wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
