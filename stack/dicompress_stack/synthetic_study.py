@@ -273,5 +273,7 @@ def write_study_zip(spec: StudySpec, target: Path | str | IO[bytes]) -> StudyMan
             info = zipfile.ZipInfo(path, date_time=_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            zf.writestr(info, data)
+            # a ZipInfo of our own carries no level: without this, zlib's default 6 (57 ms a
+            # 512x512 slice against 10 ms at 1, for almost the same ratio)
+            zf.writestr(info, data, compresslevel=1)
     return generator.manifest()
