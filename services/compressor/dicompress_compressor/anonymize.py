@@ -8,6 +8,9 @@ What happens to a dataset:
   the seed and the original value, so every pool process of a job, on every worker and on every
   retry, maps the same UID to the same new UID: the series stays one series. A job's seed is
   its id, so two jobs over the same study do not share UIDs.
+- Free text and the other attributes the profile removes (X) that dicognito keeps are removed
+  too, wherever they stand (`_REMOVED`: descriptions, comments, history, age, ethnic group,
+  device serial number...): an integration test found them in anonymized output.
 - Private elements are removed. The profile removes them unless the Retain Safe Private option
   is used, and dicognito keeps them (it only rewrites those with a UI or PN value), which would
   leave whatever a vendor hides there (names, accession numbers) in the output.
@@ -23,6 +26,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from dicognito.anonymizer import Anonymizer
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 
 from dicompress_compressor.dicom_codes import dcm_code
@@ -30,6 +34,29 @@ from dicompress_compressor.dicom_codes import dcm_code
 _PROFILE_CODES = (
     ("113100", "Basic Application Confidentiality Profile"),
     ("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
+)
+
+
+# PS3.15 Table E.1-1 action X (or X/Z, X/D), left as they were by dicognito 0.19
+_REMOVED = frozenset(
+    {
+        "AdditionalPatientHistory",
+        "AdmittingDiagnosesDescription",
+        "DerivationDescription",
+        "DeviceSerialNumber",
+        "EthnicGroup",
+        "ImageComments",
+        "PatientAge",
+        "PatientComments",
+        "PatientSize",
+        "PatientWeight",
+        "PerformedProcedureStepDescription",
+        "ProtocolName",
+        "RequestedProcedureDescription",
+        "SeriesDescription",
+        "StudyComments",
+        "StudyDescription",
+    }
 )
 
 
@@ -43,6 +70,7 @@ def anonymize(ds: Dataset, seed: str) -> None:
     """De-identify `ds` in place as the module docstring says; `seed` is the job's."""
     ds.remove_private_tags()
     _anonymizer(seed).anonymize(ds)
+    ds.walk(_remove_profile_attributes)
     burned_in = str(ds.get("BurnedInAnnotation", "")).upper() == "YES"
     ds.PatientIdentityRemoved = "NO" if burned_in else "YES"
     present = {
@@ -52,6 +80,12 @@ def anonymize(ds: Dataset, seed: str) -> None:
         *ds.get("DeidentificationMethodCodeSequence", []),
         *(dcm_code(value, meaning) for value, meaning in _PROFILE_CODES if value not in present),
     ]
+
+
+def _remove_profile_attributes(ds: Dataset, element: DataElement) -> None:
+    """`Dataset.walk` callback: drop an element of `_REMOVED`, at any depth."""
+    if element.keyword in _REMOVED:
+        del ds[element.tag]
 
 
 @lru_cache(maxsize=4096)

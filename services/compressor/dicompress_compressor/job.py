@@ -176,7 +176,9 @@ class _Job:
         store = self.runner.store
         own = job_prefix(target.bucket, self.request.job_id)
         try:
-            layout = await lay_out_source(store, source, own, self.log_extra)
+            layout = await lay_out_source(
+                store, source, own, self.log_extra, anonymize=self.request.anonymize
+            )
         except SourceUnreadable as exc:
             raise JobAborted("source-unreadable", str(exc)) from exc
         sources = [planned.header.source for planned in layout.slices]

@@ -3,6 +3,7 @@ headers read (`headers`) and laid out in anatomical order (`layout`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -22,10 +23,15 @@ class SourceUnreadable(CompressorError):
 
 
 async def lay_out_source(
-    store: ObjectStore, source: S3Uri, own: S3Uri, log_extra: dict[str, Any]
+    store: ObjectStore,
+    source: S3Uri,
+    own: S3Uri,
+    log_extra: dict[str, Any],
+    anonymize: bool = False,
 ) -> Layout:
     """The source's objects laid out; `own` is the job's prefix, left out when the source
-    holds it (a source at the bucket's root)."""
+    holds it (a source at the bucket's root). An anonymizing job's layout knows no Series
+    Description (free text the profile removes): its folders and manifest cannot carry it."""
     started = time.perf_counter()
     objects = [
         o
@@ -39,6 +45,8 @@ async def lay_out_source(
             f"could not read the DICOM headers under {source} ({type(exc).__name__}: {exc}): "
             "check that S3 is reachable, then request the job again"
         ) from exc
+    if anonymize:
+        headers = [dataclasses.replace(h, series_description="") for h in headers]
     layout = plan(headers, source.prefix)
     header_ms = (time.perf_counter() - started) * 1000.0
     log.info("source laid out", extra={**log_extra, "objects": len(objects), "ms": header_ms})

@@ -12,7 +12,6 @@ from compressor_images import image_bytes, read
 from pydicom.dataset import Dataset
 
 from dicompress_compressor.encoder import (
-    ANONYMIZE_SUPPORTED,
     EncodedSlice,
     EncodeOptions,
     encode_slice,
@@ -29,10 +28,6 @@ def anonymized(seed: str, codec: Codec = Codec.J2K_LOSSLESS, **overrides: object
 
 def uids(ds: Dataset) -> dict[str, str]:
     return {keyword: str(ds[keyword].value) for keyword in UIDS}
-
-
-def test_anonymize_is_supported() -> None:
-    assert ANONYMIZE_SUPPORTED
 
 
 def test_identity_is_removed_and_the_profile_recorded() -> None:
