@@ -1,16 +1,20 @@
-"""S3 plumbing: URIs and a boto3 client built from settings (boto3 is sync: call it in threads)."""
+"""S3 plumbing: URIs, a boto3 client built from settings (boto3 is sync: call it in threads), and
+an obstore (Rust object_store) client for the requests made once per object."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
+from obstore.store import S3Store
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from obstore.store import S3Config
 
     from dicompress_infra.settings import CommonSettings
 
@@ -79,3 +83,41 @@ def make_s3_client(settings: CommonSettings) -> S3Client:
         ),
     )
     return client
+
+
+def obstore_bucket(settings: CommonSettings, bucket: str) -> S3Store:
+    """An obstore client for one bucket, configured as `make_s3_client` configures boto3's."""
+    endpoint = settings.s3_endpoint_url
+    config: S3Config = {
+        # The payload is not hashed into the signature (as AWS's SDKs do over HTTPS): hashing
+        # 0.5 MB costs the client little but S3Proxy ~20 ms of CPU per PUT (its JIT has no
+        # SHA-256 intrinsic); measured on the embedded S3, 100 PUTs of 512 KiB took 21 ms each
+        # signed and 4.4 ms unsigned. Headers, key and query stay signed.
+        "unsigned_payload": True,
+        "region": settings.s3_region,
+        "access_key_id": settings.aws_access_key_id,
+        "secret_access_key": settings.aws_secret_access_key.get_secret_value(),
+        "virtual_hosted_style_request": False,
+    }
+    if endpoint:
+        config["endpoint"] = endpoint
+    return S3Store(
+        bucket,
+        config=config,
+        client_options={
+            "allow_http": bool(endpoint and endpoint.startswith("http://")),
+            "connect_timeout": timedelta(seconds=5),
+            "timeout": timedelta(seconds=60),
+        },
+        # A restarted S3 refuses connections for a few seconds (S3Proxy: ~3 s): at least 1 s
+        # between tries, doubling to 8 s, so a slice in flight outlasts it rather than fail.
+        retry_config={
+            "max_retries": 10,
+            "retry_timeout": timedelta(seconds=120),
+            "backoff": {
+                "init_backoff": timedelta(seconds=1),
+                "max_backoff": timedelta(seconds=8),
+                "base": 2,
+            },
+        },
+    )

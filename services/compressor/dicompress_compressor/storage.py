@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
 import obstore
 from botocore.exceptions import ClientError
 from obstore.store import S3Store
 
-from dicompress_infra.s3 import S3Uri
+from dicompress_infra.s3 import S3Uri, obstore_bucket
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from obstore.store import S3Config
 
     from dicompress_infra.settings import CommonSettings
 
@@ -208,36 +206,3 @@ class FastS3ObjectStore(S3ObjectStore):
         await obstore.put_async(
             self._store(uri.bucket), uri.key, data, attributes=dict(metadata), use_multipart=False
         )
-
-
-def obstore_bucket(settings: CommonSettings, bucket: str) -> S3Store:
-    """An obstore client for one bucket, configured as `make_s3_client` configures boto3's."""
-    endpoint = settings.s3_endpoint_url
-    config: S3Config = {
-        "region": settings.s3_region,
-        "access_key_id": settings.aws_access_key_id,
-        "secret_access_key": settings.aws_secret_access_key.get_secret_value(),
-        "virtual_hosted_style_request": False,
-    }
-    if endpoint:
-        config["endpoint"] = endpoint
-    return S3Store(
-        bucket,
-        config=config,
-        client_options={
-            "allow_http": bool(endpoint and endpoint.startswith("http://")),
-            "connect_timeout": timedelta(seconds=5),
-            "timeout": timedelta(seconds=60),
-        },
-        # A restarted S3 refuses connections for a few seconds (S3Proxy: ~3 s): at least 1 s
-        # between tries, doubling to 8 s, so a slice in flight outlasts it rather than fail.
-        retry_config={
-            "max_retries": 10,
-            "retry_timeout": timedelta(seconds=120),
-            "backoff": {
-                "init_backoff": timedelta(seconds=1),
-                "max_backoff": timedelta(seconds=8),
-                "base": 2,
-            },
-        },
-    )

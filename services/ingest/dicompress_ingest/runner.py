@@ -27,6 +27,8 @@ from dicompress_schemas import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from dicompress_infra.settings import CommonSettings
+
 log = logging.getLogger(__name__)
 _MAX_UNACKNOWLEDGED = 256  # bounded: a broker that stopped answering stalls the ingest soon
 
@@ -38,6 +40,7 @@ class IngestRunner:
     """Runs ingests with the adapters it was built with (the composition root is `service`)."""
 
     client: S3Client
+    settings: CommonSettings  # for the obstore clients of the instances' PUTs
     send: Send  # hands an event to the producer; the future of its acknowledgement
     caps: Caps
     worker: str
@@ -67,7 +70,7 @@ class IngestRunner:
             )
             emit(failed)
             return failed
-        store = S3Instances(self.client)
+        store = S3Instances(self.client, self.settings)
         attempt = store.register_attempt(
             request.bucket, f"{request.tenant}/ingests/{request.ingest_id}/attempts/", self.worker
         )

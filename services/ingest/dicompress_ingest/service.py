@@ -59,6 +59,7 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
         stack.push_async_callback(consumer.stop)  # leaves the group: a quick rebalance
         runner = IngestRunner(
             client=make_s3_client(settings),
+            settings=settings,
             send=functools.partial(enqueue, producer, topics.ingest_events),
             caps=Caps(
                 max_members=settings.ingest_max_members,

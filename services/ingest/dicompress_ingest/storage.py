@@ -9,12 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
+import obstore
 from botocore.exceptions import ClientError
+from obstore.store import S3Store
 
+from dicompress_infra.s3 import obstore_bucket
 from dicompress_ingest.archive import CHUNK
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from dicompress_infra.settings import CommonSettings
 
 _MISSING = ("404", "NoSuchKey", "NotFound")
 SINGLE_PUT_MAX = 64 * 1024 * 1024
@@ -50,10 +55,23 @@ class S3Archive:
 
 
 class S3Instances:
-    """Writes ingested objects; `put` is idempotent for the same bytes."""
+    """Writes ingested objects; `put` is idempotent for the same bytes.
 
-    def __init__(self, client: S3Client) -> None:
+    The PUTs go through obstore (Rust's object_store, unsigned payload): measured on the
+    embedded S3, 4.4 ms per 512 KiB object against 24 ms through boto3, whose signed payload
+    the server must hash. Listing and HEAD stay on boto3 (a few per ingest).
+    """
+
+    def __init__(self, client: S3Client, settings: CommonSettings) -> None:
         self._client = client
+        self._settings = settings
+        self._stores: dict[str, S3Store] = {}
+
+    def _store(self, bucket: str) -> S3Store:
+        store = self._stores.get(bucket)
+        if store is None:
+            store = self._stores[bucket] = obstore_bucket(self._settings, bucket)
+        return store
 
     def put(
         self, bucket: str, key: str, fp: IO[bytes], size: int, sha256: str, rerun: bool
@@ -63,18 +81,12 @@ class S3Instances:
         if rerun and self._holds(bucket, key, sha256):
             return False
         fp.seek(0)
-        metadata = {"sha256": sha256}
+        # attributes other than the HTTP headers object_store names are user metadata
+        attributes = {"Content-Type": "application/dicom", "sha256": sha256}
         if size <= SINGLE_PUT_MAX:
-            self._client.put_object(
-                Bucket=bucket,
-                Key=key,
-                Body=fp.read(),
-                Metadata=metadata,
-                ContentType="application/dicom",
-            )
+            obstore.put(self._store(bucket), key, fp.read(), attributes=attributes)
         else:  # a large multi-frame object: multipart, straight from the spooled file
-            extra = {"Metadata": metadata, "ContentType": "application/dicom"}
-            self._client.upload_fileobj(fp, bucket, key, ExtraArgs=extra)
+            obstore.put(self._store(bucket), key, fp, attributes=attributes, use_multipart=True)
         return True
 
     def _holds(self, bucket: str, key: str, sha256: str) -> bool:
