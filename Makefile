@@ -24,16 +24,30 @@ lint: setup
 
 # dciodvfy (Debian's dicom3tools) checks that our DICOM output adds no finding to its input's;
 # Debian's chromium runs the viewer's browser test (Playwright drives it; it never downloads one).
+# The Kubernetes manifest tests build deploy/k8s with kubectl, else kustomize, which `go install`
+# builds from the Go module proxy (Debian 12's kubernetes-client is 1.20, its golang 1.19 too old
+# for kustomize v5). A tool that cannot be installed makes its tests fail, never skip.
 SYSTEM_TOOLS := dciodvfy:dicom3tools chromium:chromium
+KUSTOMIZE_VERSION := v5.5.0
 
 system-tools:
+	@gobin="$${GOBIN:-$$HOME/go/bin}"; \
+	if ! command -v kubectl >/dev/null 2>&1 && ! command -v kustomize >/dev/null 2>&1 \
+	  && [ ! -x "$$gobin/kustomize" ]; then \
+	  go=$$(command -v go || echo /usr/local/go/bin/go); \
+	  if [ -x "$$go" ]; then \
+	    echo "installing kustomize $(KUSTOMIZE_VERSION) into $$gobin (Go module proxy)"; \
+	    GOBIN="$$gobin" "$$go" install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION); \
+	  else echo "kubectl and kustomize are missing and Go (>= 1.22) is not installed:" \
+	    "the Kubernetes manifest tests will fail" >&2; fi; \
+	fi
 	@for pair in $(SYSTEM_TOOLS); do \
 	  tool=$${pair%%:*}; package=$${pair#*:}; \
 	  command -v $$tool >/dev/null 2>&1 && continue; \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    [ -n "$$updated" ] || { apt-get update -qq; updated=1; }; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$package >/dev/null; \
-	  else echo "$$tool is missing and cannot be installed here: its test will fail or skip"; fi; \
+	  else echo "$$tool is missing and cannot be installed here (not root): its tests will fail" >&2; fi; \
 	done
 
 test: lint system-tools
