@@ -19,6 +19,7 @@ import psutil
 import pytest
 from aiokafka import AIOKafkaProducer
 from compressor_support import job_events, request_for
+from zip_checks import assert_manifest_matches_zip
 
 from dicompress_compressor.settings import CompressorSettings
 from dicompress_infra.kafka import publish
@@ -104,6 +105,8 @@ async def test_a_worker_killed_mid_job_leaves_a_job_the_next_one_finishes_withou
     folder = "002-Axial_1.25_mm"
     assert names == [f"{folder}/{i:05d}.dcm" for i in range(slices)] + ["manifest.json"]  # once
     assert manifest["attempt"] == 2
+    # what the manifest says of each slice (reused ones too) is what the ZIP's file holds
+    assert assert_manifest_matches_zip(body) == manifest
     uids = [m["sop_instance_uid"] for m in manifest["slices"]]
     assert len(set(uids)) == slices
     reused = [e for e in events if isinstance(e, SliceEncoded) and e.seq in first_run]

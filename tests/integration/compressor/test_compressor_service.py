@@ -12,6 +12,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from compressor_support import TIMEOUT_S, eventually, job_events, put, request_for, running
 from pydicom import dcmread
+from zip_checks import assert_manifest_matches_zip
 
 from dicompress_compressor.settings import CompressorSettings
 from dicompress_infra.kafka import publish
@@ -85,6 +86,7 @@ async def test_a_series_is_compressed_into_a_zip_with_its_events_in_order(
         e.sop_instance_uid for e in slices
     ]
     assert all(m["source_sop_instance_uid"] for m in manifest["slices"])
+    assert assert_manifest_matches_zip(body) == manifest  # entries, sizes, ratios, UIDs
 
     async def counted() -> dict[str, float]:
         # counted once the broker acknowledged, which may land just after we read the event
