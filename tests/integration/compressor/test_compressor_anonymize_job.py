@@ -1,15 +1,16 @@
 """An anonymizing job end to end on real Kafka and S3: a series carrying PHI in the attributes
 of the PS3.15 Basic Application Level Confidentiality Profile that pydicom sets easily (and in a
 sequence, and in a private element) leaves none of those values, nor its original UIDs, in any
-file of the ZIP, its manifest, its entry names, the job's S3 keys and slice objects, or any of
-the job's events; the new UIDs are the same across the slices of a job and differ for the same
-input in another tenant's job."""
+file of the ZIP, its manifest, its entry names, the job's S3 keys and slice objects, any of the
+job's events or the worker's log lines; the new UIDs are the same across the slices of a job
+and differ for the same input in another tenant's job."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -116,8 +117,12 @@ def _leaks(text: bytes, originals: list[str]) -> list[str]:
 
 
 async def test_an_anonymized_job_leaves_no_original_identifier_anywhere(
-    compressor: CompressorSettings, producer: AIOKafkaProducer, test_env: dict[str, str]
+    compressor: CompressorSettings,
+    producer: AIOKafkaProducer,
+    test_env: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="dicompress_compressor")
     bucket = test_env["S3_BUCKET"]
     sources = []
     for name, data in generate_series(n_slices=SLICES, size=64, seed=31):
@@ -145,6 +150,12 @@ async def test_an_anonymized_job_leaves_no_original_identifier_anywhere(
         assert isinstance(completed, JobCompleted), completed
         assert completed.slices_encoded == SLICES
         results[request.tenant] = (request, completed)
+
+    # the worker's log lines, with their structured fields (the pool processes log nothing)
+    mine = [r for r in caplog.records if r.name.startswith("dicompress_compressor")]
+    assert any(str(acme.job_id) in repr(vars(r)) for r in mine)  # the job did log
+    for record in mine:
+        assert _leaks(f"{record.getMessage()} {vars(record)!r}".encode(), originals) == []
 
     s3 = make_s3_client(compressor)
     request, completed = results["acme"]
