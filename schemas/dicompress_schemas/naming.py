@@ -1,4 +1,5 @@
-"""The artifact's name: `{source folder}-rate{rate}-{YYYYMMDD-HHMMSS}.zip` unless one is given.
+"""The artifact's name: `{source folder}-rate{rate}-{YYYYMMDD-HHMMSS}.zip` unless one is given
+(`study-...` or `series-...` for an ingested study or series).
 
 Part of the contract because two services know it: the compressor writes the ZIP under this
 name, and the API announces the same name when it accepts the job.
@@ -35,6 +36,19 @@ def folder_label(source_key: str) -> str:
     return label or EMPTY_FOLDER
 
 
+_STUDY_SOURCE = re.compile(r"(?:^|/)studies/[0-9.]+/(?P<series>[0-9.]+/)?$")
+
+
+def source_label(source_key: str) -> str:
+    """`study` or `series` for the prefix of an ingested study or series (its folders are UIDs,
+    meaningless in a file name, and the study's descriptions may name the patient), else the
+    last folder of the prefix (`folder_label`)."""
+    found = _STUDY_SOURCE.search(source_key if source_key.endswith("/") else source_key + "/")
+    if found is not None:
+        return "series" if found["series"] else "study"
+    return folder_label(source_key)
+
+
 def rate_label(request: CompressionRequested) -> str:
     """`rate100`, `rate12.5`, or `lossless` for codecs that have no rate."""
     if request.compression_rate is None:
@@ -45,7 +59,7 @@ def rate_label(request: CompressionRequested) -> str:
 def default_name(request: CompressionRequested, source_key: str) -> str:
     """The name the design specifies, stable for a given request."""
     stamp = request.occurred_at.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
-    return f"{folder_label(source_key)}-{rate_label(request)}-{stamp}.zip"
+    return f"{source_label(source_key)}-{rate_label(request)}-{stamp}.zip"
 
 
 def candidates(name: str) -> Iterator[str]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from dicompress_schemas import Codec, CompressionRequested, new_event_id
-from dicompress_schemas.naming import candidates, default_name, folder_label
+from dicompress_schemas.naming import candidates, default_name, folder_label, source_label
 
 
 @pytest.mark.parametrize(
@@ -67,3 +67,17 @@ def test_candidates_number_before_the_extension() -> None:
     ]  # fmt: skip
     assert list(itertools.islice(candidates("v1.2.zip"), 2)) == ["v1.2.zip", "v1.2-1.zip"]
     assert list(itertools.islice(candidates("noext"), 2)) == ["noext", "noext-1"]
+
+
+@pytest.mark.parametrize(
+    ("key", "label"),
+    [
+        ("acme/studies/1.2.840.113619.2.55/", "study"),
+        ("acme/studies/1.2.840.113619.2.55", "study"),
+        ("acme/studies/1.2.840.113619.2.55/1.2.840.113619.2.55.3/", "series"),
+        ("acme/studies/ct-head/", "ct-head"),  # a folder a clinic named, not our layout
+        ("acme/sources/chest/", "chest"),
+    ],
+)
+def test_an_ingested_study_or_series_is_named_for_what_it_is(key: str, label: str) -> None:
+    assert source_label(key) == label
