@@ -137,27 +137,26 @@ class Ingest:
     def _members(self) -> None:
         budget = Budget(self.context.caps)
         counter = Counted(self.context.source.stream())
-        pending: deque[tuple[int, Future[IngestEventBase]]] = deque()
+        pending: deque[Future[IngestEventBase]] = deque()
         with ThreadPoolExecutor(self.context.store_threads, "ingest-store") as pool:
             try:
                 for member in members(self.context.source, self.request.file_name, counter):
                     if is_skipped(member.name):
                         self.tally.skipped += 1
-                        _drain(member)
+                        _drain(member, budget, counter)
                         continue
                     budget.member(member.name)
                     seq = 2 + self.tally.members
                     self.tally.members += 1
-                    pending.append((seq, self._handle(member, seq, budget, counter, pool)))
+                    pending.append(self._handle(member, seq, budget, counter, pool))
                     while len(pending) > self.context.store_threads * 2:
                         self._emit_next(pending)
             finally:
                 while pending:  # in order, also when aborting: what is stored is reported
                     self._emit_next(pending)
 
-    def _emit_next(self, pending: deque[tuple[int, Future[IngestEventBase]]]) -> None:
-        _seq, future = pending.popleft()
-        event = future.result()
+    def _emit_next(self, pending: deque[Future[IngestEventBase]]) -> None:
+        event = pending.popleft().result()
         if isinstance(event, InstanceStored):
             if event.kind is InstanceKind.IMAGE:
                 self.tally.images += 1
@@ -178,7 +177,7 @@ class Ingest:
         pool. The returned future holds the member's event."""
         unsafe = unsafe_reason(member.name)
         if unsafe is not None:
-            _drain(member)
+            _drain(member, budget, counter)
             rejection = Rejection(
                 "unsafe-name",
                 f"this file was left out: {unsafe}, which no scanner export does",
@@ -281,10 +280,13 @@ def _spool(member: Member, budget: Budget, counter: Counted) -> _Spooled:
     return _Spooled(member, fp, size, digest.hexdigest())
 
 
-def _drain(member: Member) -> None:
-    """Skip a member's bytes (a stream must be read through to reach the next member)."""
-    for _ in member.chunks:
-        pass
+def _drain(member: Member, budget: Budget, counter: Counted) -> None:
+    """Skip a member's bytes (a stream must be read through to reach the next member), counted
+    against the caps all the same: a bomb named `__MACOSX/x` or `../x` is still a bomb."""
+    size = 0
+    for chunk in member.chunks:
+        size += len(chunk)
+        budget.expanded(member.name, size, len(chunk), counter.read)
 
 
 def _done(event: IngestEventBase) -> Future[IngestEventBase]:

@@ -187,6 +187,14 @@ def test_a_zip_bomb_stops_before_its_output_is_stored() -> None:
     assert len(store.objects) == 1
 
 
+@pytest.mark.parametrize("name", ["__MACOSX/._b.dcm", "../../b.dcm"])
+def test_a_bomb_in_a_skipped_or_refused_member_is_stopped_too(name: str) -> None:
+    bomb = build_zip([("a.dcm", SLICES[0]), (name, bytes(64 * 2**20))])
+    events, _ = run(bomb)
+    assert isinstance(events[-1], IngestFailed)
+    assert events[-1].error_code == "suspicious-ratio"
+
+
 @pytest.mark.parametrize(
     ("caps", "code"),
     [
