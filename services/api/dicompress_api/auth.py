@@ -13,12 +13,23 @@ from pydantic import TypeAdapter, ValidationError
 from dicompress_api.errors import Unauthenticated
 from dicompress_infra.auth import AuthError, TokenVerifier, verifier_from_settings
 from dicompress_infra.settings import CommonSettings
-from dicompress_schemas import EventBase
+from dicompress_schemas.events import Tenant
 
 # A tenant must fit the event contract, or publishing its job would fail after the fact.
-_TENANT: TypeAdapter[str] = TypeAdapter(Annotated[str, *EventBase.model_fields["tenant"].metadata])
+_TENANT: TypeAdapter[str] = TypeAdapter(Tenant)
 
 TenantDependency = Callable[..., Awaitable[str]]
+# The one bearer scheme of every authenticated route (one entry in the OpenAPI document).
+BEARER = HTTPBearer(
+    auto_error=False, description="JWT (HS256 or RS256, per settings) with a 'tenant' claim"
+)
+
+
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The token of an `Authorization: Bearer` header, or Unauthenticated (401)."""
+    if credentials is None:
+        raise Unauthenticated("missing bearer token", invalid=False)
+    return credentials.credentials
 
 
 async def verified_tenant(verifier: TokenVerifier, token: str) -> str:
@@ -38,15 +49,10 @@ def tenant_dependency(auth: CommonSettings | TokenVerifier) -> TenantDependency:
     JWKS; settings build a verifier of their own.
     """
     verifier = verifier_from_settings(auth) if isinstance(auth, CommonSettings) else auth
-    bearer = HTTPBearer(
-        auto_error=False, description="JWT (HS256 or RS256, per settings) with a 'tenant' claim"
-    )
 
     async def tenant(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
     ) -> str:
-        if credentials is None:
-            raise Unauthenticated("missing bearer token", invalid=False)
-        return await verified_tenant(verifier, credentials.credentials)
+        return await verified_tenant(verifier, bearer_token(credentials))
 
     return tenant

@@ -16,17 +16,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 
-from dicompress_api.errors import Unauthenticated
+from dicompress_api.auth import BEARER, bearer_token
 from dicompress_api.studies.models import IngestDetail, SeriesDetail, StudyDetail, StudyPage
 from dicompress_api.studies.reader import StudyReader
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {code: _PROBLEM for code in (401, 404, 422, 429, 503)}
-_bearer = HTTPBearer(
-    auto_error=False, description="JWT (HS256 or RS256, per settings) with a 'tenant' claim"
-)
 # A DICOM UID (PS3.5 9.1), as the contract's DicomUid.
 _UID = r"^[0-9]+(\.[0-9]+)*$"
 
@@ -47,11 +44,9 @@ def _routes(request: Request) -> StudyRoutes:
 
 async def _tenant(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> str:
-    if credentials is None:
-        raise Unauthenticated("missing bearer token", invalid=False)
-    return await _routes(request).tenant_of_token(credentials.credentials)
+    return await _routes(request).tenant_of_token(bearer_token(credentials))
 
 
 Routes = Annotated[StudyRoutes, Depends(_routes)]

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 
-from dicompress_api.errors import FieldProblem, InvalidRequest, Unauthenticated
+from dicompress_api.auth import BEARER, bearer_token
+from dicompress_api.errors import FieldProblem, InvalidRequest
 from dicompress_api.uploads.models import (
     CompleteRequest,
     UploadAccepted,
@@ -33,9 +34,6 @@ STREAM_PATH = "/uploads/stream"
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _BINARY = {"type": "string", "format": "binary"}
 _TYPES = tuple(t.value for t in UploadType)
-_bearer = HTTPBearer(
-    auto_error=False, description="JWT (HS256 or RS256, per settings) with a 'tenant' claim"
-)
 
 
 @dataclass(frozen=True)
@@ -55,11 +53,9 @@ def _routes(request: Request) -> UploadRoutes:
 
 async def _tenant(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> str:
-    if credentials is None:
-        raise Unauthenticated("missing bearer token", invalid=False)
-    return await _routes(request).tenant_of_token(credentials.credentials)
+    return await _routes(request).tenant_of_token(bearer_token(credentials))
 
 
 Routes = Annotated[UploadRoutes, Depends(_routes)]
