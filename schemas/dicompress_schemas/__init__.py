@@ -35,6 +35,12 @@ from dicompress_schemas.events import (
     TerminalEvent,
     new_event_id,
 )
+from dicompress_schemas.products import (
+    ImageRendered,
+    ProductKind,
+    ProductParams,
+    ProductRequested,
+)
 from dicompress_schemas.studies import (
     INGEST_EVENT_TYPES,
     ArchiveUploaded,
@@ -67,6 +73,7 @@ __all__ = [
     "Event",
     "EventBase",
     "ImageHeader",
+    "ImageRendered",
     "IngestCompleted",
     "IngestEvent",
     "IngestEventBase",
@@ -80,6 +87,9 @@ __all__ = [
     "JobFailed",
     "JobStarted",
     "MemberRejected",
+    "ProductKind",
+    "ProductParams",
+    "ProductRequested",
     "SliceEncoded",
     "SliceFailed",
     "TerminalEvent",

@@ -1,9 +1,10 @@
 """Frozen, past-tense, versioned events: the facts of a compression job.
 
 Every event shares one envelope (`EventBase`). `seq` is the event's place in its job's history:
-`CompressionRequested` is 0, `JobStarted` 1, the slices follow in index order and the terminal
-event closes the job. The compressor derives `event_id` from (job_id, seq, attempt), so an event
-re-emitted after a crash has the same identity only if it is the same fact.
+`CompressionRequested` (a product's `ProductRequested`, see `products`) is 0, `JobStarted` 1,
+the slices (or a product's images) follow in index order and the terminal event closes the
+job. The compressor derives `event_id` from (job_id, seq, attempt), so an event re-emitted after
+a crash has the same identity only if it is the same fact.
 
 Consumers ignore fields they do not know (`extra="ignore"`); a breaking change adds a new
 `version` and an upcaster in `upcast.py`, never an edit in place.
@@ -11,71 +12,42 @@ Consumers ignore fields they do not know (`extra="ignore"`); a breaking change a
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-# Fixed namespace so event ids derived from (job, seq, attempt) are the same in every process.
-_EVENT_NAMESPACE = uuid.UUID("6c0f4e1e-6a55-4d8c-9a0e-3b1f0f3f6a21")
+from dicompress_schemas.envelope import (
+    Codec,
+    Envelope,
+    EventBase,
+    S3Uri,
+    Tenant,
+    new_event_id,
+    utc_now,
+)
+from dicompress_schemas.products import ImageRendered, ProductRequested
 
-S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$")]
-
-
-def new_event_id(job_id: uuid.UUID, seq: int, attempt: int = 1) -> uuid.UUID:
-    """Deterministic id of the `seq`-th event of a job's `attempt`-th run."""
-    return uuid.uuid5(_EVENT_NAMESPACE, f"{job_id}/{attempt}/{seq}")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Codec(StrEnum):
-    """Target encoding, with its DICOM transfer syntax."""
-
-    J2K_LOSSY = "j2k-lossy"  # JPEG 2000, 1.2.840.10008.1.2.4.91
-    J2K_LOSSLESS = "j2k-lossless"  # JPEG 2000 lossless, 1.2.840.10008.1.2.4.90
-    HTJ2K_LOSSY = "htj2k-lossy"  # High-Throughput JPEG 2000, 1.2.840.10008.1.2.4.203
-    HTJ2K_LOSSLESS = "htj2k-lossless"  # HTJ2K lossless, 1.2.840.10008.1.2.4.201
-
-    @property
-    def lossless(self) -> bool:
-        return self in (Codec.J2K_LOSSLESS, Codec.HTJ2K_LOSSLESS)
-
-
-# The one rule for a tenant's name, wherever one is read (events, commands, keys).
-Tenant = Annotated[
-    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+__all__ = [
+    "EVENT_TYPES",
+    "Codec",
+    "CompressionRequested",
+    "Envelope",
+    "Event",
+    "EventBase",
+    "ImageRendered",
+    "JobCancelled",
+    "JobCompleted",
+    "JobFailed",
+    "JobStarted",
+    "ProductRequested",
+    "S3Uri",
+    "SliceEncoded",
+    "SliceFailed",
+    "Tenant",
+    "TerminalEvent",
+    "new_event_id",
+    "utc_now",
 ]
-
-
-class Envelope(BaseModel):
-    """What every event of every stream carries, besides the id of its stream (a job's, an
-    ingest's)."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    event_id: uuid.UUID
-    tenant: Tenant
-    seq: int = Field(ge=0, description="Position of this event in its stream's history")
-    attempt: int = Field(
-        default=1, ge=1, description="Which run emitted it (a re-run after a crash: 2+)"
-    )
-    occurred_at: AwareDatetime = Field(default_factory=utc_now)
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
-
-
-class EventBase(Envelope):
-    """The envelope of every job event."""
-
-    job_id: uuid.UUID
 
 
 class CompressionRequested(EventBase):
@@ -223,9 +195,11 @@ class JobCancelled(EventBase):
 
 Event = Annotated[
     CompressionRequested
+    | ProductRequested
     | JobStarted
     | SliceEncoded
     | SliceFailed
+    | ImageRendered
     | JobCompleted
     | JobFailed
     | JobCancelled,
@@ -236,9 +210,11 @@ TerminalEvent = JobCompleted | JobFailed | JobCancelled
 
 EVENT_TYPES: tuple[type[EventBase], ...] = (
     CompressionRequested,
+    ProductRequested,
     JobStarted,
     SliceEncoded,
     SliceFailed,
+    ImageRendered,
     JobCompleted,
     JobFailed,
     JobCancelled,

@@ -41,6 +41,7 @@ from dicompress_schemas.events import (
     SliceFailed,
     TerminalEvent,
 )
+from dicompress_schemas.products import ImageRendered, PreviewParams, ProductRequested
 
 
 class JobFoldError(ValueError):
@@ -110,6 +111,7 @@ class JobView:
     cpu_s: float | None = None
     peak_rss_bytes: int | None = None
     refused_events: int = 0
+    product_kind: str | None = None  # None: a compression; else a ProductKind
 
     @property
     def is_terminal(self) -> bool:
@@ -139,7 +141,7 @@ def apply(view: JobView | None, event: Event) -> JobView:
         folded = _with(view, refused_events=view.refused_events + 1)
     else:
         folded = _derive(_HANDLERS[type(event)](view, event))
-        if not isinstance(event, CompressionRequested):
+        if not isinstance(event, _REQUESTS):
             folded = _with(folded, attempt=max(view.attempt or 1, event.attempt))
     return _with(
         folded,
@@ -152,7 +154,11 @@ def apply(view: JobView | None, event: Event) -> JobView:
 def ignored_as_late(view: JobView | None, event: Event) -> bool:
     """True if `event` comes after the job ended and so changes nothing but `last_seq`
     (worth a log line: it means a re-run or a producer bug)."""
-    return view is not None and view.is_terminal and not isinstance(event, CompressionRequested)
+    return view is not None and view.is_terminal and not isinstance(event, _REQUESTS)
+
+
+# A job's seq 0, whichever kind of job it is.
+_REQUESTS = (CompressionRequested, ProductRequested)
 
 
 _FIELDS = frozenset(f.name for f in fields(JobView))
@@ -232,6 +238,20 @@ def _on_requested(view: JobView, event: CompressionRequested) -> JobView:
     )
 
 
+def _on_product_requested(view: JobView, event: ProductRequested) -> JobView:
+    preview = event.params if isinstance(event.params, PreviewParams) else None
+    return _with(
+        view,
+        status=_advance(view, Status.QUEUED),
+        source_uri=event.source_uri,
+        target_uri=event.target_uri,
+        compression_rate=None if preview is None else preview.rate,
+        codec=None if preview is None else preview.codec.value,
+        requested_at=event.occurred_at,
+        product_kind=event.kind.value,
+    )
+
+
 def _on_started(view: JobView, event: JobStarted) -> JobView:
     if view.is_terminal:
         return view
@@ -255,6 +275,19 @@ def _on_slice_encoded(view: JobView, event: SliceEncoded) -> JobView:
         bytes_in=view.bytes_in + event.bytes_in,
         bytes_out=view.bytes_out + event.bytes_out,
         encode_ms=(view.encode_ms or 0.0) + event.encode_ms,
+    )
+    return _paced(counted, event.occurred_at)
+
+
+def _on_image_rendered(view: JobView, event: ImageRendered) -> JobView:
+    if view.is_terminal:
+        return view
+    counted = _with(
+        view,
+        status=_advance(view, Status.RUNNING),
+        slices_total=_first(view.slices_total, event.total_items),
+        slices_done=view.slices_done + 1,
+        bytes_out=view.bytes_out + event.bytes,
     )
     return _paced(counted, event.occurred_at)
 
@@ -323,6 +356,8 @@ def _first(current: int | None, candidate: int) -> int:
 # Keyed by event class; `Any` because each handler takes its own event type.
 _HANDLERS: dict[type[Any], Callable[[JobView, Any], JobView]] = {
     CompressionRequested: _on_requested,
+    ProductRequested: _on_product_requested,
+    ImageRendered: _on_image_rendered,
     JobStarted: _on_started,
     SliceEncoded: _on_slice_encoded,
     SliceFailed: _on_slice_failed,

@@ -22,14 +22,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dicompress_schemas.events import Envelope
+from dicompress_schemas.envelope import DicomUid, Envelope
 
 _INGEST_NAMESPACE = uuid.UUID("0b7c3f5e-2d1a-4f7b-9a57-57d1c0a1e2b4")
 _STUDY_NAMESPACE = uuid.UUID("a3f1b2c4-5d6e-4f70-8a9b-0c1d2e3f4a5b")
-
-# A DICOM UID (PS3.5 9.1): digits and dots, at most 64 characters. Only UIDs of this shape are
-# ever used in an S3 key, so a crafted header cannot name another tenant's objects.
-DicomUid = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)*$", max_length=64)]
 
 
 def new_ingest_event_id(ingest_id: uuid.UUID, seq: int) -> uuid.UUID:

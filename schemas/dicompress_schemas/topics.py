@@ -10,6 +10,7 @@ CONTROL = "compression.control"
 DEAD_LETTER = "compression.dead-letter"
 INGEST_REQUESTS = "ingest.requests"
 INGEST_EVENTS = "ingest.events"
+RENDER_REQUESTS = "render.requests"
 
 # Partitions per topic: requests and events bound how many compressors and projection workers
 # share the load; control (commands every compressor must see) and dead-letter are small.
@@ -21,6 +22,7 @@ PARTITIONS = {
     DEAD_LETTER: 1,
     INGEST_REQUESTS: 4,
     INGEST_EVENTS: 4,
+    RENDER_REQUESTS: 4,
 }
 
 
@@ -35,6 +37,9 @@ class Topics:
     dead_letter: what could not be decoded or applied, with the reason in a header.
     ingest_requests: `ArchiveUploaded`, keyed by ingest id; the ingest workers' group reads it.
     ingest_events: everything that happens to an ingest after that, keyed by ingest id.
+    render_requests: the `ProductRequested` of thumbnails and snapshots, keyed by job id; the
+        renderers' group reads it (previews go to `requests`: the compressor makes them). Their
+        later events go to `events`, like any job's.
     """
 
     prefix: str = ""
@@ -63,6 +68,10 @@ class Topics:
     def ingest_events(self) -> str:
         return self.prefix + INGEST_EVENTS
 
+    @property
+    def render_requests(self) -> str:
+        return self.prefix + RENDER_REQUESTS
+
     def all(self) -> tuple[str, ...]:
         return (
             self.requests,
@@ -71,6 +80,7 @@ class Topics:
             self.dead_letter,
             self.ingest_requests,
             self.ingest_events,
+            self.render_requests,
         )
 
     def layout(self) -> list[tuple[str, int]]:

@@ -79,6 +79,7 @@ def create_app(settings: ProgressSettings) -> faust.App:
         topics.control,
         topics.ingest_requests,
         topics.ingest_events,
+        topics.render_requests,
         key_type=bytes,
         value_type=bytes,
     )

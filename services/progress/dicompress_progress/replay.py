@@ -49,8 +49,9 @@ STUDY_INDEX = (
     "studies",
     "series",
 )
-TABLES = ("jobs", "job_events", "job_slices", "job_commands", *STUDY_INDEX, "schema_migrations")
-COMPARED = ("jobs", "job_events", "job_slices", "job_commands", *STUDY_INDEX)
+_JOB_TABLES = ("jobs", "job_events", "job_slices", "job_commands", "products", "product_images")
+TABLES = (*_JOB_TABLES, *STUDY_INDEX, "schema_migrations")
+COMPARED = (*_JOB_TABLES, *STUDY_INDEX)
 # When a row was written, not what it says: a rebuild differs there by nature.
 _VOLATILE = frozenset({"updated_at", "recorded_at", "applied_at"})
 
@@ -258,6 +259,7 @@ def _topics(settings: ProgressSettings) -> list[str]:
         topics.control,
         topics.ingest_requests,
         topics.ingest_events,
+        topics.render_requests,
     ]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from dicompress_progress import slices
+from dicompress_progress import product_rows, slices
 from dicompress_progress.delivery import Connection, Delivered, Origin, Outcome
 from dicompress_progress.errors import ProjectionError
 from dicompress_progress.study_index_store import record_ingest_events
@@ -175,6 +175,8 @@ async def _fold(
     rows = await conn.fetch("SELECT * FROM jobs WHERE job_id = ANY($1) FOR UPDATE", job_ids)
     views: dict[uuid.UUID, JobView | None] = {row["job_id"]: _view_of(row) for row in rows}
     slice_rows: list[slices.SliceRow] = []
+    products: list[tuple[object, ...]] = []
+    images: list[tuple[object, ...]] = []
     for i, event in fresh:
         before = views.get(event.job_id)
         try:
@@ -183,13 +185,23 @@ async def _fold(
             raise ProjectionError(str(exc)) from exc
         late = ignored_as_late(before, event)
         outcomes[i] = Outcome.LATE if late else Outcome.APPLIED
-        row = None if late else slices.slice_row(event)
+        if late:
+            continue
+        row = slices.slice_row(event)
         if row is not None:
             slice_rows.append(row)
+        if (product := product_rows.product_values(event)) is not None:
+            products.append(product)
+        if (image := product_rows.image_values(event)) is not None:
+            images.append(image)
     changed = [view for view in views.values() if view is not None]
     await conn.executemany(_UPSERT_JOB, [_values_of(view) for view in changed])
     if slice_rows:
         await conn.executemany(_INSERT_SLICE, [row.values() for row in slice_rows])
+    if products:
+        await conn.executemany(product_rows.INSERT_PRODUCT, products)
+    if images:
+        await conn.executemany(product_rows.INSERT_IMAGE, images)
     if notify_channel is not None:
         touched = {e.job_id for _, e in fresh}
         payloads = [changefeed.payload(v) for v in changed if v.job_id in touched]
