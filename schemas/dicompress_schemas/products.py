@@ -192,6 +192,11 @@ class ImageRendered(EventBase):
     )
 
 
+def makes_products(modality: str | None, images: int) -> bool:
+    """Whether a received series gets products on upload: a CT volume of enough images."""
+    return modality in PRODUCT_MODALITIES and images >= MIN_PRODUCT_IMAGES
+
+
 def series_version(instances: Iterable[tuple[str, str]]) -> str:
     """The version of a series: SHA-256 of its (SOP Instance UID, content SHA-256) pairs in
     UID order. The same instances give the same version whatever order they came in."""
