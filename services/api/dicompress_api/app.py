@@ -24,6 +24,9 @@ from dicompress_api.postgres_jobs import PostgresJobs
 from dicompress_api.postgres_stats import PostgresStats
 from dicompress_api.presign import S3Presigner
 from dicompress_api.problems import install_problem_handlers
+from dicompress_api.products.composition import Products
+from dicompress_api.products.ports import ProductIndex, ProductPublisher
+from dicompress_api.products.postgres_index import PostgresProductIndex
 from dicompress_api.ratelimit import TokenBuckets, rate_limited
 from dicompress_api.s3client import S3Connection
 from dicompress_api.settings import ApiSettings
@@ -51,12 +54,14 @@ def create_app(
     keys: Keys | None = None,
     archives: ArchivePublisher | None = None,
     studies: StudyIndex | None = None,
+    products: ProductIndex | None = None,
+    product_publisher: ProductPublisher | None = None,
 ) -> FastAPI:
     """Build the app. The lifespan starts and closes the adapters; neither start waits for its
     backend, so the app serves /healthz (and a failing /readyz) while Kafka or Postgres is away.
 
-    Pass `publisher`/`store`/`sources`/`stats`/`keys`/`archives`/`studies` to replace the Kafka,
-    Postgres and S3 adapters (unit tests).
+    Pass `publisher`/`store`/`sources`/`stats`/`keys`/`archives`/`studies`/`products`/
+    `product_publisher` to replace the Kafka, Postgres and S3 adapters (unit tests).
     """
     kafka = KafkaPublisher(  # one producer for jobs, commands and uploads
         settings.kafka_bootstrap_servers,
@@ -64,6 +69,7 @@ def create_app(
         settings.api_publish_timeout_s,
         control_topic=settings.topics.control,
         ingest_topic=settings.topics.ingest_requests,
+        product_topics=settings.topics,
     )
     separate_archives = archives is not None or publisher is not None  # else one shared start
     publisher = publisher or kafka
@@ -98,7 +104,14 @@ def create_app(
     tenant_of = rate_limited(tenant_dependency(verifier), buckets)
     gate = TokenGate(verifier, buckets)
     uploads = Uploads(settings, s3, database, archives, gate)
-    study_index = Studies(studies, gate.tenant)
+    products_feature = Products(
+        products or PostgresProductIndex(database),
+        studies,
+        product_publisher or kafka,
+        presigner,
+        gate.tenant,
+    )
+    study_index = Studies(studies, gate.tenant, products_feature.service.of_study_uid)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -149,4 +162,5 @@ def create_app(
     app.include_router(viewer_router(settings))
     uploads.install(app)
     study_index.install(app)
+    products_feature.install(app)
     return app

@@ -1,4 +1,5 @@
-"""Publishing with aiokafka (a job's `CompressionRequested`, an upload's `ArchiveUploaded`, and
+"""Publishing with aiokafka (a job's `CompressionRequested`, a product's `ProductRequested`, an
+upload's `ArchiveUploaded`, and
 commands such as `CancelRequested`): connect in the background, wait for acks."""
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from dicompress_api.errors import PublishUnavailable
 from dicompress_infra.kafka import make_producer, publish, publish_command
-from dicompress_schemas import ArchiveUploaded, CompressionRequested
+from dicompress_schemas import ArchiveUploaded, CompressionRequested, ProductRequested, Topics
 from dicompress_schemas.commands import Command
+from dicompress_schemas.products import request_topic
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +44,13 @@ class KafkaPublisher:
         *,
         control_topic: str | None = None,
         ingest_topic: str | None = None,
+        product_topics: Topics | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._topic = topic
         self._control_topic = control_topic
         self._ingest_topic = ingest_topic
+        self._product_topics = product_topics
         self._timeout_s = timeout_s
         self._factory = producer_factory
         self._producer: AIOKafkaProducer | None = None
@@ -81,6 +85,15 @@ class KafkaPublisher:
         if topic is None:
             raise PublishUnavailable("this API was started without an ingest topic")
         await self._deliver("the upload", lambda producer: publish(producer, topic, event))
+
+    async def publish_product(self, event: ProductRequested) -> None:
+        """Put a product's request on the topic of whoever makes it (`request_topic`), with
+        the same guarantees."""
+        topics = self._product_topics
+        if topics is None:
+            raise PublishUnavailable("this API was started without product topics")
+        topic = request_topic(event.kind, topics)
+        await self._deliver("the product", lambda producer: publish(producer, topic, event))
 
     async def send_command(self, command: Command) -> None:
         """Put a command on the control topic, keyed by its job, with the same guarantees."""

@@ -12,7 +12,7 @@ from dicompress_api.listing import EPOCH, JobFilter
 from dicompress_api.queue import Throughput
 from dicompress_api.sources import SourceInfo
 from dicompress_infra.s3 import S3Uri
-from dicompress_schemas import ArchiveUploaded, CompressionRequested
+from dicompress_schemas import ArchiveUploaded, CompressionRequested, ProductRequested
 from dicompress_schemas.commands import Command
 
 SECRET = "unit-test-secret-0123456789abcdef0123"
@@ -21,6 +21,7 @@ SECRET = "unit-test-secret-0123456789abcdef0123"
 class FakePublisher:
     def __init__(self) -> None:
         self.events: list[CompressionRequested] = []
+        self.products: list[ProductRequested] = []
         self.commands: list[Command] = []
         self.unavailable: str | None = None
 
@@ -32,6 +33,11 @@ class FakePublisher:
         if self.unavailable:
             raise PublishUnavailable(self.unavailable)
         self.events.append(event)
+
+    async def publish_product(self, event: ProductRequested) -> None:
+        if self.unavailable:
+            raise PublishUnavailable(self.unavailable)
+        self.products.append(event)
 
     async def send_command(self, command: Command) -> None:
         if self.unavailable:
@@ -164,3 +170,49 @@ class FakeKeys:
 
     async def release(self, tenant: str, key: str) -> None:
         self.records.pop((tenant, key), None)
+
+
+class FakeProductIndex:
+    """Products and images as the progress service projects them; volumes from the instance
+    rows of a study index fake (`instance_rows`, shared with it)."""
+
+    def __init__(self, instance_rows: list[dict[str, Any]], bucket: str = "dicompress-data"):
+        self.instance_rows = instance_rows
+        self.bucket = bucket
+        self.product_rows: list[dict[str, Any]] = []
+        self.image_rows: list[dict[str, Any]] = []
+
+    async def products(self, tenant: str, study_uid: str) -> list[Mapping[str, Any]]:
+        rows = [
+            r
+            for r in self.product_rows
+            if (r["tenant"], r["study_instance_uid"]) == (tenant, study_uid)
+        ]
+        return sorted(rows, key=lambda r: (r["requested_at"], r["job_id"]), reverse=True)
+
+    async def images(self, job_ids: Any) -> list[Mapping[str, Any]]:
+        return [r for r in self.image_rows if r["job_id"] in set(job_ids)]
+
+    async def volumes(self, tenant: str, study_uid: str) -> list[Mapping[str, Any]]:
+        by_series: dict[str, list[dict[str, Any]]] = {}
+        for row in self.instance_rows:
+            if (row["tenant"], row["study_instance_uid"], row["kind"]) == (
+                tenant,
+                study_uid,
+                "image",
+            ):
+                by_series.setdefault(row["series_instance_uid"], []).append(row)
+        return [
+            {
+                "series_instance_uid": uid,
+                "modality": rows[0]["modality"],
+                "uids": [r["sop_instance_uid"] for r in sorted(rows, key=_by_uid)],
+                "digests": [r["sha256"] for r in sorted(rows, key=_by_uid)],
+                "bucket": self.bucket,
+            }
+            for uid, rows in sorted(by_series.items())
+        ]
+
+
+def _by_uid(row: Mapping[str, Any]) -> str:
+    return str(row["sop_instance_uid"])

@@ -10,7 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
-from api_fakes import SECRET, FakeKeys, FakePublisher, FakeSources, FakeStats, FakeStore
+from api_fakes import (
+    SECRET,
+    FakeKeys,
+    FakeProductIndex,
+    FakePublisher,
+    FakeSources,
+    FakeStats,
+    FakeStore,
+)
 from test_api_http import BODY, assert_problem
 
 from dicompress_api.app import create_app
@@ -150,6 +158,8 @@ async def studies_client(
         stats=FakeStats(),
         keys=FakeKeys(),
         studies=index,
+        products=FakeProductIndex(index.instance_rows),
+        product_publisher=publisher,
     )
     async with (
         app.router.lifespan_context(app),

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from dicompress_api.products.models import ProductView
 from dicompress_api.studies.models import (
     IngestCounts,
     IngestDetail,
@@ -41,6 +42,7 @@ def study_detail(
     non_images: Sequence[IndexedInstance],
     ingests: Sequence[Mapping[str, Any]],
     rejections: Sequence[Mapping[str, Any]],
+    products: Sequence[ProductView] = (),
 ) -> StudyDetail:
     return StudyDetail(
         **_study_fields(row),
@@ -50,6 +52,7 @@ def study_detail(
             IngestRef(**_pick(g, IngestRef), url=f"/ingests/{g['ingest_id']}") for g in ingests
         ],
         rejections=[rejection(r) for r in rejections],
+        products=list(products),
     )
 
 

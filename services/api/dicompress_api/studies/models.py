@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from dicompress_api.camel import CAMEL
+from dicompress_api.products.models import ProductView
 
 
 class StudyItem(BaseModel):
@@ -131,6 +132,11 @@ class StudyDetail(StudyItem):
     non_images: list[NonImageObject]
     ingests: list[IngestRef]
     rejections: list[Rejection]
+    products: list[ProductView] = Field(
+        default_factory=list,
+        description="Previews, thumbnails and 3D snapshots of its series, newest first "
+        "(also GET /studies/{id}/products)",
+    )
 
 
 class SliceItem(BaseModel):

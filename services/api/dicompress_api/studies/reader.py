@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from dicompress_api.listing import Cursor, decode_cursor, encode_cursor
+from dicompress_api.products.models import ProductView
 from dicompress_api.studies.answers import (
     ingest_detail,
     series_detail,
@@ -25,12 +26,20 @@ from dicompress_api.studies.summary import (
     series_geometry,
 )
 
+ProductsOf = Callable[[str, str], Awaitable[Sequence[ProductView]]]
+
+
+async def _no_products(tenant: str, study_uid: str) -> Sequence[ProductView]:
+    return ()
+
 
 class StudyReader:
-    """Reads the tenant's studies, series and ingests; one per app."""
+    """Reads the tenant's studies, series and ingests; one per app. `products_of` (tenant,
+    StudyInstanceUID) lists a study's products for its detail."""
 
-    def __init__(self, index: StudyIndex) -> None:
+    def __init__(self, index: StudyIndex, products_of: ProductsOf = _no_products) -> None:
         self._index = index
+        self._products_of = products_of
 
     async def page(self, tenant: str, limit: int, cursor: str | None) -> StudyPage:
         """A page of the tenant's studies, newest first (keyset on received_at, study id)."""
@@ -63,7 +72,8 @@ class StudyReader:
         ingests = await self._index.study_ingests(tenant, uid)
         rejections = await self._index.rejections(tenant, [g["ingest_id"] for g in ingests])
         non_images = [i for i in instances if not i.is_image]
-        return study_detail(study, summaries, non_images, ingests, rejections)
+        products = await self._products_of(tenant, uid)
+        return study_detail(study, summaries, non_images, ingests, rejections, products)
 
     async def series(self, tenant: str, study_id: uuid.UUID, series_uid: str) -> SeriesDetail:
         study = await self._study(tenant, study_id)
