@@ -3,9 +3,11 @@
 Brings the stack up if none is running, makes a realistic synthetic CT study (a scout, a
 soft-tissue and a bone series, secondary captures, a dose report and a DICOMDIR, as a scanner
 exports it) or takes `--source DIR`, uploads it as a clinic would (presigned multipart, with a
-progress bar), follows its ingest and prints the study it became, then compresses the study
-through the HTTP API with live progress from the WebSocket, and prints the result. Exit status
-0 only if the upload was ingested and the job completed.
+progress bar), follows its ingest and prints the study it became; while the products made on
+upload (preview series, thumbnails, 3D snapshots of each CT volume) are being made, compresses
+the study through the HTTP API with live progress from the WebSocket; then prints the
+compression result and each product (where it lies, how long it took). Exit status 0 only if
+the upload was ingested, the job completed and every product completed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from dicompress_stack.client import api_request, get_job, submit_job
 from dicompress_stack.ingest_report import describe, follow_ingest, study_ids
+from dicompress_stack.products_report import describe_products, follow_products
 from dicompress_stack.synthetic_study import StudySpec, write_study_zip
 from dicompress_stack.upload import send
 from dicompress_stack.upload_source import source_of
@@ -132,8 +135,22 @@ def run_demo(
     else:
         job = _wait_projection(api_url, token, job_id, terminal["type"])
         print(report(terminal, job, seconds))
+    products_ok = show_products(api_url, token, studies[0])
     print(f"viewer: {api_url}/viewer/  (dicompress token --tenant {args.tenant} for a token)")
-    return 0 if progress.status == "completed" else 1
+    return 0 if progress.status == "completed" and products_ok else 1
+
+
+def show_products(api_url: str, token: str, study: str) -> bool:
+    """Follow the products made on upload to their end and print them; True if all
+    completed."""
+
+    def get(api_path: str) -> Any:
+        return api_request("GET", f"{api_url}{api_path}", token)
+
+    print(f"products made on upload of study {study}:")
+    items = follow_products(get, study, sys.stdout)
+    print("\n".join(describe_products(items)))
+    return bool(items) and all(i["status"] == "completed" for i in items)
 
 
 def _wait_projection(api_url: str, token: str, job_id: str, terminal: str) -> dict[str, Any]:

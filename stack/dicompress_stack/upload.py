@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from dicompress_stack import upload_transfer
 from dicompress_stack.client import ClientError, api_request
 from dicompress_stack.ingest_report import describe, follow_ingest, study_ids
+from dicompress_stack.products_report import describe_products, follow_products
 from dicompress_stack.progressbar import ProgressBar, render_bytes
 from dicompress_stack.upload_source import Source, source_of
 from dicompress_stack.upload_state import cache_dir
@@ -39,6 +40,11 @@ def add_upload_command(commands: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--no-follow", action="store_true", help="stop once it is uploaded (skip the ingest)"
+    )
+    parser.add_argument(
+        "--no-products",
+        action="store_true",
+        help="do not wait for the previews, thumbnails and 3D views made on upload",
     )
     parser.add_argument(
         "--timeout",
@@ -78,7 +84,13 @@ def run_upload(
     ingest = follow_ingest(get, ingest_id, err, timeout_s=args.timeout)
     studies = [get(f"/studies/{study}") for study in study_ids(ingest)]
     out.write("\n".join(describe(ingest, studies)) + "\n")
-    return 0 if ingest.get("status") == "completed" else 1
+    if ingest.get("status") != "completed":
+        return 1
+    if not args.no_products:
+        for study in studies:
+            made = follow_products(get, str(study["id"]), err, timeout_s=args.timeout)
+            out.write("\n".join(describe_products(made)) + "\n")
+    return 0
 
 
 def send(

@@ -36,7 +36,9 @@ PUT_PART = upload_transfer.put_part
 def upload(api_url: str, token: str, path: Path, cache: Path, *, stream: bool = False) -> str:
     """Run the command to the end; what it printed on stdout."""
     out = io.StringIO()
-    args = argparse.Namespace(path=path, stream=stream, no_follow=False, timeout=180.0)
+    args = argparse.Namespace(
+        path=path, stream=stream, no_follow=False, no_products=True, timeout=180.0
+    )
     code = run_upload(
         api_url, token, args, out=out, err=io.StringIO(), environ={"XDG_CACHE_HOME": str(cache)}
     )

@@ -29,7 +29,9 @@ PART = 5 * 1024 * 1024
 
 
 def args(path: Path, *, stream: bool = False) -> argparse.Namespace:
-    return argparse.Namespace(path=path, stream=stream, no_follow=True, timeout=60.0)
+    return argparse.Namespace(
+        path=path, stream=stream, no_follow=True, no_products=True, timeout=60.0
+    )
 
 
 def make_study(root: Path) -> Path:

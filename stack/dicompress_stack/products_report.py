@@ -1,0 +1,82 @@
+"""After an upload: follow the products made on arrival (GET /studies/{id}/products) until each
+has ended, printing a line whenever one moves, then say what each is, where it lies and how
+long it took."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+
+Get = Callable[[str], Any]  # GET of an API path, answering the decoded JSON
+
+
+def follow_products(
+    get: Get,
+    study_id: str,
+    out: TextIO,
+    *,
+    appear_s: float = 15.0,
+    timeout_s: float = 600.0,
+    poll_s: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[dict[str, Any]]:
+    """The study's products once all have ended (or at `timeout_s`, as they stand). The
+    process manager asks for them a moment after the ingest ends: none within `appear_s` means
+    the tenant's policy makes none (or the study has no CT volume)."""
+    started = clock()
+    last: dict[str, str] = {}
+    while True:
+        items: list[dict[str, Any]] = get(f"/studies/{study_id}/products")["items"]
+        for item in items:
+            line = progress_line(item)
+            if last.get(item["id"]) != line:
+                out.write(line + "\n")
+                out.flush()
+                last[item["id"]] = line
+        waited = clock() - started
+        if items and all(i["status"] in TERMINAL for i in items):
+            return items
+        if (not items and waited >= appear_s) or waited >= timeout_s:
+            return items
+        sleep(poll_s)
+
+
+def progress_line(item: dict[str, Any]) -> str:
+    counts = item.get("items") or {}
+    total = counts.get("total")
+    done = f"{counts.get('done', 0)} of {total}" if total is not None else "waiting"
+    series = str(item.get("seriesInstanceUid", ""))[-12:]
+    return f"  {item['kind']:<10} series ...{series}  {item['status']:<9} {done}"
+
+
+def describe_products(items: list[dict[str, Any]]) -> list[str]:
+    """What each product is, where it lies and how long it took."""
+    if not items:
+        return ["products: none were made on upload (no CT volume, or the tenant's policy)"]
+    lines = [f"products ({len(items)}):"]
+    for item in sorted(items, key=lambda i: (i["seriesInstanceUid"], i["kind"])):
+        counts = item.get("items") or {}
+        took = f"{item['wallMs'] / 1000:.2f} s" if item.get("wallMs") is not None else "-"
+        head = (
+            f"  {item['kind']:<10} {item['status']:<9} {counts.get('done', 0)} made, "
+            f"{counts.get('failed', 0)} failed, worker {took}"
+        )
+        if item.get("reason"):
+            head += f": {item['reason']}"
+        lines.append(head)
+        if item.get("slicesUrl"):
+            lines.append(f"      slices   GET {item['slicesUrl']}")
+        images = item.get("images") or []
+        for image in images[:2]:
+            note = f" ({image['fallback']})" if image.get("fallback") else ""
+            lines.append(
+                f"      {image['view']}-{image['preset']}-{image['size']}.{image['format']} "
+                f"{image['width']}x{image['height']}{note}: {image['url'].split('?')[0]}"
+            )
+        if len(images) > 2:
+            lines.append(f"      ... {len(images) - 2} more images (GET /studies/.../products)")
+    return lines
