@@ -15,6 +15,7 @@ from dicompress_api.camel import CAMEL
 COLUMNS = (
     "job_id",
     "status",
+    "product_kind",
     "source_uri",
     "target_uri",
     "compression_rate",
@@ -70,6 +71,11 @@ class JobView(BaseModel):
 
     job_id: uuid.UUID
     status: str | None
+    product_kind: str | None = Field(
+        default=None,
+        description="None for a compression; preview, thumbnails or snapshot for a product "
+        "(GET /studies/{id}/products describes it)",
+    )
     source_uri: str | None = None
     target_uri: str | None = None
     compression_rate: float | None = None
