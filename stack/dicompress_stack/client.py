@@ -161,6 +161,10 @@ class JobProgress:
             self.last_slice_at = _when(event)
             self.encoded.add(event["slice_index"])
             self.failed.discard(event["slice_index"])  # a re-run may succeed where one failed
+        elif kind == "ImageRendered":  # a thumbnails or snapshot product's item
+            self.status, self.total = "running", event["total_items"]
+            self.last_slice_at = _when(event)
+            self.encoded.add(event["item_index"])
         elif kind == "SliceFailed":
             self.total = event["total_slices"]
             self.last_slice_at = _when(event)

@@ -77,7 +77,9 @@ def test_an_uploaded_study_is_indexed_and_compressed_series_by_series_in_anatomi
     api = service_runner.start("api", env=env)
     token = issue_token(test_env["JWT_SECRET"], TENANT, "dicompress")
     out = io.StringIO()
-    args = argparse.Namespace(path=tmp_path / "export", stream=False, no_follow=False, timeout=180)
+    args = argparse.Namespace(
+        path=tmp_path / "export", stream=False, no_follow=False, no_products=True, timeout=180
+    )
     code = run_upload(
         api.base_url, token, args, out=out, err=io.StringIO(),
         environ={"XDG_CACHE_HOME": str(tmp_path / "cache")},
