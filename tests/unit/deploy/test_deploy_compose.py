@@ -24,7 +24,9 @@ from dicompress_api.settings import ApiSettings
 from dicompress_compressor.settings import CompressorSettings
 from dicompress_ingest.settings import IngestSettings
 from dicompress_notifier.settings import NotifierSettings
+from dicompress_products.settings import ProductsSettings
 from dicompress_progress.settings import ProgressSettings
+from dicompress_renderer.settings import RendererSettings
 from dicompress_schemas.topics import PARTITIONS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -41,6 +43,8 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "api": ApiSettings,
     "compressor": CompressorSettings,
     "ingest": IngestSettings,
+    "products": ProductsSettings,
+    "renderer": RendererSettings,
     "progress": ProgressSettings,
     "notifier": NotifierSettings,
 }
@@ -117,6 +121,42 @@ def test_deploy_compose_services_are_healthy_before_use(
     assert set(conditions.values()) <= {"service_healthy", "service_completed_successfully"}
     assert service["read_only"] is True
     assert service["cap_drop"] == ["ALL"]
+
+
+# the services without HTTP of their own serve /healthz on {NAME}_HEALTH_PORT
+HEALTH_ONLY = sorted(
+    name for name in SETTINGS if f"{name}_health_port" in SETTINGS[name].model_fields
+)
+
+
+def test_deploy_compose_health_only_services_are_known() -> None:
+    assert {"compressor", "ingest", "products", "renderer"} <= set(HEALTH_ONLY)
+
+
+@pytest.mark.parametrize("name", HEALTH_ONLY)
+def test_deploy_compose_health_checks_probe_the_settings_port(
+    resolved: dict[str, Any], name: str
+) -> None:
+    port = SETTINGS[name].model_fields[f"{name}_health_port"].default
+    probe = " ".join(resolved["services"][name]["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/healthz" in probe
+    env = resolved["services"][name]["environment"]
+    assert env[f"{name.upper()}_HEALTH_HOST"] == "0.0.0.0"  # noqa: S104 (in a container)
+
+
+def test_deploy_compose_only_the_renderer_has_the_renderer_image(
+    resolved: dict[str, Any],
+) -> None:
+    services = resolved["services"]
+    renderer = services["renderer"]
+    assert renderer["build"]["target"] == "renderer"  # the Dockerfile's stage with vtk
+    assert renderer["image"].split(":")[0] == "dicompress-renderer"
+    for name in {*SETTINGS, "buckets"} - {"renderer"}:
+        assert services[name]["image"].split(":")[0] == "dicompress", name
+        assert "target" not in services[name]["build"], name  # the default target, no vtk
+    bucket = services["buckets"]["environment"]["BUCKET"]
+    assert renderer["environment"]["RENDERER_ALLOWED_BUCKETS"] == bucket
+    assert services["ingest"]["environment"]["INGEST_ALLOWED_BUCKETS"] == bucket
 
 
 def test_deploy_compose_publishes_the_api_and_the_websocket(resolved: dict[str, Any]) -> None:

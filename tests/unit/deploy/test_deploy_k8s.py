@@ -29,7 +29,9 @@ from dicompress_api.settings import ApiSettings
 from dicompress_compressor.settings import CompressorSettings
 from dicompress_ingest.settings import IngestSettings
 from dicompress_notifier.settings import NotifierSettings
+from dicompress_products.settings import ProductsSettings
 from dicompress_progress.settings import ProgressSettings
+from dicompress_renderer.settings import RendererSettings
 from dicompress_schemas.topics import PARTITIONS, REQUESTS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -47,6 +49,8 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "api": ApiSettings,
     "compressor": CompressorSettings,
     "ingest": IngestSettings,
+    "products": ProductsSettings,
+    "renderer": RendererSettings,
     "progress": ProgressSettings,
     "notifier": NotifierSettings,
 }
@@ -389,4 +393,60 @@ def test_deploy_k8s_dev_s3_checks_signatures_with_the_services_keys(
     policy = _by_name(built, "NetworkPolicy", build)["s3-from-services"]
     (rule,) = policy["spec"]["ingress"]
     admitted = set(rule["from"][0]["podSelector"]["matchExpressions"][0]["values"])
-    assert admitted >= {"api", "compressor", "ingest", "buckets"}
+    assert admitted >= {"api", "compressor", "ingest", "renderer", "buckets"}
+    assert "products" not in admitted  # it reads no object
+    policy = _by_name(built, "NetworkPolicy", build)["postgres-from-services"]
+    (rule,) = policy["spec"]["ingress"]
+    admitted = set(rule["from"][0]["podSelector"]["matchExpressions"][0]["values"])
+    assert "products" in admitted  # the study index
+    assert "renderer" not in admitted
+
+
+def _egress_ports(policies: list[Manifest], name: str) -> set[int]:
+    """The ports a service's pods may open: the union over the egress policies selecting it."""
+    ports: set[int] = set()
+    for policy in policies:
+        spec = policy["spec"]
+        if "Egress" not in spec["policyTypes"]:
+            continue
+        (selector,) = spec["podSelector"]["matchExpressions"]
+        if selector["key"] != "app.kubernetes.io/name" or name not in selector["values"]:
+            continue
+        for rule in spec.get("egress", []):
+            ports |= {port["port"] for port in rule["ports"]}
+    return ports
+
+
+def test_deploy_k8s_services_reach_only_their_backends(built: dict[str, list[Manifest]]) -> None:
+    dns_kafka = {53, 9092}
+    postgres = {5432}
+    s3 = {9000, 443}
+    policies = _objects(built, "NetworkPolicy")
+    assert _egress_ports(policies, "products") == dns_kafka | postgres
+    assert _egress_ports(policies, "renderer") == dns_kafka | s3
+    assert _egress_ports(policies, "ingest") == dns_kafka | s3
+    assert _egress_ports(policies, "compressor") == dns_kafka | s3
+
+
+def test_deploy_k8s_only_the_renderer_runs_the_renderer_image(
+    built: dict[str, list[Manifest]],
+) -> None:
+    """The renderer's image is the Dockerfile's `renderer` target (vtk); the rest share one."""
+    for build in BUILDS:
+        deployments = _by_name(built, "Deployment", build)
+        images = {name: next(_containers(deployments[name]))["image"] for name in SETTINGS}
+        renderer, tag = images.pop("renderer").split(":")
+        assert renderer == "dicompress-renderer"
+        assert set(images.values()) == {f"dicompress:{tag}"}  # released together, one tag
+
+
+def test_deploy_k8s_renderer_is_sized_like_the_compressor(
+    built: dict[str, list[Manifest]],
+) -> None:
+    """Rendering is CPU-bound like encoding: whole cores requested, no CPU limit to throttle."""
+    deployments = _by_name(built, "Deployment")
+    (renderer,) = _containers(deployments["renderer"])
+    (compressor,) = _containers(deployments["compressor"])
+    for container in (renderer, compressor):
+        assert "cpu" not in container["resources"]["limits"]
+    assert renderer["resources"]["requests"]["cpu"] == compressor["resources"]["requests"]["cpu"]
