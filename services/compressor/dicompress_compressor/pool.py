@@ -8,10 +8,13 @@ slice once, so one poison slice fails alone instead of failing every later job.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import ParamSpec, TypeVar
 
 from dicompress_compressor.encoder import (
     EncodedSlice,
@@ -23,9 +26,12 @@ from dicompress_compressor.errors import EncoderCrashed
 
 log = logging.getLogger(__name__)
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 class EncoderPool:
-    """`encode(data, rate)` in one of `processes` worker processes."""
+    """`encode(data, options)` (or any `call`) in one of `processes` worker processes."""
 
     def __init__(self, processes: int) -> None:
         self._processes = processes
@@ -52,11 +58,17 @@ class EncoderPool:
 
     async def encode(self, data: bytes, options: EncodeOptions) -> EncodedSlice:
         """Encode one slice; raise what the encoder raised, or EncoderCrashed."""
+        return await self.call(encode_slice, data, options)
+
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn(*args, **kwargs)` in a pool process (a module-level function, picklable
+        arguments); raise what it raised, or EncoderCrashed."""
         loop = asyncio.get_running_loop()
+        work = functools.partial(fn, *args, **kwargs)
         for attempt in (1, 2):
             executor = self._executor
             try:
-                return await loop.run_in_executor(executor, encode_slice, data, options)
+                return await loop.run_in_executor(executor, work)
             except BrokenProcessPool:
                 log.error("an encoder process died; replacing the pool", extra={"attempt": attempt})
                 if executor is self._executor:  # the first slice to notice replaces it

@@ -1,0 +1,101 @@
+"""The preview slices as they come out of the pool: counted, and told as SliceEncoded /
+SliceFailed events (seq 2+i), with JobCompleted's totals at the end."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from dicompress_compressor.preview.stream import GroupOutcome
+from dicompress_schemas import EventBase, SliceEncoded, SliceFailed
+
+log = logging.getLogger(__name__)
+
+_REASON_MAX = 1000
+
+
+class Job(Protocol):
+    log_extra: dict[str, Any]
+
+    def envelope(self, seq: int) -> dict[str, Any]: ...
+
+    async def emit(self, event: EventBase) -> None: ...
+
+
+class PreviewCounts:
+    """Emits each outcome's event and adds it up. `series_uid` is the preview series' UID."""
+
+    def __init__(self, job: Job, total: int, series_uid: str) -> None:
+        self.job = job
+        self.total = total
+        self.series_uid = series_uid
+        self.encoded = self.failed = 0
+        self.bytes_in = self.bytes_out = self.pixel_bytes = self.codestream_bytes = 0
+        self.download_ms = self.encode_ms = self.upload_ms = 0.0
+        self.reasons: list[str] = []
+
+    async def record(self, outcome: GroupOutcome) -> None:
+        group, made = outcome.group, outcome.made
+        first = group.first.header.source.key
+        common: dict[str, Any] = {
+            "slice_index": group.index,
+            "total_slices": self.total,
+            "source_key": first,
+        }
+        self.bytes_in += outcome.bytes_in
+        self.download_ms += outcome.download_ms
+        self.upload_ms += outcome.upload_ms
+        envelope = self.job.envelope(2 + group.index)
+        if made is None:
+            self.failed += 1
+            self.reasons.append(f"{first}: {outcome.reason}")
+            extra = {**self.job.log_extra, **common, "reason": outcome.reason}
+            log.warning("preview slice failed", extra=extra)
+            await self.job.emit(
+                SliceFailed(
+                    **envelope,
+                    **common,
+                    reason=outcome.reason[:_REASON_MAX],
+                    error_code=outcome.error_code,
+                )
+            )
+            return
+        encoded = made.encoded
+        self.encoded += 1
+        self.bytes_out += len(encoded.data)
+        self.pixel_bytes += encoded.pixel_bytes
+        self.codestream_bytes += encoded.codestream_bytes
+        self.encode_ms += encoded.encode_ms
+        await self.job.emit(
+            SliceEncoded(
+                **envelope,
+                **common,
+                entry_name=outcome.key.rsplit("/", 1)[-1],
+                bytes_in=outcome.bytes_in,
+                bytes_out=len(encoded.data),
+                ratio=encoded.ratio,
+                encode_ms=encoded.encode_ms,
+                slice_key=outcome.key,
+                sop_instance_uid=encoded.sop_instance_uid,
+                source_sop_instance_uid=encoded.source_sop_instance_uid,
+                psnr=encoded.psnr,
+                max_abs_error=encoded.max_abs_error,
+                series_instance_uid=self.series_uid,
+                position=made.position,
+                position_along_normal=made.position_along_normal,
+            )
+        )
+
+    def totals(self) -> dict[str, Any]:
+        """JobCompleted's counters; the preview's artifact is its slices."""
+        return {
+            "slices_encoded": self.encoded,
+            "slices_failed": self.failed,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "ratio": self.pixel_bytes / self.codestream_bytes if self.codestream_bytes else 0.0,
+            "artifact_bytes": self.bytes_out,
+            "download_ms": self.download_ms,
+            "encode_ms": self.encode_ms,
+            "upload_ms": self.upload_ms,
+        }

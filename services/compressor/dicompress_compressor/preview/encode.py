@@ -1,0 +1,270 @@
+"""Make one preview slice from its Z-group's source files: run inside a pool process.
+
+Read each source -> check the group is one image format on one grid -> decode the stored values
+(`decoding`: JPEG Lossless, JPEG-LS, JPEG 2000, RLE inputs too) -> bin (`binning`) -> derive the
+dataset (`dataset`, `geometry`) -> encode with the compressor's codec (`codecs.encode_frame`)
+-> measure what the codec lost against the BINNED pixels (`quality`) -> encapsulate, mark lossy
+(`lossy_attributes`) -> Part 10 bytes. A refusal raises a SliceRejected saying why, in words.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.encaps import encapsulate
+from pydicom.errors import InvalidDicomError
+from pydicom.filewriter import dcmwrite
+from pydicom.uid import UID
+
+from dicompress_compressor import quality
+from dicompress_compressor.codecs import SPECS, ImageFormat, codestream_precision, encode_frame
+from dicompress_compressor.decoding import decode_frame, frame_count
+from dicompress_compressor.encoder import EncodedSlice
+from dicompress_compressor.errors import (
+    MalformedDicom,
+    NoPixelData,
+    NotDicom,
+    SliceRejected,
+    UnsupportedInput,
+)
+from dicompress_compressor.lossy_attributes import mark_lossy
+from dicompress_compressor.preview.binning import (
+    Padding,
+    Rescale,
+    Stored,
+    StoredRange,
+    bin_stored,
+    binned_shape,
+)
+from dicompress_compressor.preview.dataset import PreviewSliceSpec, derive, source_references
+from dicompress_compressor.preview.geometry import Plane, along_normal, binned_plane
+from dicompress_compressor.preview.plan import ORIENTATION_TOLERANCE
+from dicompress_schemas.geometry import Vector
+
+
+@dataclass(frozen=True)
+class PreviewSlice:
+    """The encoded preview slice and where it lies; picklable, it travels back from the pool."""
+
+    encoded: EncodedSlice
+    position: Vector
+    position_along_normal: float
+
+
+def make_preview_slice(sources: Sequence[bytes], spec: PreviewSliceSpec) -> PreviewSlice:
+    """Bin the group's `sources` (DICOM Part 10 files, in anatomical order) and encode the
+    result as `spec` says."""
+    started = time.process_time()
+    datasets = [_read(data) for data in sources]
+    image = _group_format(datasets)
+    frames = [_decode(ds, image) for ds in datasets]
+    k = spec.bin_xy
+    rows, columns = binned_shape(image.rows, image.columns, k)
+    if rows == 0 or columns == 0:
+        raise UnsupportedInput(
+            f"a {image.rows}x{image.columns} image is smaller than one {k}x{k} block"
+        )
+    template = datasets[0]  # becomes the output: what it says of its source is read first
+    references = source_references(datasets)
+    source_uid = str(template.get("SOPInstanceUID", "")) or None
+    pixels = bin_stored(
+        frames,
+        k,
+        rescales=[_rescale(ds) for ds in datasets],
+        padding=_padding(template, image.signed),
+        stored_range=StoredRange.of(image.bits_stored, image.signed),
+    )
+    plane = binned_plane([_plane(ds) for ds in datasets], k)
+    derive(template, datasets, plane, spec, (rows, columns))
+    out = dataclasses.replace(image, rows=rows, columns=columns)
+    codestream = encode_frame(pixels, out, spec.codec, spec.rate)
+    measured = quality.measure(pixels, codestream, out.bits_stored)
+    ratio = out.pixel_bytes / len(codestream)
+    _store(template, codestream, spec, out)
+    mark_lossy(template, ratio=ratio, method=SPECS[spec.codec].method, new_uid=UID(spec.sop_uid))
+    template.SourceImageSequence = references
+    data = _write(template)
+    encoded = EncodedSlice(
+        data=data,
+        pixel_bytes=out.pixel_bytes,
+        codestream_bytes=len(codestream),
+        ratio=ratio,
+        encode_ms=(time.process_time() - started) * 1000.0,
+        sop_instance_uid=spec.sop_uid,
+        source_sop_instance_uid=source_uid,
+        psnr=measured.psnr,
+        max_abs_error=measured.max_abs_error,
+    )
+    return PreviewSlice(encoded, plane.position, along_normal(plane))
+
+
+def _read(data: bytes) -> Dataset:
+    try:
+        ds = dcmread(io.BytesIO(data))
+    except InvalidDicomError as exc:
+        raise NotDicom(f"not a DICOM Part 10 file ({exc})") from exc
+    except Exception as exc:  # pydicom raises anything on a broken tag, VR or length
+        raise _malformed(exc) from exc
+    if "PixelData" not in ds:
+        raise NoPixelData("no Pixel Data (7FE0,0010): not an image")
+    return ds
+
+
+def _malformed(exc: Exception) -> MalformedDicom:
+    return MalformedDicom(
+        f"the DICOM file is malformed ({type(exc).__name__}: {exc}); it is probably truncated "
+        "or corrupt: export it again from the source"
+    )
+
+
+def _group_format(datasets: Sequence[Dataset]) -> ImageFormat:
+    """The group's one image format; UnsupportedInput when its slices cannot be averaged."""
+    try:
+        formats = [_format(ds) for ds in datasets]
+        grids = [(_spacing(ds), _orientation(ds)) for ds in datasets]
+    except SliceRejected:
+        raise
+    except Exception as exc:  # a value pydicom cannot convert
+        raise _malformed(exc) from exc
+    first = formats[0]
+    if any(f != first for f in formats[1:]):
+        raise UnsupportedInput(
+            "the slices to be averaged differ in size or pixel format "
+            f"({sorted({f'{f.rows}x{f.columns} {f.bits_stored}-bit' for f in formats})}): "
+            "ask for bin_z 1"
+        )
+    spacing, orientation = grids[0]
+    for other_spacing, other_orientation in grids[1:]:
+        same = all(abs(a - b) <= 1e-4 for a, b in zip(spacing, other_spacing, strict=True))
+        same &= all(
+            abs(a - b) <= ORIENTATION_TOLERANCE
+            for a, b in zip(orientation, other_orientation, strict=True)
+        )
+        if not same:
+            raise UnsupportedInput(
+                "the slices to be averaged differ in pixel spacing or orientation: ask for bin_z 1"
+            )
+    return first
+
+
+def _format(ds: Dataset) -> ImageFormat:
+    if int(ds.get("SamplesPerPixel", 1)) != 1:
+        raise UnsupportedInput(
+            f"{ds.SamplesPerPixel} samples per pixel: only greyscale images can be previewed"
+        )
+    if frame_count(ds) != 1:
+        raise UnsupportedInput("a multi-frame object: previews are made of single frames only")
+    allocated, stored = ds.get("BitsAllocated"), ds.get("BitsStored")
+    if allocated not in (8, 16) or not isinstance(stored, int) or not 1 <= stored <= allocated:
+        raise UnsupportedInput(
+            f"BitsAllocated {allocated} / BitsStored {stored}: only 8- and 16-bit images with "
+            "a consistent Image Pixel module can be previewed"
+        )
+    return ImageFormat(
+        rows=int(ds.Rows),
+        columns=int(ds.Columns),
+        bits_allocated=int(allocated),
+        bits_stored=int(stored),
+        signed=int(ds.get("PixelRepresentation", 0)) == 1,
+        photometric_interpretation=str(ds.get("PhotometricInterpretation", "MONOCHROME2")),
+    )
+
+
+def _spacing(ds: Dataset) -> tuple[float, float]:
+    value = ds.get("PixelSpacing")
+    if value is None or len(value) != 2:
+        raise UnsupportedInput("no PixelSpacing: the binned pixels could not be placed")
+    return float(value[0]), float(value[1])
+
+
+def _orientation(ds: Dataset) -> tuple[float, float, float, float, float, float]:
+    value = ds.get("ImageOrientationPatient")
+    if value is None or len(value) != 6:
+        raise UnsupportedInput("no ImageOrientationPatient: the binned slice could not be placed")
+    n = [float(v) for v in value]
+    return n[0], n[1], n[2], n[3], n[4], n[5]
+
+
+def _plane(ds: Dataset) -> Plane:
+    value = ds.get("ImagePositionPatient")
+    if value is None or len(value) != 3:
+        raise UnsupportedInput("no ImagePositionPatient: the binned slice could not be placed")
+    position = (float(value[0]), float(value[1]), float(value[2]))
+    return Plane(position, _orientation(ds), _spacing(ds))
+
+
+def _decode(ds: Dataset, image: ImageFormat) -> Stored:
+    try:
+        pixels = decode_frame(ds, 0)
+    except SliceRejected:
+        raise
+    except Exception as exc:  # a codec's error on corrupt pixel data, or a short buffer
+        raise _malformed(exc) from exc
+    if pixels.shape != (image.rows, image.columns):
+        raise UnsupportedInput(
+            f"the pixel data decodes to {pixels.shape}, not {image.rows}x{image.columns}"
+        )
+    return pixels
+
+
+def _rescale(ds: Dataset) -> Rescale:
+    try:
+        slope, intercept = ds.get("RescaleSlope", 1.0), ds.get("RescaleIntercept", 0.0)
+        return Rescale(float(slope or 1.0), float(intercept or 0.0))
+    except (TypeError, ValueError) as exc:
+        raise _malformed(exc) from exc
+
+
+def _padding(ds: Dataset, signed: bool) -> Padding | None:
+    """PixelPaddingValue (and its range limit) in stored values, as PS3.3 C.7.5.1.1.2 says."""
+    value = _stored_int(ds.get("PixelPaddingValue"), signed)
+    if value is None:
+        return None
+    return Padding(value, _stored_int(ds.get("PixelPaddingRangeLimit"), signed))
+
+
+def _stored_int(value: object, signed: bool) -> int | None:
+    """An US-or-SS value: pydicom leaves it as raw bytes when the file's VR was ambiguous."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bytes):
+        return int.from_bytes(value[:2], "little", signed=signed) if len(value) >= 2 else None
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def _store(ds: Dataset, codestream: bytes, spec: PreviewSliceSpec, image: ImageFormat) -> None:
+    """The codestream as encapsulated Pixel Data with a Basic Offset Table, as `encoder` does."""
+    ds.file_meta.TransferSyntaxUID = SPECS[spec.codec].transfer_syntax
+    ds.PixelData = encapsulate([codestream], has_bot=True)
+    element = ds["PixelData"]
+    element.VR = "OB"
+    element.is_undefined_length = True
+    for keyword in ("ExtendedOffsetTable", "ExtendedOffsetTableLengths"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    precision = codestream_precision(spec.codec, image)
+    if precision != image.bits_stored:  # see codecs.codestream_precision
+        ds.BitsStored = precision
+        ds.HighBit = precision - 1
+
+
+def _write(ds: Dataset) -> bytes:
+    out = io.BytesIO()
+    try:
+        dcmwrite(out, ds, enforce_file_format=True)
+    except (ValueError, TypeError, OverflowError, AttributeError, OSError) as exc:
+        # as in `encoder`: an invalid value pydicom read leniently but will not write back
+        raise MalformedDicom(
+            f"an element of the file holds an invalid value that cannot be written back "
+            f"({type(exc).__name__}: {exc}); export the series again from the source"
+        ) from exc
+    return out.getvalue()

@@ -1,0 +1,113 @@
+"""The life of one job on the event log, whatever it makes: its envelopes, its emits (the seq
+of the next event always known, so the terminal event leaves no gap), its cancellation, and the
+terminal event that always closes it.
+
+The compression job (`job._Job`) follows the same rules; this is the same lifecycle for a
+product job, whose request is a ProductRequested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from dicompress_compressor.cancellation import CancelRegistry
+from dicompress_compressor.job import JobAborted
+from dicompress_schemas import (
+    EventBase,
+    JobCancelled,
+    JobCompleted,
+    JobFailed,
+    TerminalEvent,
+    new_event_id,
+)
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[EventBase], Awaitable[None]]
+_REASON_MAX = 1000
+
+
+class JobLifecycle:
+    """Envelopes and emits of one run of job `job_id`, and its terminal event."""
+
+    def __init__(
+        self, job_id: uuid.UUID, tenant: str, emit: Emit, cancellations: CancelRegistry
+    ) -> None:
+        self.job_id = job_id
+        self.tenant = tenant
+        self._emit = emit
+        self.cancellations = cancellations
+        self.next_seq = 1  # the terminal event takes this seq: no gap before it
+        self.started = time.perf_counter()
+        self.log_extra: dict[str, Any] = {"job_id": str(job_id), "tenant": tenant}
+        self._sending: asyncio.Future[None] | None = None
+
+    def envelope(self, seq: int) -> dict[str, Any]:
+        return {
+            "event_id": new_event_id(self.job_id, seq),  # attempt 1 always: a re-run's ids match
+            "job_id": self.job_id,
+            "seq": seq,
+            "tenant": self.tenant,
+        }
+
+    async def emit(self, event: EventBase) -> None:
+        # The seq is taken before sending: if a cancel interrupts the send, the event may
+        # still reach the broker, and JobCancelled must not reuse its seq.
+        self.next_seq = event.seq + 1
+        self._sending = asyncio.ensure_future(self._emit(event))
+        await asyncio.shield(self._sending)
+
+    async def run(self, work: Callable[[], Awaitable[JobCompleted]]) -> TerminalEvent:
+        """Run `work`, emit its terminal event (JobFailed for a JobAborted or a surprise,
+        JobCancelled as soon as the job is cancelled) and return it."""
+        cancelled = self.cancellations.watch(self.job_id)
+        try:
+            terminal = await self._unless_cancelled(cancelled, work)
+        finally:
+            self.cancellations.unwatch(self.job_id)
+        await self.emit(terminal)
+        wall_ms = (time.perf_counter() - self.started) * 1000.0
+        extra = {**self.log_extra, "event_type": terminal.type, "seq": terminal.seq}
+        log.info("job finished", extra={**extra, "wall_ms": wall_ms})
+        return terminal
+
+    async def _unless_cancelled(
+        self, cancelled: asyncio.Event, work: Callable[[], Awaitable[JobCompleted]]
+    ) -> TerminalEvent:
+        if not cancelled.is_set():
+            task = asyncio.ensure_future(self._outcome(work))
+            waiter = asyncio.ensure_future(cancelled.wait())
+            try:
+                await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+                if not task.done():  # cancelled, or we are: stop the slices in flight
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+            if not task.cancelled():
+                return task.result()  # raises if an event could not be emitted
+            if self._sending is not None:  # let an event already on its way land first
+                await self._sending
+        reason = self.cancellations.reason(self.job_id) or "cancelled"
+        log.info("job cancelled", extra={**self.log_extra, "reason": reason})
+        return JobCancelled(**self.envelope(self.next_seq), reason=reason[:_REASON_MAX])
+
+    async def _outcome(self, work: Callable[[], Awaitable[JobCompleted]]) -> TerminalEvent:
+        try:
+            return await work()
+        except JobAborted as exc:
+            return self._failed(exc.error_code, exc.reason)
+        except Exception as exc:  # anything unexpected still closes the job, with its cause
+            log.exception("job failed unexpectedly", extra=self.log_extra)
+            reason = f"internal error: {type(exc).__name__}: {exc}; request it again"
+            return self._failed("internal", reason)
+
+    def _failed(self, error_code: str, reason: str) -> JobFailed:
+        return JobFailed(
+            **self.envelope(self.next_seq), error_code=error_code, reason=reason[:_REASON_MAX]
+        )
