@@ -35,18 +35,10 @@ def bench_stack(classpath_cache: Path | None) -> Iterator[BenchStack]:
     """Start everything `dicompress up` starts, on free ports; stop it and delete its data."""
     data_dir = Path(tempfile.mkdtemp(prefix="dicompress-bench-ingest-"))
     data_dir.chmod(0o711)  # Postgres's system user must pass through to its own cluster
-    config = StackConfig(
-        data_dir=data_dir,
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        postgres_port=free_port(),
-        s3_port=free_port(),
-        api_port=free_port(),
-        notifier_port=free_port(),
-        progress_web_port=free_port(),
-        compressor_health_port=free_port(),
-        ingest_health_port=free_port(),
-        classpath_cache=classpath_cache,
+    # every port the config names (a service added to the stack brings its own port field)
+    ports = {name: free_port() for name in StackConfig.model_fields if name.endswith("_port")}
+    config = StackConfig.model_validate(
+        {"data_dir": data_dir, "classpath_cache": classpath_cache, **ports}
     )
     try:
         stack = start_stack(config)
