@@ -13,10 +13,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from dicompress_compressor.cancellation import CancelRegistry, ControlListener
 from dicompress_compressor.job import JobRunner
 from dicompress_compressor.pool import EncoderPool
+from dicompress_compressor.preview.runner import PoolPreviews, PreviewRunner
 from dicompress_compressor.settings import CompressorSettings
 from dicompress_compressor.storage import FastS3ObjectStore
 from dicompress_compressor.telemetry import CompressorMetrics
-from dicompress_compressor.worker import JoinTracker, compression_requests
+from dicompress_compressor.worker import JoinTracker, Runners, compression_requests
 from dicompress_infra.health import serve_health
 from dicompress_infra.kafka import make_producer, publish
 from dicompress_infra.metrics import new_registry
@@ -76,19 +77,33 @@ async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
         consumer.subscribe([topics.requests], listener=tracker)
         await consumer.start()
         stack.push_async_callback(consumer.stop)  # leaves the group: a quick rebalance
-        runner = JobRunner(
-            store=FastS3ObjectStore(make_s3_client(settings), settings),
-            encoder=pool,
-            emit=metrics.counting(functools.partial(publish, producer, topics.events)),
-            worker=settings.compressor_worker_id,
-            max_in_flight=settings.max_in_flight,
-            allowed_buckets=frozenset(settings.compressor_allowed_buckets),
-            part_size=settings.compressor_part_size,
-            cancellations=registry,
+        store = FastS3ObjectStore(make_s3_client(settings), settings)
+        emit = metrics.counting(functools.partial(publish, producer, topics.events))
+        allowed = frozenset(settings.compressor_allowed_buckets)
+        runners = Runners(
+            compression=JobRunner(
+                store=store,
+                encoder=pool,
+                emit=emit,
+                worker=settings.compressor_worker_id,
+                max_in_flight=settings.max_in_flight,
+                allowed_buckets=allowed,
+                part_size=settings.compressor_part_size,
+                cancellations=registry,
+            ),
+            preview=PreviewRunner(
+                store=store,
+                maker=PoolPreviews(pool),
+                emit=emit,
+                worker=settings.compressor_worker_id,
+                max_in_flight=settings.max_in_flight,
+                allowed_buckets=allowed,
+                cancellations=registry,
+            ),
         )
         extra = {"worker": settings.compressor_worker_id, "topic": topics.requests}
         log.info("compressor consuming", extra=extra)
-        await compression_requests(consumer, producer, runner, topics, metrics.lag).serve(stop)
+        await compression_requests(consumer, producer, runners, topics, metrics.lag).serve(stop)
         log.info("compressor stopping", extra=extra)
 
 

@@ -1,44 +1,78 @@
 """The Kafka side of the compressor: its requests, one at a time, through the shared request
 loop (`dicompress_infra.requests`: decode, run, commit after the terminal event).
 
-Only a CompressionRequested is a request here: anything else on the topic is dead-lettered
-with the reason, and the loop goes on.
+Two requests belong here: a CompressionRequested, and a ProductRequested for a preview (the
+compressor makes previews: `dicompress_schemas.products.request_topic`). Anything else on the
+topic, a thumbnails or snapshot request included, is dead-lettered with the reason, and the loop
+goes on.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from dicompress_compressor.job import JobRunner
+from dicompress_compressor.preview.runner import PreviewRunner
 from dicompress_infra.metrics import ConsumerLag
 from dicompress_infra.requests import JoinTracker, RequestLoop
-from dicompress_schemas import CompressionRequested, DecodeError, Topics, decode_event
+from dicompress_schemas import (
+    CompressionRequested,
+    DecodeError,
+    ProductRequested,
+    TerminalEvent,
+    Topics,
+    decode_event,
+)
+from dicompress_schemas.products import ProductKind
 
-__all__ = ["JoinTracker", "compression_requests", "decode_request"]
+__all__ = ["JoinTracker", "Request", "Runners", "compression_requests", "decode_request"]
+
+Request = CompressionRequested | ProductRequested
 
 
-def decode_request(value: bytes) -> CompressionRequested:
+def decode_request(value: bytes) -> Request:
     """The request in a message's value; DecodeError for anything else."""
     event = decode_event(value)
+    if isinstance(event, ProductRequested):
+        if event.kind is not ProductKind.PREVIEW:
+            raise DecodeError(
+                f"a {event.kind.value} ProductRequested belongs on the render requests topic, "
+                "not the compressor's"
+            )
+        return event
     if not isinstance(event, CompressionRequested):
         raise DecodeError(f"{event.type} does not belong on the requests topic")
     return event
 
 
-def _describe(request: CompressionRequested) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Runners:
+    """Each request to its runner: compressions to the job runner, previews to theirs."""
+
+    compression: JobRunner
+    preview: PreviewRunner
+
+    async def run(self, request: Request) -> TerminalEvent:
+        if isinstance(request, ProductRequested):
+            return await self.preview.run(request)
+        return await self.compression.run(request)
+
+
+def _describe(request: Request) -> dict[str, Any]:
     return {"job_id": str(request.job_id), "event_type": request.type}
 
 
 def compression_requests(
     consumer: AIOKafkaConsumer,
     producer: AIOKafkaProducer,
-    runner: JobRunner,
+    runners: Runners,
     topics: Topics,
     lag: ConsumerLag | None = None,
-) -> RequestLoop[CompressionRequested]:
-    """The loop that runs each request with `runner` (the consumer is subscribed already)."""
+) -> RequestLoop[Request]:
+    """The loop that runs each request with its runner (the consumer is subscribed already)."""
     return RequestLoop(
-        consumer, producer, topics.dead_letter, decode_request, _describe, runner.run, lag
+        consumer, producer, topics.dead_letter, decode_request, _describe, runners.run, lag
     )
