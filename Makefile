@@ -5,6 +5,8 @@ UV := python3 -m uv
 
 .PHONY: setup system-tools demo up test lint
 
+# `uv sync` installs the dev and renderer dependency groups ([tool.uv] default-groups): the
+# renderer's vtk wheel is large, so a production image of the other services can leave it out.
 setup:
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check 'uv==0.13.9'
 	$(UV) sync --frozen --quiet
@@ -28,6 +30,9 @@ lint: setup
 # builds from the Go module proxy (Debian 12's kubernetes-client is 1.20, its golang 1.19 too old
 # for kustomize v5). A tool that cannot be installed makes its tests fail, never skip.
 SYSTEM_TOOLS := dciodvfy:dicom3tools chromium:chromium
+# The renderer's vtk renders offscreen through EGL on Mesa (llvmpipe): these libraries are not
+# on a fresh machine; without them vtk cannot render and snapshots fall back to a projection.
+EGL_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri
 KUSTOMIZE_VERSION := v5.5.0
 
 system-tools:
@@ -49,6 +54,15 @@ system-tools:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$package >/dev/null; \
 	  else echo "$$tool is missing and cannot be installed here (not root): its tests will fail" >&2; fi; \
 	done
+	@missing=""; for package in $(EGL_PACKAGES); do \
+	  dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "EGL libraries missing ($$missing) and not installable here (not root):" \
+	    "the renderer's vtk tests will fail" >&2; fi; \
+	fi
 
 test: lint system-tools
 	$(UV) run --frozen pytest

@@ -1,0 +1,50 @@
+"""The series under a product's source prefix: list its instances, read them into a Volume.
+
+boto3 is synchronous and thread-safe: GETs run in a small thread pool (S3 waits overlap, and
+pydicom's decoders and numpy release the GIL for much of their work); each instance is decoded,
+rescaled and binned as soon as it arrives, and only its pixels are kept (see `volume`).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dicompress_renderer.instances import read_image
+from dicompress_renderer.volume import SliceImage, Volume, VolumeBuilder
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    key: str
+    size: int
+
+
+def list_objects(client: S3Client, bucket: str, prefix: str) -> list[SourceObject]:
+    """Every object under `prefix`, in key order."""
+    found: list[SourceObject] = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        found.extend(SourceObject(o["Key"], o["Size"]) for o in page.get("Contents", []))
+    return sorted(found, key=lambda o: o.key)
+
+
+def load_volume(
+    client: S3Client, bucket: str, objects: list[SourceObject], bin_xy: int, threads: int
+) -> Volume:
+    """The series' images as one volume (objects that are no image are left out)."""
+    builder = VolumeBuilder(expected=len(objects))
+
+    def read(item: SourceObject) -> tuple[int, SliceImage | None]:
+        data = client.get_object(Bucket=bucket, Key=item.key)["Body"].read()
+        return len(data), read_image(data, bin_xy, item.key.rsplit("/", 1)[-1])
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="render-read") as pool:
+        for size, image in pool.map(read, objects):
+            builder.bytes_in += size
+            if image is not None:
+                builder.add(image)
+    return builder.build()
