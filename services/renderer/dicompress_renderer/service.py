@@ -1,0 +1,77 @@
+"""The composition root: build the adapters from settings, wire them, run until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AsyncExitStack
+
+from aiokafka import AIOKafkaConsumer
+
+from dicompress_infra.health import serve_health
+from dicompress_infra.kafka import make_producer, publish
+from dicompress_infra.metrics import new_registry
+from dicompress_infra.requests import JoinTracker
+from dicompress_infra.running import run_until_signalled
+from dicompress_infra.s3 import make_s3_client
+from dicompress_renderer.runner import RenderRunner
+from dicompress_renderer.settings import RendererSettings
+from dicompress_renderer.worker import render_requests
+
+log = logging.getLogger(__name__)
+
+# A 3D snapshot of a big series takes seconds, not minutes; this is a wide margin.
+MAX_POLL_INTERVAL_MS = 10 * 60 * 1000
+
+
+async def run(settings: RendererSettings) -> None:
+    """Serve until SIGTERM/SIGINT, then shut down cleanly."""
+    await run_until_signalled(functools.partial(serve, settings))
+
+
+async def serve(settings: RendererSettings, stop: asyncio.Event) -> None:
+    """Consume render requests until `stop` is set. Tests call this with their own settings."""
+    topics = settings.topics
+    tracker = JoinTracker()
+    async with AsyncExitStack() as stack:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.renderer_group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
+        )
+        health = await serve_health(
+            settings.renderer_health_port,
+            lambda: tracker.joined and not stop.is_set(),
+            host=settings.renderer_health_host,
+            registry=new_registry(),
+        )
+        stack.push_async_callback(health.wait_closed)
+        stack.callback(health.close)
+        pool = None
+        if settings.renderer_vtk_process:
+            # spawn: a fresh interpreter, no copy of our threads, sockets or Kafka clients
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+        producer = make_producer(settings.kafka_bootstrap_servers)
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        consumer.subscribe([topics.render_requests], listener=tracker)
+        await consumer.start()
+        stack.push_async_callback(consumer.stop)  # leaves the group: a quick rebalance
+        runner = RenderRunner(
+            client=make_s3_client(settings),
+            emit=functools.partial(publish, producer, topics.events),
+            worker=settings.renderer_worker_id,
+            allowed_buckets=frozenset(settings.renderer_allowed_buckets),
+            read_threads=settings.renderer_read_threads,
+            render_pool=pool,
+        )
+        extra = {"worker": settings.renderer_worker_id, "topic": topics.render_requests}
+        log.info("renderer consuming", extra=extra)
+        await render_requests(consumer, producer, runner.run, topics).serve(stop)
+        log.info("renderer stopping", extra=extra)
