@@ -13,6 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from compressor_support import TIMEOUT_S, job_events, put
 from pydicom import dcmread
+from tests.unit.compressor.preview.preview_series import SeriesSpec, series_files
 
 from dicompress_compressor.settings import CompressorSettings
 from dicompress_infra.kafka import publish
@@ -26,7 +27,6 @@ from dicompress_schemas.products import (
     product_request,
     request_topic,
 )
-from tests.unit.compressor.preview.preview_series import SeriesSpec, series_files
 
 pytestmark = pytest.mark.integration
 
