@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 from renderer_phantom import LEFT_MARKER, ROD, PhantomSpec, save_artefact
-from renderer_support import at, phantom_volume, pixels
+from renderer_pixels import at, phantom_volume, pixels
 
 from dicompress_renderer import snapshot
 from dicompress_renderer.snapshot import make_snapshots, vtk_version

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from renderer_phantom import BODY_RADIUS, LEFT_MARKER, ROD, PhantomSpec, save_artefact
-from renderer_support import at, phantom_volume, pixels
+from renderer_pixels import at, phantom_volume, pixels
 
 from dicompress_renderer.items import Item, Made, ThumbnailMaker, plan
 from dicompress_schemas.products import ImageFormat, ThumbnailParams, ThumbnailView, Window

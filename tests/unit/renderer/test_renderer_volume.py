@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from renderer_phantom import PhantomSpec
-from renderer_support import phantom_volume
+from renderer_pixels import phantom_volume
 
 from dicompress_renderer.errors import RenderAborted
 from dicompress_renderer.reformat import resample_rows
