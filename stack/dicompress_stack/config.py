@@ -32,6 +32,8 @@ class StackConfig(BaseModel):
     compressor_health_port: int = 18002
     # above the compressors' health ports (18002 + up to 16 processes)
     ingest_health_port: int = 18030
+    products_health_port: int = 18040
+    renderer_health_port: int = 18050
     # compressor processes in one consumer group (scale-out on one machine); the first serves its
     # health on compressor_health_port, the next ones on the ports right after it
     compressors: int = Field(default=1, ge=1, le=16)
@@ -115,6 +117,8 @@ class StackConfig(BaseModel):
             "progress": self.progress_web_port,
             **self.compressor_ports(),
             "ingest": self.ingest_health_port,
+            "products": self.products_health_port,
+            "renderer": self.renderer_health_port,
             "notifier": self.notifier_port,
             "api": self.api_port,
         }
@@ -151,6 +155,7 @@ def service_env(config: StackConfig, jwt_secret: str) -> dict[str, str]:
         "API_ALLOWED_BUCKETS": config.bucket,
         "COMPRESSOR_ALLOWED_BUCKETS": config.bucket,
         "INGEST_ALLOWED_BUCKETS": config.bucket,
+        "RENDERER_ALLOWED_BUCKETS": config.bucket,
         "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
         "JWT_SECRET": jwt_secret,
@@ -164,6 +169,8 @@ def service_env(config: StackConfig, jwt_secret: str) -> dict[str, str]:
         "PROGRESS_WEB_PORT": str(config.progress_web_port),
         "COMPRESSOR_HEALTH_PORT": str(config.compressor_health_port),
         "INGEST_HEALTH_PORT": str(config.ingest_health_port),
+        "PRODUCTS_HEALTH_PORT": str(config.products_health_port),
+        "RENDERER_HEALTH_PORT": str(config.renderer_health_port),
     }
 
 

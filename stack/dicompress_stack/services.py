@@ -45,6 +45,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
     ServiceSpec("compressor", "dicompress_compressor", (), "COMPRESSOR_HEALTH_PORT"),
     ServiceSpec("ingest", "dicompress_ingest", (), "INGEST_HEALTH_PORT"),
+    ServiceSpec("products", "dicompress_products", (), "PRODUCTS_HEALTH_PORT"),
+    ServiceSpec("renderer", "dicompress_renderer", (), "RENDERER_HEALTH_PORT"),
     ServiceSpec("notifier", "dicompress_notifier", (), "NOTIFIER_PORT"),
     ServiceSpec("api", "dicompress_api", (), "API_PORT"),
 )

@@ -16,6 +16,8 @@ def test_one_compressor_by_default_on_the_documented_port() -> None:
         ("progress", 18001),
         ("compressor", 18002),
         ("ingest", 18030),
+        ("products", 18040),
+        ("renderer", 18050),
         ("notifier", 18765),
         ("api", 18000),
     ]

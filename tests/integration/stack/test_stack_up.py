@@ -35,6 +35,8 @@ PORT_FIELDS = (
     "progress_web_port",
     "compressor_health_port",
     "ingest_health_port",
+    "products_health_port",
+    "renderer_health_port",
 )
 
 
@@ -96,7 +98,8 @@ def test_up_serves_until_sigterm_then_leaves_nothing(
         state = read_state(stack_dir / "stack.json")
         assert state is not None
         assert [p.name for p in state.processes] == [
-            "kafka", "s3", "postgres", "progress", "compressor", "ingest", "notifier", "api",
+            "kafka", "s3", "postgres", "progress", "compressor", "ingest", "products",
+            "renderer", "notifier", "api",
         ]  # fmt: skip
     finally:
         up.popen.send_signal(signal.SIGTERM)

@@ -22,6 +22,8 @@ def test_defaults_are_the_documented_ports() -> None:
         "progress": 18001,
         "compressor": 18002,
         "ingest": 18030,
+        "products": 18040,
+        "renderer": 18050,
         "notifier": 18765,
         "api": 18000,
     }

@@ -36,6 +36,8 @@ def test_services_start_projection_first_and_api_last() -> None:
         "progress",
         "compressor",
         "ingest",
+        "products",
+        "renderer",
         "notifier",
         "api",
     ]
@@ -47,6 +49,8 @@ def test_services_start_projection_first_and_api_last() -> None:
         "PROGRESS_WEB_PORT",
         "COMPRESSOR_HEALTH_PORT",
         "INGEST_HEALTH_PORT",
+        "PRODUCTS_HEALTH_PORT",
+        "RENDERER_HEALTH_PORT",
         "NOTIFIER_PORT",
         "API_PORT",
     ]
