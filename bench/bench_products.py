@@ -203,10 +203,27 @@ def describe_machine(load: str) -> str:
     )
 
 
-def report(args: argparse.Namespace, runs: list[Run], began: datetime, load: str) -> str:
+def other_test_runs() -> list[str]:
+    """Test runs of other people on this machine now (pytest processes not of this bench)."""
+    own = {os.getpid(), *(child.pid for child in psutil.Process().children(recursive=True))}
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        argv = process.info["cmdline"] or []
+        if process.info["pid"] not in own and any(a.endswith("pytest") for a in argv[:3]):
+            found.append(" ".join(argv[1:])[:100])
+    return found
+
+
+def report(
+    args: argparse.Namespace, runs: list[Run], began: datetime, machine: str, others: list[str]
+) -> str:
+    shown = list(sys.argv[1:])
+    if "--note" in shown:  # the note is printed as its own paragraph
+        at = shown.index("--note")
+        shown[at : at + 2] = ["--note", "(below)"]
     command = " ".join(
         ["python3 -m uv run --frozen python -m bench.bench_products"]
-        + [shlex.quote(a) for a in sys.argv[1:]]
+        + [shlex.quote(a) for a in shown]
     )
     lines = [
         f"# Products benchmark, {began:%Y-%m-%d %H:%M} UTC",
@@ -215,15 +232,20 @@ def report(args: argparse.Namespace, runs: list[Run], began: datetime, load: str
         f"run), uploaded by presigned multipart through the API of the embedded stack; every "
         f"product made on upload with the default policy and parameters. Command: `{command}`.",
         "",
-        describe_machine(load),
+        machine,
+        "",
+        "Other test runs on the machine at the start: "
+        + ("; ".join(f"`{o}`" for o in others) if others else "none seen")
+        + ".",
         "",
         "Times are seconds from the API's answer to `POST /uploads/{id}/complete` (upload "
         "complete). A product is complete when `GET /studies/{id}/products` (polled every 50 ms) "
         "first lists it completed; an image is available when it is listed AND its presigned URL "
-        "answers 200 with its bytes. \"s by the events' times\": the product's finishedAt (from "
-        "its terminal event) minus the upload's completion, without the polling's delay. "
-        '"running -> ended": from the first listing as running to the first as ended. '
-        '"worker wallMs": the worker\'s own wall time of the product (JobCompleted.wall_ms). '
+        "answers 200 with its bytes. \"By the events' times\": the product's startedAt and "
+        "finishedAt (its JobStarted and terminal events) minus the upload's completion, without "
+        "the polling's delay. \"worker wallMs\": the worker's own wall time of the product "
+        "(JobCompleted.wall_ms), with its download / work (encode or render) / upload phases "
+        "from GET /jobs/{id}. "
         "The API's rate limit was raised for this stack (the polling alone is 20 requests/s).",
         "",
         "## Runs",
@@ -255,7 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(name, value)
     began = datetime.now(UTC)
     load = load_average()
+    machine = describe_machine(load)
+    others = other_test_runs()
     print(f"load average before: {load} ({os.cpu_count()} cores)", flush=True)
+    if others:
+        print(f"other test runs now: {'; '.join(others)}", flush=True)
     cache = CLASSPATH_CACHE if CLASSPATH_CACHE.is_dir() else None
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="dicompress-bench-products-") as tmp:
@@ -270,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
                 run = asyncio.run(one_run(stack, template, workdir, number, args.timeout))
                 runs.append(run)
                 print(describe_run(run) + "\n", flush=True)
-    text = report(args, runs, began, load)
+    text = report(args, runs, began, machine, others)
     if args.note:
         text = text.replace("\n## Runs\n", f"\n{args.note}\n\n## Runs\n", 1)
     if len(runs) > 1:

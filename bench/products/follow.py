@@ -39,6 +39,7 @@ class ProductSeen:
     first_image_served_at: float | None = None
     first_image: str | None = None  # view-preset-size.format of the image that served first
     last: dict[str, Any] = field(default_factory=dict)  # the latest listing of it
+    timings: dict[str, Any] = field(default_factory=dict)  # GET /jobs/{id}'s, once it ended
 
     @property
     def wall_ms(self) -> float | None:
@@ -122,9 +123,20 @@ async def follow_products(
                 for item in answer.json()["items"]:
                     await _update(products, item, now, s3)
                 if _all_ended(products.values()):
+                    await _timings(http, products.values())
                     return Followed(products, polls, not_found, throttled, now, False)
             await asyncio.sleep(max(0.0, poll_s - (time.perf_counter() - now)))
+    await _timings(http, products.values())
     return Followed(products, polls, not_found, throttled, time.perf_counter(), True)
+
+
+async def _timings(http: httpx.AsyncClient, products: Iterable[ProductSeen]) -> None:
+    """Each product's phases as its worker reported them (GET /jobs/{id}: timings), read once
+    all have ended, so the reads cost the products nothing."""
+    for product in products:
+        answer = await http.get(f"/jobs/{product.id}")
+        if answer.status_code == 200:
+            product.timings = answer.json().get("timings") or {}
 
 
 async def _update(

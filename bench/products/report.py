@@ -14,9 +14,9 @@ from bench.products.follow import Followed, ProductSeen
 # issue 13, "Done when": seconds from upload complete
 TARGETS = {"first thumbnail": 1.0, "preview": 4.0, "snapshots": 3.0}
 HEADER = (
-    "| measure | s after upload complete | target | s by the events' times | product "
-    "running -> ended (polled) | worker wallMs | items done / total (failed) | status |\n"
-    "|---|---:|---|---:|---:|---:|---|---|"
+    "| measure | s after upload complete | target | by the events' times: started -> ended "
+    "| worker wallMs (download / work / upload) | items done / total (failed) | status |\n"
+    "|---|---:|---|---:|---:|---|---|"
 )
 
 
@@ -28,9 +28,10 @@ class Measure:
     label: str
     seconds: float | None
     target: float | None = None
+    event_started: float | None = None  # from the projection's startedAt, not the polling
     event_seconds: float | None = None  # from the projection's finishedAt, not the polling
-    running_s: float | None = None
     wall_ms: float | None = None
+    phases_ms: tuple[float | None, float | None, float | None] | None = None
     items: str = ""
     status: str = ""
 
@@ -57,19 +58,16 @@ def _product_row(
 ) -> Measure:
     if product is None:
         return Measure(key, label, None, TARGETS.get(key), status="never listed")
-    running = (
-        product.ended_at - product.running_at
-        if product.ended_at is not None and product.running_at is not None
-        else None
-    )
+    phases = tuple(product.timings.get(f"{p}Ms") for p in ("download", "encode", "upload"))
     return Measure(
         key,
         label,
         _after(product.ended_at, start),
         TARGETS.get(key),
+        _event_after(product.event_time("startedAt"), start_wall),
         _event_after(product.event_time("finishedAt"), start_wall),
-        running,
         product.wall_ms,
+        (phases[0], phases[1], phases[2]) if any(v is not None for v in phases) else None,
         _items(product),
         product.status + (f": {product.last.get('reason')}" if product.last.get("reason") else ""),
     )
@@ -145,12 +143,26 @@ def _target(row: Measure) -> str:
     return f"< {row.target:g} s: {verdict}"
 
 
+def _events(row: Measure) -> str:
+    if row.event_started is None and row.event_seconds is None:
+        return "-"
+    return f"{_s(row.event_started)} -> {_s(row.event_seconds)}"
+
+
+def _wall(row: Measure) -> str:
+    if row.wall_ms is None:
+        return "-"
+    if row.phases_ms is None:
+        return _s(row.wall_ms, 0)
+    return f"{_s(row.wall_ms, 0)} ({' / '.join(_s(v, 0) for v in row.phases_ms)})"
+
+
 def render_rows(rows: Sequence[Measure]) -> str:
     lines = [HEADER]
     for row in rows:
         lines.append(
-            f"| {row.label} | {_s(row.seconds)} | {_target(row)} | {_s(row.event_seconds)} | "
-            f"{_s(row.running_s)} | {_s(row.wall_ms, 0)} | {row.items} | {row.status} |"
+            f"| {row.label} | {_s(row.seconds)} | {_target(row)} | {_events(row)} | "
+            f"{_wall(row)} | {row.items} | {row.status} |"
         )
     return "\n".join(lines)
 
