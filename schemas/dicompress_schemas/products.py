@@ -10,6 +10,9 @@ they follow any job. The items are:
 - `thumbnails`: key image, coronal and sagittal reformats, windowed, as PNG/WebP
   (`ImageRendered`); made by the renderer.
 - `snapshot`: a frontal volume rendering with CT presets (`ImageRendered`); made by the renderer.
+- `mini-ct`: a region of a series (slice range, pixel box, downsampling) as a derived series or
+  one multi-frame object (one `SliceEncoded` per slice or frame); made by the compressor, only
+  when a user asks.
 
 A product is identified by what it is made of: the hash of its parameters and of its source's
 version (`product_key`). Its job id and its S3 prefix derive from that key, so asking twice for
@@ -27,7 +30,7 @@ from enum import StrEnum
 from typing import Annotated, Final, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dicompress_schemas.envelope import Codec, DicomUid, EventBase, S3Uri, new_event_id, utc_now
 from dicompress_schemas.topics import Topics
@@ -39,6 +42,7 @@ class ProductKind(StrEnum):
     PREVIEW = "preview"
     THUMBNAILS = "thumbnails"
     SNAPSHOT = "snapshot"
+    MINI_CT = "mini-ct"  # a region of a series, asked for by a user (never made on upload)
 
 
 # What the process manager makes on upload when the tenant's policy says nothing else, and for
@@ -132,10 +136,52 @@ class SnapshotParams(_Params):
     bin_xy: Binning = 2
 
 
+class MiniCtFormat(StrEnum):
+    SERIES = "series"  # one single-frame object per slice, as the source
+    MULTIFRAME = "multiframe"  # one Legacy Converted Enhanced CT object
+
+
+class RoiBox(_Params):
+    """A pixel box of the source's slices: rows `row`..`row + rows - 1`, same for columns."""
+
+    row: int = Field(ge=0)
+    column: int = Field(ge=0)
+    rows: int = Field(ge=1)
+    columns: int = Field(ge=1)
+
+
+class MiniCtParams(_Params):
+    """A region of one series: slices `z_start`..`z_end` (indexes in anatomical order, both
+    included), cropped to `roi` (None: whole slices), downsampled `downsample` x `downsample`
+    in-plane (block means, like the preview), as a series or one multi-frame object, lossless by
+    default or lossy at `rate`. Millimetre requests are turned into these indexes by the API, so
+    one region has one identity however it was asked for."""
+
+    kind: Literal["mini-ct"] = "mini-ct"
+    z_start: int = Field(ge=0)
+    z_end: int = Field(ge=0)
+    roi: RoiBox | None = None
+    downsample: Binning = 1
+    format: MiniCtFormat = MiniCtFormat.SERIES
+    codec: Codec = Codec.J2K_LOSSLESS
+    rate: float | None = Field(default=None, gt=1, le=1000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MiniCtParams:
+        if self.z_end < self.z_start:
+            raise ValueError(f"z_end {self.z_end} is before z_start {self.z_start}")
+        if self.codec.lossless and self.rate is not None:
+            raise ValueError(f"codec {self.codec.value} is lossless: give no rate")
+        if not self.codec.lossless and self.rate is None:
+            raise ValueError(f"codec {self.codec.value} is lossy: a rate is required")
+        return self
+
+
 ProductParams = Annotated[
-    PreviewParams | ThumbnailParams | SnapshotParams, Field(discriminator="kind")
+    PreviewParams | ThumbnailParams | SnapshotParams | MiniCtParams, Field(discriminator="kind")
 ]
 
+# The products a policy may name for uploads, with the parameters they are made with then.
 DEFAULT_PARAMS: Final[dict[ProductKind, ProductParams]] = {
     ProductKind.PREVIEW: PreviewParams(),
     ProductKind.THUMBNAILS: ThumbnailParams(),
@@ -240,9 +286,14 @@ def image_key(prefix: str, view: ThumbnailView, preset: str, size: int, fmt: Ima
     return f"{prefix}{view.value}-{preset}-{size}.{fmt.value}"
 
 
+# Made by the compressor (encoded DICOM series); the renderer makes the images.
+COMPRESSOR_PRODUCTS: Final = frozenset({ProductKind.PREVIEW, ProductKind.MINI_CT})
+
+
 def request_topic(kind: ProductKind, topics: Topics) -> str:
-    """Where a product's request goes: the compressor makes previews, the renderer images."""
-    return topics.requests if kind is ProductKind.PREVIEW else topics.render_requests
+    """Where a product's request goes: the compressor makes DICOM products, the renderer
+    images."""
+    return topics.requests if kind in COMPRESSOR_PRODUCTS else topics.render_requests
 
 
 def product_request(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from dicompress_infra.settings import CommonSettings, NameList
-from dicompress_schemas.products import DEFAULT_PRODUCTS, ProductKind
+from dicompress_schemas.products import DEFAULT_PARAMS, DEFAULT_PRODUCTS, ProductKind
 
 
 class ProductsSettings(CommonSettings):
@@ -40,14 +40,23 @@ class ProductsSettings(CommonSettings):
     @field_validator("products_policy")
     @classmethod
     def _known_kinds(cls, value: list[str]) -> list[str]:
-        return [ProductKind(v).value for v in value]
+        return _upload_kinds(value)
 
     @field_validator("products_tenant_policies")
     @classmethod
     def _known_tenant_kinds(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        return {t: [ProductKind(v).value for v in kinds] for t, kinds in value.items()}
+        return {t: _upload_kinds(kinds) for t, kinds in value.items()}
 
     def policy(self, tenant: str) -> tuple[ProductKind, ...]:
         """What is made on upload for `tenant`."""
         kinds = self.products_tenant_policies.get(tenant, self.products_policy)
         return tuple(ProductKind(k) for k in kinds)
+
+
+def _upload_kinds(names: list[str]) -> list[str]:
+    """Products that can be made on upload (a Mini CT needs a region: only a user asks)."""
+    kinds = [ProductKind(name) for name in names]
+    other = [k.value for k in kinds if k not in DEFAULT_PARAMS]
+    if other:
+        raise ValueError(f"{other} cannot be made on upload; choose among {DEFAULT_PRODUCTS}")
+    return [k.value for k in kinds]

@@ -11,7 +11,7 @@ CREATE TABLE products (
     tenant              text NOT NULL,
     study_instance_uid  text NOT NULL,
     series_instance_uid text NOT NULL,
-    kind                text NOT NULL CHECK (kind IN ('preview', 'thumbnails', 'snapshot')),
+    kind                text NOT NULL CHECK (kind IN ('preview', 'thumbnails', 'snapshot', 'mini-ct')),
     params              jsonb NOT NULL,
     product_key         text NOT NULL,
     source_version      text NOT NULL,
