@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI
 
 from dicompress_api.presign import S3Presigner
+from dicompress_api.products.mini_ct import MiniCtService
 from dicompress_api.products.ports import ProductIndex, ProductPublisher
 from dicompress_api.products.problems import install_product_problems
 from dicompress_api.products.requesting import ProductService
@@ -26,7 +27,8 @@ class Products:
         self.service = ProductService(
             index, studies, publisher, presigner.url, presigner.expires_at
         )
-        self.routes = ProductRoutes(self.service, tenant_of_token)
+        self.mini_ct = MiniCtService(index, studies, publisher, presigner.url, presigner.expires_at)
+        self.routes = ProductRoutes(self.service, self.mini_ct, tenant_of_token)
 
     def install(self, app: FastAPI) -> None:
         app.state.products = self.routes

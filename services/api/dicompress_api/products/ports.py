@@ -14,7 +14,8 @@ class ProductIndex(Protocol):
     when Postgres is away."""
 
     async def products(self, tenant: str, study_uid: str) -> list[Mapping[str, Any]]:
-        """`products` rows of the study joined with their `jobs` row, newest first."""
+        """`products` rows of the study joined with their `jobs` row (state, counts, times,
+        error, artifact_uri and artifact_bytes), newest first."""
 
     async def images(self, job_ids: Sequence[uuid.UUID]) -> list[Mapping[str, Any]]:
         """`product_images` rows of these jobs, by job and item."""

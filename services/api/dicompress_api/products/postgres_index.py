@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 _PRODUCTS = """
 SELECT p.job_id, p.kind, p.series_instance_uid, p.params::text AS params, p.product_key,
        p.trigger, p.target_uri, p.requested_at, j.status, j.slices_total, j.slices_done,
-       j.slices_failed, j.started_at, j.finished_at, j.wall_ms, j.error_code, j.reason
+       j.slices_failed, j.started_at, j.finished_at, j.wall_ms, j.error_code, j.reason,
+       j.artifact_uri, j.artifact_bytes
 FROM products p JOIN jobs j ON j.job_id = p.job_id AND j.tenant = p.tenant
 WHERE p.tenant = $1 AND p.study_instance_uid = $2
 ORDER BY p.requested_at DESC, p.job_id
