@@ -12,6 +12,9 @@ from dicompress_api.audit import PostgresAudit, audit_router
 from dicompress_api.auth import tenant_dependency
 from dicompress_api.bodylimit import BodyLimit
 from dicompress_api.database import Database
+from dicompress_api.downloads.composition import Downloads
+from dicompress_api.downloads.objects import S3Chunks
+from dicompress_api.downloads.reading import ChunksOf
 from dicompress_api.files import files_router
 from dicompress_api.health import health_router
 from dicompress_api.idempotency import PostgresKeys
@@ -56,12 +59,14 @@ def create_app(
     studies: StudyIndex | None = None,
     products: ProductIndex | None = None,
     product_publisher: ProductPublisher | None = None,
+    object_chunks: ChunksOf | None = None,
 ) -> FastAPI:
     """Build the app. The lifespan starts and closes the adapters; neither start waits for its
     backend, so the app serves /healthz (and a failing /readyz) while Kafka or Postgres is away.
 
     Pass `publisher`/`store`/`sources`/`stats`/`keys`/`archives`/`studies`/`products`/
-    `product_publisher` to replace the Kafka, Postgres and S3 adapters (unit tests).
+    `product_publisher`/`object_chunks` to replace the Kafka, Postgres and S3 adapters (unit
+    tests).
     """
     kafka = KafkaPublisher(  # one producer for jobs, commands and uploads
         settings.kafka_bootstrap_servers,
@@ -112,6 +117,9 @@ def create_app(
         gate.tenant,
     )
     study_index = Studies(studies, gate.tenant, products_feature.service.of_study_uid)
+    downloads = Downloads(
+        studies, object_chunks or (lambda bucket: S3Chunks(s3, bucket)), gate.tenant
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -163,4 +171,5 @@ def create_app(
     uploads.install(app)
     study_index.install(app)
     products_feature.install(app)
+    downloads.install(app)
     return app
