@@ -1,5 +1,6 @@
 """`dicompress`: run the embedded stack (`up`), talk to it (`env`, `token`, `submit`, `watch`,
-`upload`), demo it (`demo`), or rebuild its progress projection from the log (`replay`)."""
+`upload`, `mini-ct`), demo it (`demo`), or rebuild its progress projection from the log
+(`replay`)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from dicompress_stack.config import (
     render_exports,
 )
 from dicompress_stack.errors import StackError
+from dicompress_stack.minict import add_mini_ct_command, run_mini_ct
 from dicompress_stack.stack import JWT_AUDIENCE, Stack, attach, raise_interrupt, start_stack
 from dicompress_stack.upload import add_upload_command, run_upload
 
@@ -97,7 +99,8 @@ def add_job_commands(commands: Any) -> None:
     )
     watch_cmd.add_argument("job_id", metavar="JOB_ID", type=uuid.UUID, help="the job's id")
     upload_cmd = add_upload_command(commands)
-    for command in (submit_cmd, watch_cmd, upload_cmd):
+    mini_ct_cmd = add_mini_ct_command(commands)
+    for command in (submit_cmd, watch_cmd, upload_cmd, mini_ct_cmd):
         command.add_argument(
             "--tenant",
             default="demo",
@@ -111,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "demo":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    quiet = args.command in ("env", "token", "submit", "watch", "upload")
+    quiet = args.command in ("env", "token", "submit", "watch", "upload", "mini-ct")
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -134,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return watch(config, args)
         if args.command == "upload":
             return upload(config, args)
+        if args.command == "mini-ct":
+            return run_mini_ct(*_job_access(config, args.tenant), args)
         return demo(config, rest)
     except (StackError, ClientError) as exc:
         print(f"dicompress {args.command}: {exc}", file=sys.stderr)
