@@ -36,6 +36,10 @@ def s3proxy_properties(port: int, basedir: Path, access_key: str, secret_key: st
     see `make_s3_client`), and always on the operations that require a checksum, such as
     DeleteObjects. Unknown headers are therefore ignored (checksums are not verified; signatures
     still are, over every signed header).
+
+    CORS is open to every origin: the web viewer (served by the API, another origin) reads
+    slices and images and sends upload parts by presigned URL, straight to S3. Every request
+    must still carry a valid signature, so an origin gains nothing it was not handed a URL for.
     """
     settings = {
         "s3proxy.endpoint": f"http://127.0.0.1:{port}",
@@ -43,6 +47,7 @@ def s3proxy_properties(port: int, basedir: Path, access_key: str, secret_key: st
         "s3proxy.identity": access_key,
         "s3proxy.credential": secret_key,
         "s3proxy.ignore-unknown-headers": "true",
+        "s3proxy.cors-allow-all": "true",
         "jclouds.provider": "filesystem-nio2",
         "jclouds.identity": access_key,
         "jclouds.credential": secret_key,
