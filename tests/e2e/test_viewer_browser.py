@@ -124,6 +124,8 @@ def test_viewer_resumes_after_the_notifier_dies_mid_job(
             page.wait_for_selector("body[data-ready=true]")
             assert "token" not in page.url  # taken from the fragment, then wiped
             page.wait_for_selector("#connection[data-state=live]")
+            page.click("nav a[href='#/jobs']")  # the page opens on the studies
+            page.wait_for_selector("body[data-view=jobs]")
 
             # no target: the page puts the ZIP under results/ beside the source's folder
             page.fill("input[name=source]", f"s3://{bucket}/{TENANT}/studies/ct-viewer/")
@@ -169,7 +171,7 @@ def test_viewer_resumes_after_the_notifier_dies_mid_job(
             assert figures["skipped"] == 0  # no seq missed across the restart
             assert figures["last-seq"] == SLICES + 2  # requested, started, slices, completed
             assert card.locator(".counts").inner_text() == f"{SLICES} of {SLICES} slices"
-            assert card.locator(".status").inner_text() == "completed"
+            assert card.locator(".status").inner_text() == "Completed"
 
             with page.expect_download(timeout=WAIT_MS) as download:
                 card.locator("a.download").click()

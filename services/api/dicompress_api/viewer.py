@@ -1,5 +1,6 @@
 """The web viewer: a static page at /viewer/ (plain HTML, CSS and JS, no build step, no CDN) and
-/viewer/config.json, which tells the page where the notifier's WebSocket listens.
+/viewer/config.json, which tells the page where the notifier's WebSocket listens. The page
+decodes JPEG 2000 itself with a vendored WebAssembly build of OpenJPEG (static/viewer/vendor/).
 
 The page authenticates every call itself (a bearer token from the URL fragment or a pasted one),
 so these routes are public: they serve no data, only the page.
@@ -22,30 +23,36 @@ _MEDIA_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".wasm": "application/wasm",  # WebAssembly.instantiateStreaming insists on this type
 }
+# Where AWS serves presigned URLs when no S3 endpoint is configured.
+_AWS_S3 = "https://*.amazonaws.com"
 
 
 def load_assets(directory: Path = STATIC_DIR) -> dict[str, tuple[bytes, str]]:
-    """Every servable file of the page by name, read once: the page is a handful of small
+    """Every servable file of the page by its path under `directory` ("viewer.js",
+    "vendor/openjpeg/openjpegwasm_decode.wasm"), read once: the page is a handful of small
     files, and a fixed table leaves no path for a request to escape through."""
     return {
-        path.name: (path.read_bytes(), _MEDIA_TYPES[path.suffix])
-        for path in sorted(directory.iterdir())
+        path.relative_to(directory).as_posix(): (path.read_bytes(), _MEDIA_TYPES[path.suffix])
+        for path in sorted(directory.rglob("*"))
         if path.is_file() and path.suffix in _MEDIA_TYPES
     }
 
 
 def content_security_policy(settings: ApiSettings) -> str:
-    """Only our own scripts run; the page talks to the API, the notifier and (following a
-    download redirect) S3, and cannot be framed."""
-    connect = ["'self'", _origin(settings.api_viewer_notifier_url)]
-    if settings.s3_endpoint_url:
-        connect.append(_origin(settings.s3_endpoint_url))
+    """Only our own scripts run (and compile our own WebAssembly decoder: 'wasm-unsafe-eval'
+    allows WebAssembly and nothing else); the page talks to the API, the notifier and S3
+    (presigned slices, images and upload parts), and cannot be framed."""
+    s3 = _origin(settings.s3_endpoint_url) if settings.s3_endpoint_url else _AWS_S3
+    connect = ["'self'", _origin(settings.api_viewer_notifier_url), s3]
     return "; ".join(
         [
             "default-src 'self'",
+            "script-src 'self' 'wasm-unsafe-eval'",
+            "worker-src 'self'",
             f"connect-src {' '.join(connect)}",
-            "img-src 'self' data:",
+            f"img-src 'self' data: blob: {s3}",
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'none'",
@@ -92,7 +99,7 @@ def viewer_router(settings: ApiSettings, directory: Path = STATIC_DIR) -> APIRou
     async def viewer_config() -> JSONResponse:
         return JSONResponse(config, headers=headers)
 
-    @router.get("/{name}")
+    @router.get("/{name:path}")
     async def viewer_asset(name: str) -> Response:
         return asset(name)
 

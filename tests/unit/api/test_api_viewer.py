@@ -40,8 +40,11 @@ async def test_the_page_and_its_scripts_are_served_with_a_strict_policy(
     assert "default-src 'self'" in policy
     assert "connect-src 'self' ws://notify.example:9000 http://s3.example:9001" in policy
     assert "frame-ancestors 'none'" in policy
+    # the decoder is WebAssembly: compiled under 'wasm-unsafe-eval', which allows nothing else
+    assert "script-src 'self' 'wasm-unsafe-eval'" in policy
+    assert "img-src 'self' data: blob: http://s3.example:9001" in policy  # presigned images
     assert page.headers["referrer-policy"] == "no-referrer"
-    for name in ("viewer.js", "feed.js", "jobstate.js"):
+    for name in ("viewer.js", "feed.js", "jobstate.js", "dicom.js", "decode-worker.js"):
         script = await viewer.get(f"/viewer/{name}")
         assert script.status_code == 200, name
         assert script.headers["content-type"].startswith("text/javascript")
@@ -73,3 +76,26 @@ def test_every_page_file_the_html_links_exists() -> None:
         assert Path(STATIC_DIR / name).is_file()
     # the page loads nothing from elsewhere: it works offline
     assert "http" not in html
+
+
+async def test_the_vendored_decoder_is_served_with_its_webassembly_type(
+    viewer: httpx.AsyncClient,
+) -> None:
+    glue = await viewer.get("/viewer/vendor/openjpeg/openjpegwasm_decode.js")
+    assert glue.status_code == 200
+    assert glue.headers["content-type"].startswith("text/javascript")
+    wasm = await viewer.get("/viewer/vendor/openjpeg/openjpegwasm_decode.wasm")
+    assert wasm.status_code == 200
+    assert wasm.headers["content-type"] == "application/wasm"  # instantiateStreaming needs it
+    assert wasm.content[:4] == b"\0asm"
+    # its version and licence are recorded beside it
+    note = (STATIC_DIR / "vendor" / "openjpeg" / "VENDORED.md").read_text()
+    assert "1.3.6" in note
+    assert "MIT" in note
+    assert "BSD" in note
+
+
+async def test_no_path_escapes_the_static_folder(viewer: httpx.AsyncClient) -> None:
+    for name in ("vendor/../../viewer.py", "vendor/openjpeg/VENDORED.md", "vendor/"):
+        response = await viewer.get(f"/viewer/{name}")
+        assert response.status_code == 404, name

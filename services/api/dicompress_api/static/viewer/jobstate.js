@@ -22,6 +22,7 @@ export function newJob(jobId) {
     codestream: 0, // their estimated codestream bytes (bytes_in / ratio)
     ratio: null, // the job's own figure, once it has one
     reason: null,
+    errorCode: null, // the stable cause of a failure (JobFailed.error_code)
     // debugging counters, shown as data- attributes: each must stay 0 but `applied`
     applied: 0, // event frames applied
     duplicates: 0, // event frames dropped because their seq was already applied
@@ -89,6 +90,7 @@ function applyEvent(job, seq, event) {
     case "JobFailed":
       job.status = "failed";
       job.reason = event.reason;
+      job.errorCode = event.error_code ?? null;
       break;
     case "JobCancelled":
       job.status = "cancelled";
@@ -152,6 +154,7 @@ export function jobFromView(view) {
   job.unnamedFailed = view.slicesFailed ?? 0;
   job.ratio = view.ratio ?? null;
   job.reason = view.reason ?? null;
+  job.errorCode = view.errorCode ?? null;
   const started = Date.parse(view.timestamps?.startedAt ?? "");
   const finished = Date.parse(view.timestamps?.finishedAt ?? "");
   if (!Number.isNaN(started) && !Number.isNaN(finished)) {

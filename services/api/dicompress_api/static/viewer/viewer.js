@@ -1,21 +1,19 @@
-// The viewer page: the token, the submit form, the job list, and one live card per job.
-// Every text from the server goes in through textContent, never as HTML.
+// The viewer page's composition root: the token, the notifier connection, and the three views
+// (studies, a series in the slice viewer, jobs), chosen by the address's hash:
+// #/studies, #/study/{id}/series/{uid}, #/jobs.
 
-import { LiveFeed } from "./feed.js";
-import {
-  TERMINAL_STATUSES, applyFrame, applySliceList, jobFromView, newJob, summary,
-} from "./jobstate.js";
+import { setToken } from "./api.js";
+import { initJobs, resetJobs } from "./jobs.js";
+import { LiveHub } from "./live.js";
+import { closeSeries, initSliceView, openSeries } from "./sliceview.js";
+import { loadStudies, stopPolling } from "./studies.js";
+import { initUpload } from "./upload.js";
 
 const TOKEN_KEY = "dicompress.token";
-const LINK_FRESH_MS = 60_000; // presigned links last minutes: renew an older one on click
 const $ = (id) => document.getElementById(id);
-
-const entries = new Map(); // jobId -> { job, card, cells, link, linkAt, refreshing }
-let token = null;
-let feed = null;
+const hub = new LiveHub();
 let notifierUrl = null;
-
-// --- token ---------------------------------------------------------------------------------
+let token = null;
 
 /** The token from `#token=...` (then kept in sessionStorage and wiped from the address bar). */
 function takeToken() {
@@ -29,285 +27,44 @@ function takeToken() {
 
 function useToken(value) {
   token = value;
+  setToken(value);
   say("auth-message", token ? "token set (kept for this tab only)" : "no token: paste one");
-  feed?.stop();
-  feed = null;
-  entries.clear(); // another token may be another tenant: show none of the previous one's jobs
-  $("job-list").replaceChildren();
-  if (!token) return;
-  feed = new LiveFeed({
-    url: notifierUrl,
-    token,
-    sinceOf: (jobId) => entries.get(jobId)?.job.lastSeq ?? -1,
-    onFrame,
-    onState: showConnection,
-  });
-  feed.start();
-  loadJobs();
+  $("auth").open = !token;
+  hub.stop();
+  if (token) hub.start(notifierUrl, token, showConnection);
+  resetJobs();
+  route();
 }
 
 function showConnection(state, detail) {
   const pill = $("connection");
   pill.dataset.state = state;
   pill.textContent = detail ? `${state}: ${detail}` : state;
-  document.body.dataset.reconnects = String(feed?.reconnects ?? 0);
+  document.body.dataset.reconnects = String(hub.reconnects);
 }
 
-// --- API -----------------------------------------------------------------------------------
-
-class ApiError extends Error {
-  constructor(status, message) {
-    super(message);
-    this.status = status;
+/** Show the view the hash names. */
+function route() {
+  const hash = location.hash || "#/studies";
+  const series = /^#\/study\/([0-9a-f-]{36})\/series\/([0-9.]+)$/.exec(hash);
+  const name = series ? "series" : hash === "#/jobs" ? "jobs" : "studies";
+  for (const view of ["studies", "series", "jobs"]) $(`${view}-view`).hidden = view !== name;
+  for (const link of document.querySelectorAll("nav a")) {
+    link.toggleAttribute("aria-current", link.getAttribute("href") === `#/${name}`);
   }
+  document.body.dataset.view = name;
+  if (name !== "series") closeSeries();
+  if (name !== "studies") stopPolling();
+  if (!token) return;
+  if (name === "studies") loadStudies();
+  if (name === "series") openSeries(series[1], series[2]);
 }
 
-async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${token}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, problemText(response.status, data));
-  return data;
-}
-
-/** One line from a problem document (RFC 9457), naming the rejected fields of a 422. */
-function problemText(status, problem) {
-  if (status === 401) return "the token was refused: paste a valid one";
-  if (problem?.detail) return problem.detail;
-  const fields = (problem?.errors ?? []).map((e) => `${e.field}: ${e.detail}`);
-  return fields.length ? fields.join("; ") : `HTTP ${status}`;
-}
-
-// --- jobs ----------------------------------------------------------------------------------
-
-async function loadJobs() {
-  try {
-    const page = await api("GET", "/jobs?limit=20");
-    for (const view of page.items) { // newest first, below any job submitted from this page
-      if (entries.has(view.jobId)) continue;
-      const live = !TERMINAL_STATUSES.has(view.status);
-      const job = live ? newJob(view.jobId) : jobFromView(view);
-      const entry = addEntry(job, describe(view.sourceUri, view.codec, view.compressionRate), false);
-      if (live) feed.watch(view.jobId);
-      else if (view.status === "completed") showDownload(entry);
-      if (!live && entry.job.total) refreshSlices(entry); // light the grid of a finished job
-    }
-    say("jobs-message", page.items.length ? "" : "no job yet");
-  } catch (error) {
-    say("jobs-message", error.message, true);
-  }
-}
-
-async function submitJob(form) {
-  const data = new FormData(form);
-  const source = data.get("source").trim();
-  const body = { s3SourceUri: source, s3TargetUri: data.get("target").trim() || defaultTarget(source) };
-  if (data.get("rate")) body.compressionRate = Number(data.get("rate"));
-  if (data.get("codec")) body.codec = data.get("codec");
-  if (data.get("anonymize")) body.anonymize = true;
-  try {
-    const accepted = await api("POST", "/jobs", body);
-    say("submit-message", `job ${accepted.jobId} queued; the ZIP will be ${accepted.artifactUri}`);
-    const { codec, compressionRate } = accepted.options ?? {};
-    addEntry(newJob(accepted.jobId), describe(source, codec, compressionRate), true);
-    feed.watch(accepted.jobId);
-  } catch (error) {
-    say("submit-message", error.message, true);
-  }
-}
-
-/** "s3://… · j2k-lossy · rate 10": what a card says the job does. */
-function describe(source, codec, rate) {
-  return [source, codec, rate ? `rate ${rate}` : null].filter(Boolean).join(" · ");
-}
-
-/** results/ beside the source: under its bucket's first folder (the tenant's own prefix). */
-function defaultTarget(source) {
-  const match = /^s3:\/\/([^/]+)\/(?:([^/]+)\/)?/.exec(source);
-  if (!match) return "";
-  return match[2] ? `s3://${match[1]}/${match[2]}/results/` : `s3://${match[1]}/results/`;
-}
-
-function addEntry(job, description, onTop) {
-  const card = $("job-card").content.firstElementChild.cloneNode(true);
-  card.dataset.jobId = job.jobId;
-  card.querySelector(".job-id").textContent = job.jobId;
-  card.querySelector(".source").textContent = description ?? "";
-  const entry = { job, card, cells: [], link: null, linkAt: 0, refreshing: false };
-  card.querySelector(".cancel").addEventListener("click", () => cancelJob(entry));
-  card.querySelector(".download").addEventListener("click", (event) => renewLink(entry, event));
-  entries.set(job.jobId, entry);
-  if (onTop) $("job-list").prepend(card);
-  else $("job-list").append(card);
-  say("jobs-message", "");
-  render(entry);
-  return entry;
-}
-
-function onFrame(frame) {
-  const entry = entries.get(frame.job_id);
-  if (!entry) return;
-  if (frame.op === "error") {
-    say(entry.card.querySelector(".reason"), `${frame.code}: ${frame.message}`, true);
-    if (frame.code === "not-found") feed.forget(frame.job_id);
-    return;
-  }
-  if (!applyFrame(entry.job, frame)) return;
-  if (entry.job.needsSlices) refreshSlices(entry);
-  if (TERMINAL_STATUSES.has(entry.job.status)) {
-    feed.forget(entry.job.jobId);
-    if (entry.job.status === "completed") showDownload(entry);
-  }
-  render(entry);
-}
-
-/** After a snapshot (which counts slices without naming them), name them from the API. */
-async function refreshSlices(entry) {
-  if (entry.refreshing) return;
-  entry.refreshing = true;
-  try {
-    const list = await api("GET", `/jobs/${entry.job.jobId}/slices`);
-    applySliceList(entry.job, list.slices);
-    render(entry);
-  } catch (error) {
-    say(entry.card.querySelector(".reason"), error.message, true);
-  } finally {
-    entry.refreshing = false;
-  }
-}
-
-async function cancelJob(entry) {
-  const button = entry.card.querySelector(".cancel");
-  button.disabled = true;
-  try {
-    await api("POST", `/jobs/${entry.job.jobId}/cancel`, { reason: "cancelled from the viewer" });
-    say(entry.card.querySelector(".reason"), "cancel requested");
-  } catch (error) {
-    say(entry.card.querySelector(".reason"), error.message, true);
-    button.disabled = false;
-  }
-}
-
-// --- download ------------------------------------------------------------------------------
-
-/**
- * A link to the job's ZIP. GET /jobs/{id}/download?format=json answers {url} (a presigned
- * URL); an API that only redirects makes fetch follow to the ZIP itself, which becomes a blob
- * link. 409 means the projection has not caught up with the completion yet: ask again.
- */
-async function downloadLink(jobId) {
-  const headers = { Authorization: `Bearer ${token}` };
-  for (let attempt = 1; attempt <= 20; attempt += 1) {
-    const response = await fetch(`/jobs/${jobId}/download?format=json`, { headers });
-    if (response.status === 409) {
-      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-      continue;
-    }
-    if (!response.ok) {
-      throw new ApiError(response.status, problemText(response.status, await response.json().catch(() => null)));
-    }
-    if ((response.headers.get("Content-Type") ?? "").includes("json")) {
-      const body = await response.json();
-      if (typeof body?.url === "string") return body.url;
-    }
-    return URL.createObjectURL(await response.blob());
-  }
-  throw new ApiError(409, "the job completed but its ZIP is not downloadable yet; reload later");
-}
-
-async function showDownload(entry) {
-  try {
-    entry.link = await downloadLink(entry.job.jobId);
-    entry.linkAt = Date.now();
-    render(entry);
-  } catch (error) {
-    say(entry.card.querySelector(".reason"), error.message, true);
-  }
-}
-
-function renewLink(entry, event) {
-  if (entry.link?.startsWith("blob:") || Date.now() - entry.linkAt < LINK_FRESH_MS) return;
-  event.preventDefault();
-  downloadLink(entry.job.jobId).then((url) => {
-    entry.link = url;
-    entry.linkAt = Date.now();
-    render(entry);
-    location.assign(url);
-  }, (error) => say(entry.card.querySelector(".reason"), error.message, true));
-}
-
-// --- rendering -----------------------------------------------------------------------------
-
-function render(entry) {
-  const { job, card } = entry;
-  const figures = summary(job);
-  const total = figures.total ?? "?";
-  const failed = figures.failed ? `, ${figures.failed} failed` : "";
-  text(card, ".status", job.status);
-  card.querySelector(".status").dataset.state = job.status;
-  text(card, ".counts", `${figures.done} of ${total} slices${failed}`);
-  text(card, ".speed", figures.rate === null ? "–" : `${figures.rate.toFixed(1)} slices/s`);
-  text(card, ".eta", figures.eta === null ? "–" : `${Math.ceil(figures.eta)} s`);
-  text(card, ".ratio", figures.ratio ? `${figures.ratio.toFixed(1)}:1` : "–");
-  card.querySelector(".bar").value = figures.share;
-  const lit = renderGrid(entry);
-  card.querySelector(".cancel").hidden = figures.finished;
-  if (figures.finished && job.reason) say(card.querySelector(".reason"), job.reason, job.status === "failed");
-  const download = card.querySelector(".download");
-  download.hidden = !entry.link;
-  if (entry.link) download.href = entry.link;
-  Object.assign(card.dataset, {
-    status: job.status,
-    lastSeq: job.lastSeq,
-    applied: job.applied,
-    duplicates: job.duplicates,
-    skipped: job.skipped,
-    relit: job.relit,
-    gaps: job.gaps,
-    lit,
-    done: figures.done,
-    total: figures.total ?? "",
-  });
-}
-
-/** One cell per slice; returns how many are lit as encoded. */
-function renderGrid(entry) {
-  const { job, cells } = entry;
-  const grid = entry.card.querySelector(".grid");
-  while (job.total !== null && cells.length < job.total) {
-    const cell = document.createElement("span");
-    cell.className = "cell";
-    cell.title = `slice ${cells.length}`;
-    cells.push(cell);
-    grid.append(cell);
-  }
-  let lit = 0;
-  cells.forEach((cell, index) => {
-    const state = job.ok.has(index) ? "ok" : job.failed.has(index) ? "failed" : "";
-    if (state === "ok") lit += 1;
-    if (cell.dataset.state !== state) {
-      cell.dataset.state = state;
-      cell.className = state ? `cell ${state}` : "cell";
-    }
-  });
-  return lit;
-}
-
-function text(root, selector, value) {
-  const element = root.querySelector(selector);
-  if (element.textContent !== value) element.textContent = value;
-}
-
-function say(target, message, isError = false) {
-  const element = typeof target === "string" ? $(target) : target;
+function say(id, message, isError = false) {
+  const element = $(id);
   element.textContent = message;
   element.classList.toggle("error", isError);
 }
-
-// --- start ---------------------------------------------------------------------------------
 
 async function main() {
   $("token-form").addEventListener("submit", (event) => {
@@ -321,16 +78,11 @@ async function main() {
     sessionStorage.removeItem(TOKEN_KEY);
     useToken(null);
   });
-  $("submit-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    if (!token) say("submit-message", "set a token first", true);
-    else submitJob(event.target);
-  });
-  $("refresh-jobs").addEventListener("click", () => token && loadJobs());
-  const form = $("submit-form");
-  form.codec.addEventListener("change", () => { // a lossless codec takes no rate
-    form.rate.disabled = form.codec.value.endsWith("lossless");
-  });
+  $("refresh-studies").addEventListener("click", () => token && loadStudies());
+  initJobs(hub);
+  initSliceView(hub);
+  initUpload(() => token && location.hash !== "#/jobs" && loadStudies());
+  window.addEventListener("hashchange", route);
   const config = await (await fetch("config.json")).json();
   notifierUrl = config.notifierUrl;
   useToken(takeToken());
