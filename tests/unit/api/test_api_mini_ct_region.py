@@ -174,19 +174,21 @@ def test_what_is_not_in_the_series_is_refused_with_the_valid_range(
     assert detail in str(refused.value)
 
 
-def test_a_series_without_one_regular_stack_has_no_region() -> None:
-    geometry, facts = _oblique(4)
+def test_a_region_is_one_stack_of_slices_with_geometry() -> None:
     flat = _series([ORIGIN, ORIGIN], row=ROW, column=ROW)  # no plane: no geometry at all
     with pytest.raises(NotARegionSource, match="no position"):
         region_of(MiniCtRequest(), *flat)
-    mixed = _series(
-        [_add((1, ORIGIN), (k * GAP, NORMAL)) for k in range(3)], row=ROW, column=COLUMN
+    # three oblique slices and an axial localizer between the first two along their normal
+    stack = _series([_add((1, ORIGIN), (k * GAP, NORMAL)) for k in range(3)])
+    localizer = _series(
+        [_add((1, ORIGIN), (GAP / 2, NORMAL))], row=(1.0, 0.0, 0.0), column=(0.0, 1.0, 0.0)
     )
-    other = _series([ORIGIN], row=(1.0, 0.0, 0.0), column=(0.0, 1.0, 0.0))
-    merged = series_geometry([s.instance for s in (*mixed[0].slices, *other[0].slices)])
-    with pytest.raises(NotARegionSource, match="mixes image orientations"):
-        region_of(MiniCtRequest(), merged, pixel_facts(merged.slices))
-    assert region_of(MiniCtRequest(), geometry, facts).z_end == 3
+    merged = series_geometry([s.instance for s in (*stack[0].slices, *localizer[0].slices)])
+    facts = pixel_facts(merged.slices)
+    with pytest.raises(RegionRefused, match="slice 1 is in another plane"):
+        region_of(MiniCtRequest(), merged, facts)
+    after = region_of(MiniCtRequest(z_start=2), merged, facts)
+    assert (after.z_start, after.z_end) == (2, 3)  # slices 1 and 2 of the stack
 
 
 def test_a_request_names_its_region_one_way() -> None:

@@ -2,8 +2,10 @@
 
 Slice indexes count the series' slices in anatomical order (`studies.summary.series_geometry`,
 the order GET /studies/{id}/series/{uid} lists and the compressor lays slices out in), so index
-i is the i-th `slices` entry there. Millimetres along the slice normal select the slices whose
-position lies in [zStart, zEnd] (within `Z_TOLERANCE_MM`).
+i is the i-th `slices` entry there (images without a position come last there and are never
+part of a region). Millimetres along the slice normal select the slices whose position lies in
+[zStart, zEnd] (within `Z_TOLERANCE_MM`). A region is one volume: a range holding an image in
+another plane (a localizer stored in the series) is refused, a range beside it is not.
 
 A box in millimetres (`MillimetreBox`) is turned into pixels on one slice: the one of the range
 nearest its centre along the normal. For an axial or oblique stack every slice has the same
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 
 from dicompress_api.errors import ApiError
 from dicompress_api.products.mini_ct_models import MiniCtRequest, PixelBox
-from dicompress_api.studies.summary import PixelFacts, SeriesGeometry
+from dicompress_api.studies.summary import ORIENTATION_TOLERANCE, PixelFacts, SeriesGeometry
 from dicompress_schemas.geometry import Orientation, Vector, slice_normal
 from dicompress_schemas.products import RoiBox
 
@@ -52,6 +54,7 @@ class Region:
 class _Stack:
     positions: tuple[float, ...]  # along the normal, ascending
     origins: tuple[Vector, ...]  # ImagePositionPatient of each slice
+    in_plane: tuple[bool, ...]  # whether each slice has the series' orientation
     orientation: Orientation
     rows: int
     columns: int
@@ -72,6 +75,12 @@ def region_of(request: MiniCtRequest, geometry: SeriesGeometry, facts: PixelFact
         z_start, z_end = _z_by_index(request, stack)
     else:
         z_start, z_end = _z_by_mm(request, stack)
+    other = [i for i in range(z_start, z_end + 1) if not stack.in_plane[i]]
+    if other:
+        raise RegionRefused(
+            f"slice {other[0]} is in another plane than the series (a localizer?): a region is "
+            f"one volume, so give a range without it: valid {stack.z_range()}"
+        )
     roi: RoiBox | None = None
     if request.roi is not None:
         roi = _pixel_roi(request.roi, stack, "roi")
@@ -83,28 +92,22 @@ def region_of(request: MiniCtRequest, geometry: SeriesGeometry, facts: PixelFact
 
 
 def _stack(geometry: SeriesGeometry, facts: PixelFacts) -> _Stack:
+    # Images without geometry are listed after the others: the slices with one keep indexes
+    # 0..n-1 here, in the series listing and in the compressor's layout alike.
     placed = [s for s in geometry.slices if s.position is not None]
     if geometry.orientation is None or not placed:
         raise NotARegionSource("the series' images have no position: a region needs geometry")
-    if geometry.without_geometry:
-        raise NotARegionSource(
-            f"{geometry.without_geometry} image(s) of the series have no position or "
-            "orientation: its slices have no anatomical order to take a range of"
-        )
-    if not geometry.orientation_uniform:
-        raise NotARegionSource(
-            "the series mixes image orientations (a localizer in it?): a region needs one stack"
-        )
     if facts.multi_frame or facts.rows is None or facts.columns is None:
         raise NotARegionSource(
             "the series is stored as multi-frame objects or without a common size: a Mini CT is "
             "taken from single-frame slices of one size"
         )
     # placed slices are those with geometry (position and orientation)
-    origins = tuple(g[0] for s in placed if (g := s.instance.geometry) is not None)
+    geometries = [g for s in placed if (g := s.instance.geometry) is not None]
     return _Stack(
         positions=tuple(s.position for s in placed if s.position is not None),
-        origins=origins,
+        origins=tuple(g[0] for g in geometries),
+        in_plane=tuple(_same_plane(g[1], geometry.orientation) for g in geometries),
         orientation=geometry.orientation,
         rows=facts.rows,
         columns=facts.columns,
@@ -207,6 +210,10 @@ def _downsampled(roi: RoiBox | None, stack: _Stack, factor: int) -> None:
             f"a region of {columns} x {rows} pixels downsampled {factor} x {factor} is empty: "
             f"give a box of at least {factor} x {factor} pixels or a smaller downsample"
         )
+
+
+def _same_plane(a: Orientation, b: Orientation) -> bool:
+    return all(abs(x - y) <= ORIENTATION_TOLERANCE for x, y in zip(a, b, strict=True))
 
 
 def _axes(orientation: Orientation) -> tuple[Vector, Vector, Vector]:
