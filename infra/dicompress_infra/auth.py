@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
 
+from dicompress_schemas.envelope import InvalidTenant, tenant_name
+
 if TYPE_CHECKING:
     from dicompress_infra.settings import CommonSettings
 
@@ -34,7 +36,7 @@ TENANT_CLAIM = "tenant"
 
 
 class AuthError(Exception):
-    """The token is missing, malformed, expired, or carries no tenant."""
+    """The token is missing, malformed, expired, or carries no valid tenant."""
 
 
 def issue_token(secret: str, tenant: str, audience: str, ttl_s: int = 12 * 3600) -> str:
@@ -62,7 +64,8 @@ class TokenVerifier(Protocol):
 
 
 class _ClaimsCheck:
-    """The checks both algorithms share: audience, expiry, issuer, a non-empty tenant."""
+    """The checks both algorithms share: audience, expiry, issuer, a tenant named by the
+    contract's rule (`dicompress_schemas.envelope.tenant_name`)."""
 
     def __init__(
         self, audience: str, issuer: str | None, tenant_claim: str, leeway_s: float
@@ -87,9 +90,15 @@ class _ClaimsCheck:
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from exc
         tenant = claims.get(self._tenant_claim)
-        if not isinstance(tenant, str) or not tenant:
+        if tenant is None or tenant == "":
             raise AuthError("token carries no tenant")
-        return tenant
+        try:
+            # the contract's one rule, so the API and the notifier refuse the same names
+            return tenant_name(tenant)
+        except InvalidTenant as exc:
+            raise AuthError(
+                f"the token's '{self._tenant_claim}' claim is not valid: {exc}"
+            ) from exc
 
 
 class HmacVerifier:

@@ -12,13 +12,17 @@ import boto3
 from botocore.config import Config
 from obstore.store import S3Store
 
+from dicompress_schemas.envelope import BUCKET_PATTERN
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from obstore.store import S3Config
 
     from dicompress_infra.settings import CommonSettings
 
-_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
+# The contract's bucket rule; `fullmatch` with DOTALL, so a trailing newline is part of the key
+# (and refused there), never silently dropped as `$` would.
+_URI = re.compile(rf"s3://(?P<bucket>{BUCKET_PATTERN})(?:/(?P<key>.*))?", re.DOTALL)
 
 
 class S3UriError(ValueError):
@@ -27,18 +31,22 @@ class S3UriError(ValueError):
 
 @dataclass(frozen=True)
 class S3Uri:
-    """`s3://bucket/key-or-prefix`, with no '..', '.' or empty segments and no control chars."""
+    """`s3://bucket/key-or-prefix`, with no '..', '.' or empty segments and no control chars.
+
+    Narrower than the contract's `S3Uri` (it also refuses those segments), never wider.
+    """
 
     bucket: str
     key: str
 
     @classmethod
     def parse(cls, uri: str) -> S3Uri:
-        match = _URI.match(uri)
+        match = _URI.fullmatch(uri)
         if match is None:
             raise S3UriError(f"{uri!r} is not of the form s3://bucket/prefix")
         key = match["key"] or ""
-        if any(ord(c) < 32 or c == "\\" for c in key):
+        # the contract's S3Uri refuses these too: whatever parses here is a valid event field
+        if any(ord(c) < 32 or c in "\x7f\\" for c in key):
             raise S3UriError(f"{uri!r} has control characters or backslashes")
         segments = key.rstrip("/").split("/") if key.rstrip("/") else []
         if any(s in ("", ".", "..") for s in segments):

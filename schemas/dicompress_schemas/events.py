@@ -20,6 +20,7 @@ from dicompress_schemas.envelope import (
     Codec,
     Envelope,
     EventBase,
+    OutputFilename,
     S3Uri,
     Tenant,
     new_event_id,
@@ -30,6 +31,7 @@ from dicompress_schemas.products import ImageRendered, ProductRequested
 __all__ = [
     "EVENT_TYPES",
     "Codec",
+    "CompressionRate",
     "CompressionRequested",
     "Envelope",
     "Event",
@@ -39,7 +41,9 @@ __all__ = [
     "JobCompleted",
     "JobFailed",
     "JobStarted",
+    "OutputFilename",
     "ProductRequested",
+    "PsnrFloor",
     "S3Uri",
     "SliceEncoded",
     "SliceFailed",
@@ -50,6 +54,11 @@ __all__ = [
 ]
 
 
+# Field types a request shares with its event (the API's request model uses these very ones).
+CompressionRate = Annotated[float, Field(gt=1, le=1000)]
+PsnrFloor = Annotated[float, Field(gt=0, le=200)]
+
+
 class CompressionRequested(EventBase):
     """A tenant asked for a series to be compressed (published by the API)."""
 
@@ -57,23 +66,19 @@ class CompressionRequested(EventBase):
     version: Literal[1] = 1
     source_uri: S3Uri = Field(description="S3 prefix holding the DICOM slices")
     target_uri: S3Uri = Field(description="S3 prefix the ZIP artifact is written under")
-    compression_rate: float | None = Field(
+    compression_rate: CompressionRate | None = Field(
         default=None,
-        gt=1,
-        le=1000,
         description="Original pixel bytes / codestream bytes, as gdcmconv means it; "
         "required by lossy codecs, absent for lossless ones",
     )
     codec: Codec = Codec.J2K_LOSSY
     anonymize: bool = False
-    output_filename: str | None = Field(
+    output_filename: OutputFilename | None = Field(
         default=None, description="ZIP file name under target_uri; default from the naming rules"
     )
     overwrite_existing: bool = False
-    min_psnr: float | None = Field(
+    min_psnr: PsnrFloor | None = Field(
         default=None,
-        gt=0,
-        le=200,
         description="Quality floor in dB: a lossy slice below it fails instead of shipping",
     )
     include_non_image: bool = Field(

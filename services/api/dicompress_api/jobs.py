@@ -64,6 +64,7 @@ _SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": JobAccepted, "description": "A retry: the job of the same Idempotency-Key"},
     401: _PROBLEM,
     403: _PROBLEM,
+    404: _PROBLEM,  # a studyId (or seriesUid) the tenant does not have
     409: _PROBLEM,
     413: _PROBLEM,
     422: _PROBLEM,

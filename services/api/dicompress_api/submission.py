@@ -13,12 +13,19 @@ from pydantic_core import PydanticCustomError
 
 from dicompress_api.camel import CAMEL
 from dicompress_api.errors import FieldProblem, ForbiddenLocation, InvalidRequest
-from dicompress_api.naming import UnsafeFilename, output_filename, planned_artifact
+from dicompress_api.naming import planned_artifact
 from dicompress_api.settings import ApiSettings
 from dicompress_api.sources import SourceInfo
 from dicompress_api.tenancy import TenantRules
 from dicompress_infra.s3 import S3Uri, S3UriError
 from dicompress_schemas import Codec, CompressionRequested, new_event_id
+from dicompress_schemas.envelope import DicomUid, InvalidFilename, OutputFilename, zip_filename
+from dicompress_schemas.envelope import S3Uri as S3UriText
+from dicompress_schemas.events import CompressionRate, PsnrFloor
+
+# The contract's field types (S3UriText, DicomUid, CompressionRate...) throughout, so a body that
+# validates here makes a valid CompressionRequested; the API's own checks (`S3Uri.parse`, the
+# locations) only narrow them.
 
 
 class JobRequest(BaseModel):
@@ -28,10 +35,8 @@ class JobRequest(BaseModel):
         alias_generator=to_camel, extra="forbid", strict=True, frozen=True, allow_inf_nan=False
     )
 
-    s3_source_uri: str | None = Field(
-        default=None,
-        max_length=2048,
-        description="S3 prefix holding the DICOM slices; give this or `studyId`",
+    s3_source_uri: S3UriText | None = Field(
+        default=None, description="S3 prefix holding the DICOM slices; give this or `studyId`"
     )
     # strict=False: the JSON string names the UUID (strict mode wants a UUID object).
     study_id: Annotated[uuid.UUID | None, Field(strict=False)] = Field(
@@ -39,17 +44,13 @@ class JobRequest(BaseModel):
         description="An indexed study (`id` of GET /studies) as the source instead of a prefix: "
         "its series, each in anatomical order",
     )
-    series_uid: str | None = Field(
+    series_uid: DicomUid | None = Field(
         default=None,
-        pattern=r"^[0-9]+(\.[0-9]+)*$",
-        max_length=64,
         description="With `studyId`: only this series (SeriesInstanceUID) of the study",
     )
-    s3_target_uri: str = Field(max_length=2048, description="S3 prefix the ZIP is written under")
-    compression_rate: float | None = Field(
+    s3_target_uri: S3UriText = Field(description="S3 prefix the ZIP is written under")
+    compression_rate: CompressionRate | None = Field(
         default=None,
-        gt=1,
-        le=1000,
         description="Target ratio of a lossy codec; the API's default when absent",
     )
     # strict=False: the JSON string names the enum member (strict mode wants the member itself).
@@ -57,14 +58,16 @@ class JobRequest(BaseModel):
         default=None, description="Target encoding; the API's default when absent"
     )
     anonymize: bool | None = Field(default=None, description="PS3.15 basic profile")
-    output_filename: str | None = Field(
-        default=None, description="ZIP name: [A-Za-z0-9._-], no leading dot, '.zip' added"
+    output_filename: OutputFilename | None = Field(
+        default=None,
+        description="ZIP name: letters, digits, '_' and '-' in parts joined by single dots; "
+        "'.zip' added",
     )
     overwrite_existing: bool | None = Field(
         default=None, description="Replace a ZIP of the same name instead of adding -1, -2..."
     )
-    min_psnr: float | None = Field(
-        default=None, gt=0, le=200, description="Quality floor in dB of a lossy job's slices"
+    min_psnr: PsnrFloor | None = Field(
+        default=None, description="Quality floor in dB of a lossy job's slices"
     )
     include_non_image: bool | None = Field(
         default=None,
@@ -89,8 +92,8 @@ class JobRequest(BaseModel):
         if value is None:
             return None
         try:
-            return output_filename(value)
-        except UnsafeFilename as exc:
+            return zip_filename(value)
+        except InvalidFilename as exc:
             raise PydanticCustomError("unsafe_filename", "{reason}", {"reason": str(exc)}) from exc
 
 
