@@ -16,6 +16,7 @@ import orjson
 
 from dicompress_notifier.errors import NotifierError
 from dicompress_notifier.model import JobEvent
+from dicompress_schemas.envelope import SEQ_MAX
 
 
 class ErrorCode(StrEnum):
@@ -108,11 +109,14 @@ def _since_seq(raw: dict[str, Any]) -> int | None:
     value = raw.get("since_seq")
     if value is None:
         return None
-    # bool is an int in Python; `true` is a client bug, not seq 1
-    if not isinstance(value, int) or isinstance(value, bool) or value < -1:
+    # bool is an int in Python; `true` is a client bug, not seq 1. The range is the contract's:
+    # checked here, where the frame is read, not left to fail in a query (which closed the
+    # connection with 1011)
+    if not isinstance(value, int) or isinstance(value, bool) or not -1 <= value <= SEQ_MAX:
         raise FrameError(
             ErrorCode.BAD_FRAME,
-            "'since_seq' must be an integer >= -1 (the last seq you have; -1 for everything)",
+            f"'since_seq' must be an integer from -1 to {SEQ_MAX} (the last seq you have; "
+            "-1 for everything)",
         )
     return value
 

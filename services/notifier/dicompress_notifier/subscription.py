@@ -21,13 +21,7 @@ from dicompress_notifier.catchup import CatchUp
 from dicompress_notifier.hub import Hub
 from dicompress_notifier.model import Change, JobEvent
 from dicompress_notifier.outbox import TRY_AGAIN_LATER, Outbox
-from dicompress_notifier.protocol import (
-    ErrorCode,
-    GapReason,
-    error_frame,
-    gap_frame,
-    snapshot_frame,
-)
+from dicompress_notifier.protocol import GapReason, gap_frame, snapshot_frame
 from dicompress_notifier.resume import end_seq, find_gap
 from dicompress_notifier.sequencer import Sequencer
 from dicompress_notifier.store import EventStore, JobState
@@ -122,7 +116,9 @@ class Subscription:
             )
 
     async def run(self) -> None:
-        """Deliver until the terminal event is sent, the job proves foreign, or cancellation."""
+        """Deliver until the terminal event is sent, or cancellation. A job that proves to be
+        another tenant's is answered from then on exactly as a job nobody has heard of: an empty
+        snapshot (unless resuming, or one was sent already), then nothing, until unsubscribed."""
         # join first, before any await: from here on no event can be missed
         cached = self._hub.join(self, -1 if self.since_seq is None else self.since_seq)
         try:
@@ -130,20 +126,28 @@ class Subscription:
             if seq is not None and not seq.foreign:
                 await self._follow(seq)
             if seq is None or seq.foreign:
-                self._outbox.put(
-                    error_frame(ErrorCode.NOT_FOUND, f"no job {self._job_id}", self._job_id),
-                    self._job_id,
-                )
+                await self._as_unknown(snapshot_sent=seq is not None)
         finally:
             self._hub.leave(self)
 
+    async def _as_unknown(self, *, snapshot_sent: bool) -> None:
+        """Say about a foreign job what is said about an unknown one (which waits silently for
+        events that never come), so a subscriber cannot tell another tenant's job from none."""
+        self._hub.leave(self)  # its events are no business of this subscriber
+        if not snapshot_sent and self.since_seq is None:
+            self._outbox.put(snapshot_frame(self._job_id, -1, None), self._job_id)
+        await asyncio.Event().wait()  # until unsubscribed or the connection goes
+
     async def _start(self, cached: list[JobEvent]) -> Sequencer | None:
-        """Send the snapshot or the resumed head; None if the job belongs to another tenant."""
+        """Send the snapshot or the resumed head; None, before sending anything, if the job
+        belongs to another tenant."""
         state = await self._store.job(self._job_id)
         if state is not None:
             self._owner_known = True
             if state.tenant != self.tenant:
                 return None
+        if any(e.tenant != self.tenant for e in cached):
+            return None  # the cache names another owner (every event of a job has its tenant)
         if self.since_seq is None:
             return await self._snapshot(state, cached)
         since = self.since_seq

@@ -16,7 +16,6 @@ from notifier_harness import (
     assert_silent,
     frames_until,
     is_end,
-    is_error,
     job_events,
     seqs,
     subscribe,
@@ -93,23 +92,6 @@ async def test_history_missing_from_the_cache_comes_from_postgres(
             assert seqs(await frames_until(ws, is_end)) == list(range(3, LAST_SEQ + 1))
             await subscribe(ws, split, since_seq=-1)
             assert seqs(await frames_until(ws, is_end)) == list(range(LAST_SEQ + 1))
-
-
-async def test_another_tenant_gets_no_event_and_not_found(start_notifier: StartNotifier) -> None:
-    live, projected = uuid.uuid4(), uuid.uuid4()
-    async with start_notifier() as notifier, notifier.connect("intruder") as ws:
-        await subscribe(ws, live)  # not known yet: accepted, and nothing but an empty snapshot
-        assert orjson.loads(await ws.recv())["job"] is None
-        await assert_silent(ws, 0.3)
-        await notifier.publish(job_events(live, "acme"))
-        frames = await frames_until(ws, is_error)
-        assert frames == [
-            {"op": "error", "code": "not-found", "message": f"no job {live}", "job_id": str(live)}
-        ]
-        await notifier.project(job_events(projected, "acme"))
-        await subscribe(ws, projected)
-        assert (await frames_until(ws, is_error))[0]["code"] == "not-found"
-        await assert_silent(ws)
 
 
 async def test_connections_without_a_valid_token_are_refused_with_401(

@@ -43,6 +43,8 @@ def test_subscribe_and_unsubscribe_parse() -> None:
     assert parse_frame(
         orjson.dumps({"op": "subscribe", "job_id": str(JOB), "since_seq": 4})
     ) == Subscribe(JOB, 4)
+    largest = frame(op="subscribe", job_id=str(JOB), since_seq=2**31 - 1)
+    assert parse_frame(largest) == Subscribe(JOB, 2**31 - 1)
     assert parse_frame(f'{{"op":"unsubscribe","job_id":"{JOB}"}}') == Unsubscribe(JOB)
 
 
@@ -59,6 +61,15 @@ def test_subscribe_and_unsubscribe_parse() -> None:
         (frame(op="subscribe", job_id=str(JOB), since_seq="3"), ErrorCode.BAD_FRAME),
         (frame(op="subscribe", job_id=str(JOB), since_seq=True), ErrorCode.BAD_FRAME),
         (frame(op="subscribe", job_id=str(JOB), since_seq=-2), ErrorCode.BAD_FRAME),
+        # beyond the 32-bit seq of the projection (2**31 once closed the connection with 1011)
+        (frame(op="subscribe", job_id=str(JOB), since_seq=2**31), ErrorCode.BAD_FRAME),
+        (frame(op="subscribe", job_id=str(JOB), since_seq=2**63), ErrorCode.BAD_FRAME),
+        (frame(op="subscribe", job_id=str(JOB), since_seq=-(2**63)), ErrorCode.BAD_FRAME),
+        (
+            f'{{"op": "subscribe", "job_id": "{JOB}", "since_seq": 1{"0" * 30}}}',
+            ErrorCode.BAD_FRAME,
+        ),
+        (frame(op="subscribe", job_id=str(JOB), since_seq=3.0), ErrorCode.BAD_FRAME),
         ('{"op": "unsubscribe", "job_id": ""}', ErrorCode.BAD_FRAME),
         ('{"op": "cancel"}', ErrorCode.BAD_FRAME),
         ('{"op": "cancel", "job_id": "x"}', ErrorCode.BAD_FRAME),

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
+import polling
 from dicompress_notifier.catchup import CatchUp
 from dicompress_notifier.history import JobHistory
 from dicompress_notifier.hub import Hub
@@ -253,19 +254,37 @@ async def test_an_idle_subscription_never_polls_postgres(wired: Any) -> None:
     task.cancel()
 
 
-async def test_a_job_of_another_tenant_gets_not_found_and_no_events(wired: Any) -> None:
+async def test_a_job_of_another_tenant_goes_silent_like_an_unknown_job(wired: Any) -> None:
     hub, store, socket, outbox = wired
     job = uuid.uuid4()
     _, task = subscribe(hub, store, outbox, job, tenant="intruder")
     await store.activity.until(lambda: len(store.calls) >= 1)  # the head asked
-    assert not task.done()  # unknown job: the subscriber waits for it
-    assert socket.sent == []
+    assert socket.sent == []  # unknown job: the subscriber waits for it
     store.owners[job] = "acme"
     hub.wake(Change(job, "acme", 0))  # the projection's notification names the owner
-    await asyncio.wait_for(task, 2)
+    await polling.eventually(lambda: hub.listener_count() == 0, "the intruder to leave", 2)
+    hub.publish(ev(job, 0))  # nothing of the job reaches the intruder, and no error either
+    hub.publish(ev(job, 1, terminal=True))
+    with pytest.raises(TimeoutError):  # still waiting, as for a job nobody has heard of
+        await asyncio.wait_for(asyncio.shield(task), FAST.poll_max_s * 4)
+    assert socket.sent == []
+    task.cancel()
+
+
+async def test_a_cached_job_of_another_tenant_sends_the_unknown_jobs_snapshot(wired: Any) -> None:
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    hub.publish(ev(job, 0))  # only the cache knows the job: acme's
+    hub.publish(ev(job, 1))
+    _, task = subscribe(hub, store, outbox, job, since=None, tenant="intruder")
     await socket.activity.until(lambda: len(socket.sent) == 1)
-    assert socket.sent[0]["op"] == "error"
-    assert socket.sent[0]["code"] == "not-found"
+    assert socket.sent == [{"op": "snapshot", "job_id": str(job), "seq": -1, "job": None}]
+    _, resumed = subscribe(hub, store, outbox, job, since=0, tenant="intruder")
+    with pytest.raises(TimeoutError):  # resuming an unknown job sends nothing, not a gap
+        await asyncio.wait_for(asyncio.shield(resumed), FAST.poll_max_s * 4)
+    assert len(socket.sent) == 1
+    task.cancel()
+    resumed.cancel()
 
 
 async def test_a_full_inbox_closes_the_connection_with_1013(wired: Any) -> None:
