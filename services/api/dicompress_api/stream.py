@@ -8,9 +8,16 @@ client that reconnects with `Last-Event-ID: <seq>` (EventSource does this by its
     event: <type>
     data: <the event's JSON>
 
-sent in sequence order without gaps or duplicates; the stream ends after the job's terminal event
-(JobCompleted, JobFailed or JobCancelled). While nothing happens a comment line is sent every
-`heartbeat_s` so proxies keep the connection open.
+sent in sequence order without gaps or duplicates. After the job's terminal event (JobCompleted,
+JobFailed or JobCancelled) comes one last message, which also answers a resume at or after it:
+
+    event: end
+    data: {"job_id": "<id>", "seq": <the terminal event's seq>, "type": "<its type>"}
+
+and the stream closes. It has no `id`, so the client's Last-Event-ID stays the terminal seq. An
+EventSource reconnects whenever a stream closes, so a client calls `close()` on `end`; one that
+does not is answered `end` alone at each reconnection (never the events again). While nothing
+happens a comment line is sent every `heartbeat_s` so proxies keep the connection open.
 
 New events are noticed through the projection's change feed (Postgres LISTEN on the channel
 `CHANGE_FEED_CHANNEL`): ONE listening connection per API process wakes every stream of the
@@ -46,19 +53,22 @@ from dicompress_api.errors import JobNotFound, StoreUnavailable, Unauthenticated
 from dicompress_infra.auth import TokenVerifier
 from dicompress_infra.listen import PgListener
 from dicompress_schemas import changefeed
+from dicompress_schemas.envelope import SEQ_MAX
 from dicompress_schemas.jobs import TERMINAL_EVENT_TYPES
 
 log = logging.getLogger(__name__)
 
 MEDIA_TYPE: Final = "text/event-stream"
-MAX_SEQ: Final = 2**31 - 1  # job_events.seq is an int4
+END: Final = "end"  # the name of the stream's last message
 PAGE: Final = 500  # rows per read, so a long backlog is never held in memory at once
 
 _OWNER = "SELECT tenant FROM jobs WHERE job_id = $1"
 _AFTER = """
 SELECT seq, type, payload FROM job_events WHERE job_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3
 """
-_TERMINAL_SEQ = "SELECT min(seq) FROM job_events WHERE job_id = $1 AND type = ANY($2::text[])"
+_TERMINAL = """
+SELECT seq, type FROM job_events WHERE job_id = $1 AND type = ANY($2::text[]) ORDER BY seq LIMIT 1
+"""
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
@@ -162,13 +172,11 @@ class JobEventLog:
             raise StoreUnavailable(f"the job database did not answer: {exc}") from exc
         return tenant
 
-    async def terminal_seq(self, job_id: uuid.UUID) -> int | None:
-        """The seq of the job's terminal event, if recorded (raises FAILURES)."""
+    async def terminal(self, job_id: uuid.UUID) -> tuple[int, str] | None:
+        """The seq and type of the job's terminal event, if recorded (raises FAILURES)."""
         async with self._database.pool().acquire() as conn:
-            seq: int | None = await conn.fetchval(
-                _TERMINAL_SEQ, job_id, sorted(TERMINAL_EVENT_TYPES)
-            )
-        return seq
+            row = await conn.fetchrow(_TERMINAL, job_id, sorted(TERMINAL_EVENT_TYPES))
+        return None if row is None else (int(row["seq"]), str(row["type"]))
 
     async def from_seq(self, job_id: uuid.UUID, seq: int) -> list[asyncpg.Record]:
         """Up to PAGE events of the job from `seq` on, in sequence order (raises FAILURES)."""
@@ -182,6 +190,12 @@ def frame(seq: int, kind: str, payload: object) -> bytes:
     value = orjson.loads(payload) if isinstance(payload, str | bytes) else payload
     data = orjson.dumps(value).decode()
     return f"id: {seq}\nevent: {kind}\ndata: {data}\n\n".encode()
+
+
+def end_frame(job_id: uuid.UUID, seq: int, kind: str) -> bytes:
+    """The stream's last message: the job ended at `seq` with an event of type `kind`."""
+    data = orjson.dumps({"job_id": str(job_id), "seq": seq, "type": kind}).decode()
+    return f"event: {END}\ndata: {data}\n\n".encode()
 
 
 class EventStream:
@@ -209,8 +223,9 @@ class EventStream:
         next_seq = after_seq + 1
         gap_since: float | None = None  # when we first saw a later seq but not `next_seq`
         with self._listener.watch(job_id) as wake:  # before reading: no change is missed
-            if after_seq >= 0 and await self._ended_before(job_id, next_seq):
-                return  # a resume after the terminal event: nothing will ever follow
+            if after_seq >= 0 and (end := await self._ended_before(job_id, next_seq)):
+                yield end_frame(job_id, *end)  # a resume after the end: nothing will follow
+                return
             while True:
                 wake.clear()
                 try:
@@ -234,6 +249,7 @@ class EventStream:
                     yield frame(seq, kind, row["payload"])
                     next_seq = seq + 1
                     if kind in TERMINAL_EVENT_TYPES:
+                        yield end_frame(job_id, seq, kind)
                         return
                 else:
                     if len(rows) == PAGE:
@@ -241,12 +257,13 @@ class EventStream:
                 if not await self._wait(wake, gap_since):
                     yield b": keepalive\n\n"
 
-    async def _ended_before(self, job_id: uuid.UUID, seq: int) -> bool:
+    async def _ended_before(self, job_id: uuid.UUID, seq: int) -> tuple[int, str] | None:
+        """The job's terminal event (seq, type) if it comes before `seq`, else None."""
         try:
-            terminal = await self._log.terminal_seq(job_id)
+            terminal = await self._log.terminal(job_id)
         except FAILURES:
-            return False  # the loop's own read reports the outage
-        return terminal is not None and terminal < seq
+            return None  # the loop's own read reports the outage
+        return terminal if terminal is not None and terminal[0] < seq else None
 
     async def _wait(self, wake: asyncio.Event, gap_since: float | None) -> bool:
         """Wait for a change; False when the heartbeat is due instead."""
@@ -318,7 +335,8 @@ def stream_router(
 
     responses: dict[int | str, dict[str, Any]] = {
         200: {
-            "description": "The job's events as Server-Sent Events, until its terminal event",
+            "description": "The job's events as Server-Sent Events, until its terminal event, "
+            "then a last message `event: end` (close the EventSource on it)",
             "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
         },
         401: _PROBLEM,
@@ -338,17 +356,18 @@ def stream_router(
             Header(
                 alias="Last-Event-ID",
                 ge=0,
-                le=MAX_SEQ,
+                le=SEQ_MAX,
                 description="Resume after this seq (EventSource sends it on reconnection)",
             ),
         ] = None,
         since_seq: Annotated[
             int | None,
-            Query(ge=0, le=MAX_SEQ, description="Resume after this seq (Last-Event-ID wins)"),
+            Query(ge=0, le=SEQ_MAX, description="Resume after this seq (Last-Event-ID wins)"),
         ] = None,
     ) -> StreamingResponse:
-        """The job's events in sequence order, live, as `text/event-stream`; ends after the
-        terminal event. Resume with `Last-Event-ID` or `since_seq`."""
+        """The job's events in sequence order, live, as `text/event-stream`; after the terminal
+        event (or at once, when resumed at or after it) a last message `event: end`, on which
+        an EventSource should be closed. Resume with `Last-Event-ID` or `since_seq`."""
         if await events_log.owner(job_id) != tenant:
             raise JobNotFound(f"no job {job_id} for this tenant (it may not be projected yet)")
         after = last_event_id if last_event_id is not None else since_seq

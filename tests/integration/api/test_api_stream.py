@@ -100,6 +100,7 @@ class Reader:
     lines: AsyncIterator[str]
     comments: list[str] = field(default_factory=list)
     retry: list[int] = field(default_factory=list)
+    end: Message | None = None
 
     async def next(self) -> Message | None:
         """The next message, or None when the server ended the stream."""
@@ -133,15 +134,21 @@ class Reader:
         raise AssertionError("the stream ended before any comment")
 
     async def all(self, within_s: float = 20) -> list[Message]:
-        """Every message until the server ends the stream (which it must, within `within_s`)."""
+        """Every event until the stream's last message, `event: end` (kept as `self.end`),
+        after which the server must close the stream; all within `within_s`."""
         got: list[Message] = []
         try:
             async with asyncio.timeout(within_s):
                 while (message := await self.next()) is not None:
+                    if message.event == "end":
+                        self.end = message
+                        after = await self.next()
+                        assert after is None, f"a message after the end: {after}"
+                        return got
                     got.append(message)
         except TimeoutError:
             pytest.fail(f"the stream did not end; got ids {[m.id for m in got]}")
-        return got
+        pytest.fail(f"the stream closed without an end message; got ids {[m.id for m in got]}")
 
 
 def stream_app(settings: ApiSettings, **options: Any) -> FastAPI:
@@ -301,7 +308,9 @@ async def finished_job_streams_in_order_resumes_exactly_and_only_for_its_owner(
     async with live.stream(job_id, resumed, since_seq=1) as (_, reader):
         assert [m.seq for m in await reader.all()] == [5, 6]
     async with live.stream(job_id, since_seq=LAST_SEQ) as (_, reader):
-        assert await reader.all() == []  # nothing after the terminal event: ends at once
+        assert await reader.all() == []  # nothing after the terminal event: the end at once
+        assert reader.end is not None
+        assert reader.end.json()["seq"] == LAST_SEQ
 
     # EventSource cannot send headers: the token may come in the URL instead.
     async with live.stream(job_id, {}, access_token=live.token(), since_seq=5) as (r, reader):
