@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dicompress_compressor.cancellation import CancelRegistry, ControlListener
 from dicompress_compressor.job import JobRunner
+from dicompress_compressor.minict.runner import MiniCtRunner, PoolMiniCts
 from dicompress_compressor.pool import EncoderPool
 from dicompress_compressor.preview.runner import PoolPreviews, PreviewRunner
 from dicompress_compressor.settings import CompressorSettings
@@ -99,6 +100,16 @@ async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
                 max_in_flight=settings.max_in_flight,
                 allowed_buckets=allowed,
                 cancellations=registry,
+            ),
+            mini_ct=MiniCtRunner(
+                store=store,
+                maker=PoolMiniCts(pool),
+                emit=emit,
+                worker=settings.compressor_worker_id,
+                max_in_flight=settings.max_in_flight,
+                allowed_buckets=allowed,
+                cancellations=registry,
+                part_size=settings.compressor_part_size,
             ),
         )
         extra = {"worker": settings.compressor_worker_id, "topic": topics.requests}

@@ -1,10 +1,10 @@
 """The Kafka side of the compressor: its requests, one at a time, through the shared request
 loop (`dicompress_infra.requests`: decode, run, commit after the terminal event).
 
-Two requests belong here: a CompressionRequested, and a ProductRequested for a preview (the
-compressor makes previews: `dicompress_schemas.products.request_topic`). Anything else on the
-topic, a thumbnails or snapshot request included, is dead-lettered with the reason, and the loop
-goes on.
+Two requests belong here: a CompressionRequested, and a ProductRequested for a preview or a
+Mini CT (the compressor makes the DICOM products: `dicompress_schemas.products.request_topic`).
+Anything else on the topic, a thumbnails or snapshot request included, is dead-lettered with the
+reason, and the loop goes on.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from dicompress_compressor.job import JobRunner
+from dicompress_compressor.minict.runner import MiniCtRunner
 from dicompress_compressor.preview.runner import PreviewRunner
 from dicompress_infra.metrics import ConsumerLag
 from dicompress_infra.requests import JoinTracker, RequestLoop
@@ -26,7 +27,7 @@ from dicompress_schemas import (
     Topics,
     decode_event,
 )
-from dicompress_schemas.products import ProductKind
+from dicompress_schemas.products import COMPRESSOR_PRODUCTS, ProductKind
 
 __all__ = ["JoinTracker", "Request", "Runners", "compression_requests", "decode_request"]
 
@@ -37,7 +38,7 @@ def decode_request(value: bytes) -> Request:
     """The request in a message's value; DecodeError for anything else."""
     event = decode_event(value)
     if isinstance(event, ProductRequested):
-        if event.kind is not ProductKind.PREVIEW:
+        if event.kind not in COMPRESSOR_PRODUCTS:
             raise DecodeError(
                 f"a {event.kind.value} ProductRequested belongs on the render requests topic, "
                 "not the compressor's"
@@ -50,13 +51,17 @@ def decode_request(value: bytes) -> Request:
 
 @dataclass(frozen=True)
 class Runners:
-    """Each request to its runner: compressions to the job runner, previews to theirs."""
+    """Each request to its runner: compressions to the job runner, previews and Mini CTs to
+    theirs."""
 
     compression: JobRunner
     preview: PreviewRunner
+    mini_ct: MiniCtRunner
 
     async def run(self, request: Request) -> TerminalEvent:
         if isinstance(request, ProductRequested):
+            if request.kind is ProductKind.MINI_CT:
+                return await self.mini_ct.run(request)
             return await self.preview.run(request)
         return await self.compression.run(request)
 

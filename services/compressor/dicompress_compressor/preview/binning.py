@@ -19,6 +19,7 @@ Pure numpy, no DICOM. The rules, each chosen so that a binned image means what i
   values; a block made only of padding stays padding (the PixelPaddingValue). Viewers therefore
   still recognise the region outside the reconstruction circle.
 - Photometric interpretation (MONOCHROME1 or 2) is untouched: only stored values are averaged.
+- No binning at all (k 1 over one slice) returns the stored values untouched.
 """
 
 from __future__ import annotations
@@ -104,6 +105,12 @@ def bin_stored(
     rows, columns = binned_shape(shape[0], shape[1], k)
     if rows == 0 or columns == 0:
         raise ValueError(f"a {shape[0]}x{shape[1]} image is smaller than one {k}x{k} block")
+    if k == 1 and len(frames) == 1:
+        # a 1 x 1 block of one slice is the pixel itself, untouched: a Mini CT at downsample 1
+        # keeps its source's values exactly (the padding rule would otherwise fold a padding
+        # range into PixelPaddingValue, and the clip rewrite values outside BitsStored)
+        same: Stored = frames[0].copy()
+        return same
     scales = list(rescales) if rescales is not None else [Rescale()] * len(frames)
     if len(scales) != len(frames):
         raise ValueError("one rescale per slice")

@@ -1,5 +1,5 @@
-"""The preview slices as they come out of the pool: counted, and told as SliceEncoded /
-SliceFailed events (seq 2+i), with JobCompleted's totals at the end."""
+"""The slices of a preview (or a Mini CT) as they come out of the pool: counted, and told as
+SliceEncoded / SliceFailed events (seq 2+i), with JobCompleted's totals at the end."""
 
 from __future__ import annotations
 
@@ -25,10 +25,14 @@ class Job(Protocol):
 class PreviewCounts:
     """Emits each outcome's event and adds it up. `series_uid` is the preview series' UID."""
 
-    def __init__(self, job: Job, total: int, series_uid: str) -> None:
+    def __init__(
+        self, job: Job, total: int, series_uid: str, object_uid: str | None = None
+    ) -> None:
         self.job = job
         self.total = total
         self.series_uid = series_uid
+        # a multi-frame product: every frame's event names the one object it goes into
+        self.object_uid = object_uid
         self.encoded = self.failed = 0
         self.bytes_in = self.bytes_out = self.pixel_bytes = self.codestream_bytes = 0
         self.download_ms = self.encode_ms = self.upload_ms = 0.0
@@ -50,7 +54,7 @@ class PreviewCounts:
             self.failed += 1
             self.reasons.append(f"{first}: {outcome.reason}")
             extra = {**self.job.log_extra, **common, "reason": outcome.reason}
-            log.warning("preview slice failed", extra=extra)
+            log.warning("slice failed", extra=extra)
             await self.job.emit(
                 SliceFailed(
                     **envelope,
@@ -70,13 +74,13 @@ class PreviewCounts:
             SliceEncoded(
                 **envelope,
                 **common,
-                entry_name=outcome.key.rsplit("/", 1)[-1],
+                entry_name=outcome.entry_name,
                 bytes_in=outcome.bytes_in,
                 bytes_out=len(encoded.data),
                 ratio=encoded.ratio,
                 encode_ms=encoded.encode_ms,
                 slice_key=outcome.key,
-                sop_instance_uid=encoded.sop_instance_uid,
+                sop_instance_uid=self.object_uid or encoded.sop_instance_uid,
                 source_sop_instance_uid=encoded.source_sop_instance_uid,
                 psnr=encoded.psnr,
                 max_abs_error=encoded.max_abs_error,

@@ -14,6 +14,10 @@ frame of reference, rescale, window, private tags), as the compressor keeps them
   binning (the lossy step is appended by `lossy_attributes.mark_lossy`, as for a compression),
   and a Source Image Sequence naming every slice of the group ("Source image for image processing
   operation", DCM 121322).
+- A Mini CT slice (`crop` set) is the same with its region: Rows/Columns of the box (binned),
+  ImagePositionPatient moved to the box's first pixel (`geometry`), "Mini CT of ..." and the box
+  in the DerivationDescription; a lossless one gets no lossy marks (its pixels are the
+  source's when not downsampled).
 - Attributes made false by binning are removed: the smallest/largest pixel values, an icon
   image, overlays (their rows and columns are the source's).
 """
@@ -44,22 +48,42 @@ _STALE = (
 
 
 @dataclass(frozen=True)
+class Crop:
+    """The pixel box kept of every source slice: rows `row`..`row + rows - 1`, same for
+    columns (a Mini CT's region)."""
+
+    row: int
+    column: int
+    rows: int
+    columns: int
+
+
+@dataclass(frozen=True)
 class PreviewSliceSpec:
-    """What makes output slice `index`; picklable, it travels to the pool processes with the
-    group's bytes."""
+    """What makes output slice `index` of a derived series (a preview, or a Mini CT when
+    `crop` or `product` say so); picklable, it travels to the pool processes with the group's
+    bytes. `rate` is None for a lossless codec."""
 
     index: int
     bin_xy: int
     bin_z: int
     codec: Codec
-    rate: float
+    rate: float | None
     series_uid: str
     sop_uid: str
     spacing_mm: float | None  # mean gap along the normal of the source series, when known
+    crop: Crop | None = None
+    product: str = "Preview"
 
     @property
     def binning(self) -> str:
         return f"{self.bin_xy}x{self.bin_xy}x{self.bin_z}"
+
+    @property
+    def encoding(self) -> str:
+        return (
+            self.codec.value if self.rate is None else f"{self.codec.value} at rate {self.rate:g}"
+        )
 
 
 def preview_series_uid(job_id: str, source_series_uid: str) -> UID:
@@ -93,17 +117,15 @@ def derive(
     template.SeriesInstanceUID = spec.series_uid
     template.InstanceNumber = spec.index + 1
     original = str(template.get("SeriesDescription", "") or "").strip()
-    label = f"({spec.binning} binned)"
-    text = f"Preview of {original} {label}" if original else f"Preview {label}"
+    label, step = _derivation(spec, len(sources))
+    product = spec.product
+    text = f"{product} of {original} {label}" if original else f"{product} {label}"
     if len(text) > _LO_MAX:
-        text = f"Preview of {original[: _LO_MAX - len(label) - 13]}... {label}"
+        keep = _LO_MAX - len(label) - len(product) - 8
+        text = f"{product} of {original[:keep]}... {label}"
     template.SeriesDescription = text
     image_type = values(template, "ImageType")
     template.ImageType = ["DERIVED", "SECONDARY", *image_type[2:]]
-    step = (
-        f"Preview: mean of {spec.bin_xy}x{spec.bin_xy} pixels and {len(sources)} slice(s) of "
-        f"stored values (binned {spec.binning}), then {spec.codec.value} at rate {spec.rate:g}"
-    )
     earlier = str(template.get("DerivationDescription", "") or "")
     template.DerivationDescription = (f"{earlier}; {step}" if earlier else step)[-_DERIVATION_MAX:]
     for keyword in _STALE:
@@ -112,6 +134,24 @@ def derive(
     overlays = [e.tag for e in template if 0x6000 <= e.tag.group <= 0x601E and e.tag.group % 2 == 0]
     for tag in overlays:  # drawn on the source's pixel grid
         del template[tag]
+
+
+def _derivation(spec: PreviewSliceSpec, m: int) -> tuple[str, str]:
+    """The SeriesDescription's label and the DerivationDescription's step."""
+    if spec.crop is None:
+        return (
+            f"({spec.binning} binned)",
+            f"{spec.product}: mean of {spec.bin_xy}x{spec.bin_xy} pixels and {m} slice(s) of "
+            f"stored values (binned {spec.binning}), then {spec.encoding}",
+        )
+    crop, k = spec.crop, spec.bin_xy
+    region = (
+        f"rows {crop.row}-{crop.row + crop.rows - 1} and columns "
+        f"{crop.column}-{crop.column + crop.columns - 1} of the source slice"
+    )
+    downsampled = f", mean of {k}x{k} pixels of stored values" if k > 1 else ""
+    label = f"({k}x{k} downsampled)" if k > 1 else "(region)"
+    return label, f"{spec.product}: {region}{downsampled}, then {spec.encoding}"
 
 
 def source_references(sources: Sequence[Dataset]) -> list[Dataset]:

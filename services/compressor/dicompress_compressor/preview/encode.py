@@ -1,10 +1,11 @@
-"""Make one preview slice from its Z-group's source files: run inside a pool process.
+"""Make one preview (or Mini CT) slice from its Z-group's source files: in a pool process.
 
 Read each source -> check the group is one image format on one grid -> decode the stored values
-(`decoding`: JPEG Lossless, JPEG-LS, JPEG 2000, RLE inputs too) -> bin (`binning`) -> derive the
-dataset (`dataset`, `geometry`) -> encode with the compressor's codec (`codecs.encode_frame`)
--> measure what the codec lost against the BINNED pixels (`quality`) -> encapsulate, mark lossy
-(`lossy_attributes`) -> Part 10 bytes. A refusal raises a SliceRejected saying why, in words.
+(`decoding`: JPEG Lossless, JPEG-LS, JPEG 2000, RLE inputs too) -> crop to the Mini CT's box,
+if any -> bin (`binning`) -> derive the dataset (`dataset`, `geometry`) -> encode with the
+compressor's codec (`codecs.encode_frame`) -> measure what a lossy codec lost against the
+BINNED pixels (`quality`) -> encapsulate, mark lossy (`lossy_attributes`; a lossless slice gets
+its new UID only) -> Part 10 bytes. A refusal raises a SliceRejected saying why, in words.
 """
 
 from __future__ import annotations
@@ -42,7 +43,12 @@ from dicompress_compressor.preview.binning import (
     bin_stored,
     binned_shape,
 )
-from dicompress_compressor.preview.dataset import PreviewSliceSpec, derive, source_references
+from dicompress_compressor.preview.dataset import (
+    Crop,
+    PreviewSliceSpec,
+    derive,
+    source_references,
+)
 from dicompress_compressor.preview.geometry import Plane, along_normal, binned_plane
 from dicompress_compressor.preview.plan import ORIENTATION_TOLERANCE
 from dicompress_schemas.geometry import Vector
@@ -65,10 +71,13 @@ def make_preview_slice(sources: Sequence[bytes], spec: PreviewSliceSpec) -> Prev
     image = _group_format(datasets)
     frames = [_decode(ds, image) for ds in datasets]
     k = spec.bin_xy
-    rows, columns = binned_shape(image.rows, image.columns, k)
+    crop = spec.crop or Crop(0, 0, image.rows, image.columns)
+    if spec.crop is not None:
+        frames = [_crop(frame, crop, image) for frame in frames]
+    rows, columns = binned_shape(crop.rows, crop.columns, k)
     if rows == 0 or columns == 0:
         raise UnsupportedInput(
-            f"a {image.rows}x{image.columns} image is smaller than one {k}x{k} block"
+            f"a {crop.rows}x{crop.columns} image is smaller than one {k}x{k} block"
         )
     template = datasets[0]  # becomes the output: what it says of its source is read first
     references = source_references(datasets)
@@ -80,14 +89,19 @@ def make_preview_slice(sources: Sequence[bytes], spec: PreviewSliceSpec) -> Prev
         padding=_padding(template, image.signed),
         stored_range=StoredRange.of(image.bits_stored, image.signed),
     )
-    plane = binned_plane([_plane(ds) for ds in datasets], k)
+    plane = binned_plane([_plane(ds) for ds in datasets], k, (crop.row, crop.column))
     derive(template, datasets, plane, spec, (rows, columns))
     out = dataclasses.replace(image, rows=rows, columns=columns)
     codestream = encode_frame(pixels, out, spec.codec, spec.rate)
-    measured = quality.measure(pixels, codestream, out.bits_stored)
     ratio = out.pixel_bytes / len(codestream)
     _store(template, codestream, spec, out)
-    mark_lossy(template, ratio=ratio, method=SPECS[spec.codec].method, new_uid=UID(spec.sop_uid))
+    if SPECS[spec.codec].lossless:  # exact by construction (`quality`): nothing to mark
+        measured = quality.LOSSLESS
+        template.SOPInstanceUID = template.file_meta.MediaStorageSOPInstanceUID = UID(spec.sop_uid)
+    else:
+        measured = quality.measure(pixels, codestream, out.bits_stored)
+        method = SPECS[spec.codec].method
+        mark_lossy(template, ratio=ratio, method=method, new_uid=UID(spec.sop_uid))
     template.SourceImageSequence = references
     data = _write(template)
     encoded = EncodedSlice(
@@ -102,6 +116,19 @@ def make_preview_slice(sources: Sequence[bytes], spec: PreviewSliceSpec) -> Prev
         max_abs_error=measured.max_abs_error,
     )
     return PreviewSlice(encoded, plane.position, along_normal(plane))
+
+
+def _crop(frame: Stored, crop: Crop, image: ImageFormat) -> Stored:
+    """The box of `frame`; UnsupportedInput when the slice is smaller than the box reaches."""
+    if crop.row + crop.rows > image.rows or crop.column + crop.columns > image.columns:
+        raise UnsupportedInput(
+            f"the region (rows {crop.row}-{crop.row + crop.rows - 1}, columns "
+            f"{crop.column}-{crop.column + crop.columns - 1}) does not fit in this "
+            f"{image.rows}x{image.columns} slice: ask for a box inside rows 0-{image.rows - 1} "
+            f"and columns 0-{image.columns - 1}"
+        )
+    box: Stored = frame[crop.row : crop.row + crop.rows, crop.column : crop.column + crop.columns]
+    return box
 
 
 def _read(data: bytes) -> Dataset:

@@ -1,5 +1,6 @@
-"""Where a binned slice lies: its plane moved to the centre of its first block, its Z-group's
-mean position, its spacing and thickness. Pure Python on the contract's geometry types.
+"""Where a binned (and maybe cropped) slice lies: its plane moved to the centre of its first
+block, its Z-group's mean position, its spacing and thickness. Pure Python on the contract's
+geometry types.
 
 ImagePositionPatient is the centre of the first stored pixel. The first k x k block's centre
 is (k-1)/2 pixels further along both in-plane directions:
@@ -8,6 +9,11 @@ is (k-1)/2 pixels further along both in-plane directions:
 
 where rowdir = IOP[0:3] is the direction of increasing column index (its step is the column
 spacing, PixelSpacing[1]) and coldir = IOP[3:6] that of increasing row index (PixelSpacing[0]).
+A crop starting at pixel (row0, col0) moves the first pixel's centre by whole pixels first:
+
+    IPP' = IPP + col0 * PixelSpacing[1] * rowdir + row0 * PixelSpacing[0] * coldir
+
+(the Mini CT's region; the block offset then applies from there).
 A Z-group's position is the mean of its slices' positions: on a gantry-tilted stack that point
 lies on the table's line of travel and on an oblique one on the stack's own axis, as every
 slice's does, so no case needs its own formula.
@@ -44,10 +50,13 @@ def mean_position(positions: Sequence[Vector]) -> Vector:
     )
 
 
-def block_offset(orientation: Orientation, pixel_spacing: PixelSpacing, k: int) -> Vector:
-    """From the first pixel's centre to the first k x k block's centre, in mm (LPS)."""
-    along_row = (k - 1) / 2 * pixel_spacing[1]
-    along_column = (k - 1) / 2 * pixel_spacing[0]
+def in_plane_offset(
+    orientation: Orientation, pixel_spacing: PixelSpacing, rows: float, columns: float
+) -> Vector:
+    """From the first pixel's centre to the point `rows` rows down and `columns` columns
+    across (fractions allowed), in mm (LPS)."""
+    along_row = columns * pixel_spacing[1]
+    along_column = rows * pixel_spacing[0]
     return (
         along_row * orientation[0] + along_column * orientation[3],
         along_row * orientation[1] + along_column * orientation[4],
@@ -55,12 +64,24 @@ def block_offset(orientation: Orientation, pixel_spacing: PixelSpacing, k: int) 
     )
 
 
-def binned_plane(group: Sequence[Plane], k: int) -> Plane:
-    """The plane of the slice binned k x k from `group` (one Z-group, same orientation and
-    pixel spacing: the first slice's are used)."""
+def block_offset(orientation: Orientation, pixel_spacing: PixelSpacing, k: int) -> Vector:
+    """From the first pixel's centre to the first k x k block's centre, in mm (LPS)."""
+    return in_plane_offset(orientation, pixel_spacing, (k - 1) / 2, (k - 1) / 2)
+
+
+def binned_plane(group: Sequence[Plane], k: int, crop: tuple[int, int] = (0, 0)) -> Plane:
+    """The plane of the slice cropped from pixel `crop` = (row0, col0) on, then binned k x k,
+    from `group` (one Z-group, same orientation and pixel spacing: the first slice's are
+    used)."""
     first = group[0]
     centre = mean_position([p.position for p in group])
-    offset = block_offset(first.orientation, first.pixel_spacing, k)
+    # the crop's whole pixels and the block's half pixels, in one offset
+    offset = in_plane_offset(
+        first.orientation,
+        first.pixel_spacing,
+        crop[0] + (k - 1) / 2,
+        crop[1] + (k - 1) / 2,
+    )
     position = (centre[0] + offset[0], centre[1] + offset[1], centre[2] + offset[2])
     spacing = (first.pixel_spacing[0] * k, first.pixel_spacing[1] * k)
     return Plane(position, first.orientation, spacing)

@@ -50,11 +50,20 @@ class PreviewPlan:
     left_out: int  # slices at the top of the series in no group (fewer than bin_z)
 
 
-def plan_groups(series: Series, slices: Sequence[PlannedSlice], bin_z: int) -> PreviewPlan:
+def plan_groups(
+    series: Series,
+    slices: Sequence[PlannedSlice],
+    bin_z: int,
+    z_range: tuple[int, int] | None = None,
+) -> PreviewPlan:
     """The output slices of `series` (its `slices` in layout order) binned `bin_z` along Z, or
-    PlanRefused saying why the series cannot be binned so."""
+    PlanRefused saying why the series cannot be binned so. `z_range` (first, last), both
+    included, indexes in anatomical order: only those slices, which must then lie in one plane
+    orientation (a region is one volume); output index 0 is slice `first`."""
     if not slices:
         raise PlanRefused("source-empty", "the series has no image slices to preview")
+    if z_range is not None:
+        slices = select_range(slices, z_range)
     if bin_z < 1:
         raise PlanRefused("invalid-params", f"bin_z {bin_z} must be at least 1")
     unplaced = [s for s in slices if s.header.position is None or s.header.orientation is None]
@@ -74,6 +83,10 @@ def plan_groups(series: Series, slices: Sequence[PlannedSlice], bin_z: int) -> P
         )
     if bin_z > 1:
         _check_regular(series, slices, bin_z)
+    elif z_range is not None:
+        _check_one_orientation(
+            slices, "the region would not be one volume; ask for slices of one orientation"
+        )
     count = len(slices) // bin_z
     groups = [Group(i, tuple(slices[i * bin_z : (i + 1) * bin_z])) for i in range(count)]
     return PreviewPlan(groups, len(slices) - count * bin_z)
@@ -94,6 +107,26 @@ def _check_regular(series: Series, slices: Sequence[PlannedSlice], bin_z: int) -
             f"{spacing.max:.3f} mm: a missing, doubled or variable-pitch slice), so averaging "
             f"{bin_z} neighbours would mix unequal slabs; ask for bin_z 1",
         )
+    _check_one_orientation(
+        slices, "its slices cannot be averaged with their neighbours; ask for bin_z 1"
+    )
+
+
+def select_range(slices: Sequence[PlannedSlice], z_range: tuple[int, int]) -> list[PlannedSlice]:
+    """Slices `first`..`last` (both included) of a series' `slices`, or PlanRefused naming the
+    valid range in words (the API checks first; a request must not be trusted)."""
+    first, last = z_range
+    n = len(slices)
+    if not 0 <= first <= last < n:
+        raise PlanRefused(
+            "out-of-range",
+            f"slices {first} to {last} were asked for, but the series has {n} slices: "
+            f"ask for a range from 0 to {n - 1} (first <= last)",
+        )
+    return list(slices[first : last + 1])
+
+
+def _check_one_orientation(slices: Sequence[PlannedSlice], consequence: str) -> None:
     reference = slices[0].header.orientation
     assert reference is not None  # checked by the caller
     tilted = [s for s in slices if not _same(s.header.orientation, reference)]
@@ -101,7 +134,7 @@ def _check_regular(series: Series, slices: Sequence[PlannedSlice], bin_z: int) -
         raise PlanRefused(
             "non-uniform-orientation",
             f"{tilted[0].header.source.key} is not in the same plane orientation as the rest of "
-            f"the series, so its slices cannot be averaged with their neighbours; ask for bin_z 1",
+            f"the series, so {consequence}",
         )
 
 

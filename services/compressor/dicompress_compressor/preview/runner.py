@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_compressor.encoder import SUPPORTED_CODECS
 from dicompress_compressor.job import JobAborted
-from dicompress_compressor.layout import Layout, PlannedSlice, Series
 from dicompress_compressor.metrics import ResourceMeter
 from dicompress_compressor.pool import EncoderPool
 from dicompress_compressor.preview.counts import PreviewCounts
@@ -30,11 +29,11 @@ from dicompress_compressor.preview.dataset import (
 )
 from dicompress_compressor.preview.encode import PreviewSlice, make_preview_slice
 from dicompress_compressor.preview.lifecycle import Emit, JobLifecycle
+from dicompress_compressor.preview.locations import product_locations, requested_series
 from dicompress_compressor.preview.plan import Group, PlanRefused, plan_groups
 from dicompress_compressor.preview.stream import GroupWork, PreviewMaker, in_order, make_group
 from dicompress_compressor.source import SourceUnreadable, lay_out_source
 from dicompress_compressor.storage import ObjectStore
-from dicompress_infra.s3 import S3Uri, S3UriError
 from dicompress_schemas import JobCompleted, JobStarted, ProductRequested, TerminalEvent
 from dicompress_schemas.products import PreviewParams
 
@@ -82,12 +81,12 @@ class _PreviewJob:
 
     async def run(self) -> JobCompleted:
         params = self._params()
-        source, target = self._locations()
+        source, target = product_locations(self.request, self.runner.allowed_buckets)
         try:
             layout = await lay_out_source(self.runner.store, source, target, self.job.log_extra)
         except SourceUnreadable as exc:
             raise JobAborted("source-unreadable", str(exc)) from exc
-        series, slices = self._series(layout, source)
+        series, slices = requested_series(layout, self.request, source)
         try:
             plan = plan_groups(series, slices, params.bin_z)
         except PlanRefused as exc:
@@ -151,47 +150,3 @@ class _PreviewJob:
                 f"codec {params.codec.value} is not supported by this compressor yet",
             )
         return params
-
-    def _locations(self) -> tuple[S3Uri, S3Uri]:
-        """Source and target, validated: no '..' escapes, allowed buckets, and both under the
-        tenant's own prefix (a product never reads or writes another tenant's objects)."""
-        request = self.request
-        try:
-            source, target = S3Uri.parse(request.source_uri), S3Uri.parse(request.target_uri)
-        except S3UriError as exc:
-            raise JobAborted("invalid-uri", f"{exc}; fix the request and send it again") from exc
-        allowed = self.runner.allowed_buckets
-        for uri in (source, target):
-            if allowed is not None and uri.bucket not in allowed:
-                raise JobAborted(
-                    "bucket-not-allowed",
-                    f"bucket {uri.bucket!r} is not one this service may use ({sorted(allowed)}): "
-                    "use one of those, or ask the operator to add it to "
-                    "COMPRESSOR_ALLOWED_BUCKETS",
-                )
-            if not uri.prefix.startswith(f"{request.tenant}/"):
-                raise JobAborted(
-                    "invalid-uri",
-                    f"{uri} is not under tenant {request.tenant}'s prefix: a product reads and "
-                    "writes only its own tenant's objects",
-                )
-        if target.prefix == source.prefix or target.prefix.startswith(source.prefix):
-            raise JobAborted(
-                "invalid-uri", f"the preview's prefix {target} lies inside its source {source}"
-            )
-        return source, target
-
-    def _series(self, layout: Layout, source: S3Uri) -> tuple[Series, list[PlannedSlice]]:
-        """The requested series and its slices in anatomical order."""
-        wanted = self.request.series_instance_uid
-        found = [s for s in layout.series if s.uid == wanted]
-        if not found:
-            others = f" (it holds {len(layout.series)} other series)" if layout.series else ""
-            raise JobAborted(
-                "source-empty",
-                f"no image slice of series {wanted} under {source}{others}: upload the series, "
-                "then request the preview again",
-            )
-        series = found[0]
-        slices = [p for p in layout.slices if p.series is series]
-        return series, slices

@@ -34,11 +34,13 @@ class PreviewMaker(Protocol):
 
 @dataclass(frozen=True)
 class GroupOutcome:
-    """What became of output slice `group.index`: `made` (stored at `key`), or None with an
-    `error_code` and a `reason`."""
+    """What became of output slice `group.index`: `made` (stored at `key` when the job stores
+    its slices one by one), or None with an `error_code` and a `reason`. `entry_name` is its
+    name in the product (the key's last segment, or its ZIP entry)."""
 
     group: Group
-    key: str
+    key: str | None
+    entry_name: str
     bytes_in: int
     download_ms: float
     made: PreviewSlice | None
@@ -55,6 +57,9 @@ class GroupWork:
     maker: PreviewMaker
     target: S3Uri  # the product's prefix
     spec: Callable[[Group], PreviewSliceSpec]
+    # True: each slice is stored at its own key (a preview); False: it comes back in its
+    # outcome for the caller to put in one artifact (a Mini CT's ZIP or multi-frame object)
+    store_slices: bool = True
 
 
 async def in_order(
@@ -86,21 +91,26 @@ async def make_group(group: Group, work: GroupWork) -> GroupOutcome:
     """Download, bin, encode and store one output slice. Never raises (but for cancellation):
     a failure is the slice's reason."""
     started = time.perf_counter()
-    key = preview_slice_key(work.target.prefix, group.index)
+    name = entry_name(group.index)
+    key = preview_slice_key(work.target.prefix, group.index) if work.store_slices else None
     sources = [member.header.source for member in group.members]
     try:
         data = list(await asyncio.gather(*(work.store.get_bytes(s) for s in sources)))
     except Exception as exc:  # botocore raises many types; the slice fails, the job goes on
         reason = f"download failed: {type(exc).__name__}: {exc}"
-        return GroupOutcome(group, key, 0, _ms_since(started), None, reason, "download-failed")
+        return GroupOutcome(
+            group, key, name, 0, _ms_since(started), None, reason, "download-failed"
+        )
     bytes_in, download_ms = sum(len(d) for d in data), _ms_since(started)
     try:
         made = await work.maker.make(data, work.spec(group))
     except SliceRejected as exc:  # our refusals already say what is wrong
-        return GroupOutcome(group, key, bytes_in, download_ms, None, str(exc), exc.code)
+        return GroupOutcome(group, key, name, bytes_in, download_ms, None, str(exc), exc.code)
     except Exception as exc:  # a codec's error: the slice fails alone
         reason = f"{type(exc).__name__}: {exc}"
-        return GroupOutcome(group, key, bytes_in, download_ms, None, reason, "codec-error")
+        return GroupOutcome(group, key, name, bytes_in, download_ms, None, reason, "codec-error")
+    if key is None:
+        return GroupOutcome(group, None, name, bytes_in, download_ms, made)
     upload_started = time.perf_counter()
     uri = S3Uri(work.target.bucket, key)
     metadata = {
@@ -111,10 +121,16 @@ async def make_group(group: Group, work: GroupWork) -> GroupOutcome:
         await work.store.put_bytes(uri, made.encoded.data, metadata)
     except Exception as exc:  # S3 refused or went away: this slice is not available
         reason = f"storing the preview slice failed: {type(exc).__name__}: {exc}"
-        return GroupOutcome(group, key, bytes_in, download_ms, None, reason, "upload-failed")
+        return GroupOutcome(group, key, name, bytes_in, download_ms, None, reason, "upload-failed")
     return GroupOutcome(
-        group, key, bytes_in, download_ms, made, upload_ms=_ms_since(upload_started)
+        group, key, name, bytes_in, download_ms, made, upload_ms=_ms_since(upload_started)
     )
+
+
+def entry_name(index: int) -> str:
+    """Output slice `index`'s file name: the last segment of its `preview_slice_key`, and its
+    entry in a Mini CT's ZIP."""
+    return f"{index:05d}.dcm"
 
 
 def _ascii(text: str) -> str:

@@ -1,0 +1,57 @@
+"""Where a product job reads and writes, and which series it is made of: checked before any
+work, the same way for every product the compressor makes (preview, Mini CT)."""
+
+from __future__ import annotations
+
+from dicompress_compressor.job import JobAborted
+from dicompress_compressor.layout import Layout, PlannedSlice, Series
+from dicompress_infra.s3 import S3Uri, S3UriError
+from dicompress_schemas import ProductRequested
+
+
+def product_locations(
+    request: ProductRequested, allowed: frozenset[str] | None
+) -> tuple[S3Uri, S3Uri]:
+    """Source and target, validated: no '..' escapes, allowed buckets (None: any), and both
+    under the tenant's own prefix (a product never reads or writes another tenant's objects)."""
+    try:
+        source, target = S3Uri.parse(request.source_uri), S3Uri.parse(request.target_uri)
+    except S3UriError as exc:
+        raise JobAborted("invalid-uri", f"{exc}; fix the request and send it again") from exc
+    for uri in (source, target):
+        if allowed is not None and uri.bucket not in allowed:
+            raise JobAborted(
+                "bucket-not-allowed",
+                f"bucket {uri.bucket!r} is not one this service may use ({sorted(allowed)}): "
+                "use one of those, or ask the operator to add it to "
+                "COMPRESSOR_ALLOWED_BUCKETS",
+            )
+        if not uri.prefix.startswith(f"{request.tenant}/"):
+            raise JobAborted(
+                "invalid-uri",
+                f"{uri} is not under tenant {request.tenant}'s prefix: a product reads and "
+                "writes only its own tenant's objects",
+            )
+    if target.prefix == source.prefix or target.prefix.startswith(source.prefix):
+        raise JobAborted(
+            "invalid-uri",
+            f"the {request.kind.value}'s prefix {target} lies inside its source {source}",
+        )
+    return source, target
+
+
+def requested_series(
+    layout: Layout, request: ProductRequested, source: S3Uri
+) -> tuple[Series, list[PlannedSlice]]:
+    """The requested series and its slices in anatomical order."""
+    wanted = request.series_instance_uid
+    found = [s for s in layout.series if s.uid == wanted]
+    if not found:
+        others = f" (it holds {len(layout.series)} other series)" if layout.series else ""
+        raise JobAborted(
+            "source-empty",
+            f"no image slice of series {wanted} under {source}{others}: upload the series, "
+            f"then request the {request.kind.value} again",
+        )
+    series = found[0]
+    return series, [p for p in layout.slices if p.series is series]
