@@ -25,11 +25,12 @@ lint: setup
 	$(UV) run --frozen lint-imports --no-cache
 
 # dciodvfy (Debian's dicom3tools) checks that our DICOM output adds no finding to its input's;
+# dcm2niix (Debian) is the second independent reader of a Mini CT's geometry;
 # Debian's chromium runs the viewer's browser test (Playwright drives it; it never downloads one).
 # The Kubernetes manifest tests build deploy/k8s with kubectl, else kustomize, which `go install`
 # builds from the Go module proxy (Debian 12's kubernetes-client is 1.20, its golang 1.19 too old
 # for kustomize v5). A tool that cannot be installed makes its tests fail, never skip.
-SYSTEM_TOOLS := dciodvfy:dicom3tools chromium:chromium
+SYSTEM_TOOLS := dciodvfy:dicom3tools chromium:chromium dcm2niix:dcm2niix
 # The renderer's vtk renders offscreen through EGL on Mesa (llvmpipe): these libraries are not
 # on a fresh machine; without them vtk cannot render and snapshots fall back to a projection.
 EGL_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri
