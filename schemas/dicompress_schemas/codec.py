@@ -9,6 +9,7 @@ import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from dicompress_schemas.events import Event, EventBase
+from dicompress_schemas.products import ProductRequested, request_key
 from dicompress_schemas.studies import IngestEvent, IngestEventBase
 from dicompress_schemas.upcast import upcast
 
@@ -31,7 +32,11 @@ def encode_event(event: BaseModel) -> bytes:
 
 
 def event_key(event: EventBase) -> bytes:
-    """Kafka key: the job id, so one job's events stay in one partition, in order."""
+    """Kafka key: the job id, so one job's events stay in one partition, in order; for a
+    product's request, its series (`products.request_key`), so a series' products are taken
+    in the order they were asked for."""
+    if isinstance(event, ProductRequested):
+        return request_key(event)
     return str(event.job_id).encode()
 
 

@@ -206,6 +206,12 @@ class ProductRequested(EventBase):
     product_key: str = Field(pattern=r"^[0-9a-f]{32}$", description="product_key(): its identity")
     trigger: Literal["upload", "request"] = "request"
     ingest_id: uuid.UUID | None = Field(default=None, description="The upload that triggered it")
+    key_instance_uid: DicomUid | None = Field(
+        default=None,
+        description="The series' middle image by position (key_instance()), from the study "
+        "index: lets the renderer make the key image before it has read the whole series. A "
+        "hint, not part of the product's identity",
+    )
 
     @property
     def kind(self) -> ProductKind:
@@ -241,6 +247,25 @@ class ImageRendered(EventBase):
 def makes_products(modality: str | None, images: int) -> bool:
     """Whether a received series gets products on upload: a CT volume of enough images."""
     return modality in PRODUCT_MODALITIES and images >= MIN_PRODUCT_IMAGES
+
+
+def key_instance(positions: Iterable[tuple[str, float | None]]) -> str | None:
+    """The key image of a series: of its (SOP Instance UID, position along the normal) pairs,
+    the one nearest the middle of the positions' range (the lower UID on a tie); None when no
+    image has a position."""
+    placed = [(uid, pos) for uid, pos in positions if pos is not None]
+    if not placed:
+        return None
+    low, high = min(p for _, p in placed), max(p for _, p in placed)
+    middle = (low + high) / 2.0
+    return min(placed, key=lambda item: (abs(item[1] - middle), item[0]))[0]
+
+
+def request_key(request: ProductRequested) -> bytes:
+    """Kafka key of a product's request: its series, so the requests of one series reach one
+    worker in the order they were published (the process manager publishes the thumbnails
+    before the 3D snapshot: the first picture of a study is not queued behind its slowest)."""
+    return f"{request.tenant}/{request.study_instance_uid}/{request.series_instance_uid}".encode()
 
 
 def series_version(instances: Iterable[tuple[str, str]]) -> str:
@@ -307,6 +332,7 @@ def product_request(
     trigger: Literal["upload", "request"],
     ingest_id: uuid.UUID | None = None,
     occurred_at: datetime | None = None,
+    key_instance_uid: str | None = None,
 ) -> ProductRequested:
     """The request for one product, with its identity derived from what it is made of."""
     key = product_key(tenant, study_uid, series_uid, source_version, params)
@@ -328,4 +354,5 @@ def product_request(
         product_key=key,
         trigger=trigger,
         ingest_id=ingest_id,
+        key_instance_uid=key_instance_uid,
     )

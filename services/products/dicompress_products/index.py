@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from dicompress_products.planner import ReceivedSeries
-from dicompress_schemas.products import series_version
+from dicompress_schemas.products import key_instance, series_version
 
 POLL_S = 0.05
 
@@ -22,7 +22,8 @@ _INGEST = "SELECT status, bucket FROM ingests WHERE ingest_id = $1 AND tenant = 
 _SERIES = """
 SELECT i.study_instance_uid, i.series_instance_uid, max(i.modality) AS modality,
        array_agg(i.sop_instance_uid ORDER BY i.sop_instance_uid) AS uids,
-       array_agg(i.sha256 ORDER BY i.sop_instance_uid) AS digests
+       array_agg(i.sha256 ORDER BY i.sop_instance_uid) AS digests,
+       array_agg(i.position ORDER BY i.sop_instance_uid) AS positions
 FROM study_instances i
 WHERE i.tenant = $1 AND i.kind = 'image'
   AND (i.study_instance_uid, i.series_instance_uid) IN (
@@ -69,6 +70,7 @@ class StudyIndex:
                 images=len(row["uids"]),
                 version=series_version(zip(row["uids"], row["digests"], strict=True)),
                 bucket=bucket,
+                key_instance=key_instance(zip(row["uids"], row["positions"], strict=True)),
             )
             for row in rows
         ]

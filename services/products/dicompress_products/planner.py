@@ -26,6 +26,7 @@ class ReceivedSeries:
     images: int
     version: str  # dicompress_schemas.products.series_version of all its images
     bucket: str
+    key_instance: str | None = None  # dicompress_schemas.products.key_instance
 
 
 def plan(
@@ -49,6 +50,7 @@ def plan(
             trigger="upload",
             ingest_id=ingest_id,
             occurred_at=occurred_at,
+            key_instance_uid=s.key_instance,
         )
         for s in series
         if makes_products(s.modality, s.images)

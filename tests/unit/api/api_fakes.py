@@ -208,6 +208,7 @@ class FakeProductIndex:
                 "modality": rows[0]["modality"],
                 "uids": [r["sop_instance_uid"] for r in sorted(rows, key=_by_uid)],
                 "digests": [r["sha256"] for r in sorted(rows, key=_by_uid)],
+                "positions": [r["position"] for r in sorted(rows, key=_by_uid)],
                 "bucket": self.bucket,
             }
             for uid, rows in sorted(by_series.items())

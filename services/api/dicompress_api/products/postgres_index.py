@@ -33,6 +33,7 @@ _VOLUMES = """
 SELECT i.series_instance_uid, max(i.modality) AS modality,
        array_agg(i.sop_instance_uid ORDER BY i.sop_instance_uid) AS uids,
        array_agg(i.sha256 ORDER BY i.sop_instance_uid) AS digests,
+       array_agg(i.position ORDER BY i.sop_instance_uid) AS positions,
        mode() WITHIN GROUP (ORDER BY g.bucket) AS bucket
 FROM study_instances i LEFT JOIN ingests g ON g.ingest_id = i.ingest_id AND g.tenant = i.tenant
 WHERE i.tenant = $1 AND i.study_instance_uid = $2 AND i.kind = 'image'

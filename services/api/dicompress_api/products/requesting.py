@@ -17,6 +17,7 @@ from dicompress_api.studies.ports import StudyIndex
 from dicompress_schemas import ProductRequested
 from dicompress_schemas.products import (
     MIN_PRODUCT_IMAGES,
+    key_instance,
     makes_products,
     product_request,
     series_version,
@@ -70,6 +71,9 @@ class ProductService:
                 source_version=series_version(zip(volume["uids"], volume["digests"], strict=True)),
                 params=params,
                 trigger="request",
+                key_instance_uid=key_instance(
+                    zip(volume["uids"], volume.get("positions") or [], strict=False)
+                ),
             )
             for volume in chosen
             for params in body.products
