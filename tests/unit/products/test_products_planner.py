@@ -9,11 +9,12 @@ import pytest
 
 from dicompress_products.planner import ReceivedSeries, plan
 from dicompress_products.settings import ProductsSettings
-from dicompress_schemas import Topics
+from dicompress_schemas import Topics, event_key
 from dicompress_schemas.products import (
     DEFAULT_PRODUCTS,
     PreviewParams,
     ProductKind,
+    key_instance,
     product_request,
     request_topic,
     series_version,
@@ -110,3 +111,30 @@ def test_the_policy_is_a_setting_with_a_per_tenant_override() -> None:
     assert ProductsSettings().policy("acme") == DEFAULT_PRODUCTS
     with pytest.raises(ValueError, match="mri"):
         ProductsSettings(products_policy=["mri"])
+
+
+def test_the_key_image_is_nearest_the_middle_of_the_positions() -> None:
+    # positions with a gap: the middle of the range (5.0), not the middle index
+    positions = [("1.1", 0.0), ("1.2", 1.0), ("1.3", 2.0), ("1.4", 6.0), ("1.5", 10.0)]
+    assert key_instance(reversed(positions)) == "1.4"
+    assert key_instance([("1.2", 0.0), ("1.1", 2.0)]) == "1.1"  # a tie: the lower UID
+    assert key_instance([("1.1", None), ("1.2", 4.0)]) == "1.2"
+    assert key_instance([("1.1", None)]) is None
+
+
+def test_the_requests_of_one_series_share_a_kafka_key_and_carry_its_key_image() -> None:
+    series = ReceivedSeries("1.2.3", "1.2.3.4", "CT", 40, VERSION, "dicompress-data", "1.2.3.4.20")
+    requests = plan("acme", [series, _series("1.2.3.5")], DEFAULT_PRODUCTS, INGEST, AT)
+    keys = {
+        s: {event_key(r) for r in requests if r.series_instance_uid == s}
+        for s in ("1.2.3.4", "1.2.3.5")
+    }
+    assert keys == {"1.2.3.4": {b"acme/1.2.3/1.2.3.4"}, "1.2.3.5": {b"acme/1.2.3/1.2.3.5"}}
+    assert {r.key_instance_uid for r in requests if r.series_instance_uid == "1.2.3.4"} == {
+        "1.2.3.4.20"
+    }
+    # a hint, not identity: the same product without it
+    assert (
+        requests[0].job_id
+        == plan("acme", [_series("1.2.3.4")], DEFAULT_PRODUCTS, INGEST, AT)[0].job_id
+    )
