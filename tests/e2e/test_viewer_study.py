@@ -54,6 +54,21 @@ SCROLL_BENCH = """async (steps) => {
 }"""
 
 
+# Every distinct "encoded/total" the slice viewer showed, frame by frame.
+PROGRESS_RECORDER = """
+window.progressSeen = [];
+const record = () => {
+  const stage = document.getElementById("stage");
+  if (stage && stage.dataset.total) {
+    const now = `${stage.dataset.encoded}/${stage.dataset.total}`;
+    if (window.progressSeen.at(-1) !== now) window.progressSeen.push(now);
+  }
+  requestAnimationFrame(record);
+};
+requestAnimationFrame(record);
+"""
+
+
 def grey(values: np.ndarray, center: float, width: float) -> np.ndarray:
     """The DICOM linear window (PS3.3 C.11.2.1.2.1) to 0-255, as the page computes it."""
     low = center - 0.5 - (width - 1) / 2
@@ -121,6 +136,7 @@ def test_a_study_uploaded_on_the_page_is_shown_slice_by_slice_with_exact_pixels(
                 "console",
                 lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
             )
+            page.add_init_script(PROGRESS_RECORDER)
             page.goto(f"{api.base_url}/viewer/#token={token}")
             page.wait_for_selector("body[data-ready=true][data-view=studies]")
 
@@ -133,19 +149,12 @@ def test_a_study_uploaded_on_the_page_is_shown_slice_by_slice_with_exact_pixels(
             assert study.locator(".patient").inner_text() not in ("", "Unnamed patient")
             assert "series" in study.locator(".meta").inner_text()
 
-            # the thumbnails and 3D snapshots appear as they are made
-            page.wait_for_function(
-                """() => [...document.querySelectorAll('.series .images img')]
-                     .filter((img) => img.complete && img.naturalWidth > 0).length >= 4""",
-                timeout=WAIT_MS,
-            )
-            marks["images shown"] = time.monotonic() - began
-            ct_rows = page.locator("li.series:has(.pill[data-kind=preview])")
-            assert ct_rows.count() == 2  # soft tissue and bone; the scout has no products
-            page.screenshot(path=str(OUTPUT / "studies-desktop.png"), full_page=True)
-
-            # open the first CT series: its preview, decoded in the browser
-            ct_rows.first.locator("a.open").click()
+            # open a CT series as soon as its preview is asked for: its slices appear as they
+            # are encoded, decoded in the browser
+            preview_pill = page.locator("li.series .pill[data-kind=preview]").first
+            preview_pill.wait_for(timeout=WAIT_MS)
+            state_when_opened = preview_pill.inner_text()
+            preview_pill.locator("xpath=ancestor::li[1]").locator("a.open").click()
             page.wait_for_selector("body[data-view=series]")
             page.wait_for_selector("#stage[data-drawn]:not([data-drawn=''])", timeout=WAIT_MS)
             first_draw_ms = int(page.get_attribute("#stage", "data-first-draw-ms") or -1)
@@ -154,11 +163,12 @@ def test_a_study_uploaded_on_the_page_is_shown_slice_by_slice_with_exact_pixels(
                 " === document.getElementById('stage').dataset.total",
                 timeout=WAIT_MS,
             )
+            marks["preview shown"] = time.monotonic() - began
             total = int(page.get_attribute("#stage", "data-total") or 0)
             assert total == SPEC.slices  # the preview bins in-plane only: one slice each
-            assert f"{total} of {total}" in page.inner_text("#preview-state") or (
-                page.get_attribute("#preview-state", "data-state") == "completed"
-            )
+            assert page.get_attribute("#preview-state", "data-state") == "completed"
+            assert page.locator("#slice-strip .cell[data-state=ready]").count() == total
+            seen: list[str] = page.evaluate("window.progressSeen")
 
             # scroll: keys and the wheel
             page.focus("#stage")
@@ -191,8 +201,21 @@ def test_a_study_uploaded_on_the_page_is_shown_slice_by_slice_with_exact_pixels(
             page.wait_for_timeout(100)  # a layout pass
             assert no_overflow(page), "the series view overflows at 390 px"
             page.screenshot(path=str(OUTPUT / "series-390.png"), full_page=True)
+
+            # the thumbnails and 3D snapshots appear on the studies as they are made
+            page.set_viewport_size({"width": 1280, "height": 900})
             page.click("#back-to-study")
-            page.wait_for_selector("body[data-view=studies] article.study .images img")
+            page.wait_for_function(
+                """() => [...document.querySelectorAll('.series .images img')]
+                     .filter((img) => img.complete && img.naturalWidth > 0).length >= 4""",
+                timeout=WAIT_MS,
+            )
+            marks["images shown"] = time.monotonic() - began
+            ct_rows = page.locator("li.series:has(.pill[data-kind=preview])")
+            assert ct_rows.count() == 2  # soft tissue and bone; the scout has no products
+            page.screenshot(path=str(OUTPUT / "studies-desktop.png"), full_page=True)
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.wait_for_timeout(100)
             assert no_overflow(page), "the studies view overflows at 390 px"
             page.screenshot(path=str(OUTPUT / "studies-390.png"), full_page=True)
             page.set_viewport_size({"width": 360, "height": 740})
@@ -231,5 +254,6 @@ def test_a_study_uploaded_on_the_page_is_shown_slice_by_slice_with_exact_pixels(
         f"\nviewer: first slice drawn {first_draw_ms} ms after opening the series "
         f"({total} slices of {width}x{height}); scroll {bench['frames']} frames in "
         f"{bench['seconds']:.2f} s = {bench['frames'] / bench['seconds']:.0f} frames/s; "
-        f"largest grey difference {difference.max():.0f}; seconds: {marks}"
+        f"largest grey difference {difference.max():.0f}; preview {state_when_opened!r} when "
+        f"opened, then the page showed (encoded/total) {seen}; seconds: {marks}"
     )

@@ -1,5 +1,6 @@
 // The slices of a preview series, as they become ready: each slot is pending (not encoded
-// yet), listed (encoded, its URL known), loading, ready (decoded) or failed. Slices are
+// yet), announced (SliceEncoded arrived, its URL not yet listed), listed (its URL known),
+// loading, ready (decoded) or failed. Slices are
 // fetched and decoded a few at a time, nearest to the one on screen first. Index order is
 // anatomical order (the preview job encodes its slices in that order).
 
@@ -53,7 +54,7 @@ export class SliceStack {
         this.onChange(item.index);
       } else if (item.status === "encoded" && item.url) {
         slot.url = item.url;
-        if (slot.state === "pending" || slot.state === "expired") {
+        if (slot.state === "pending" || slot.state === "announced" || slot.state === "expired") {
           slot.state = "listed";
           this.onChange(item.index);
         }
@@ -66,6 +67,10 @@ export class SliceStack {
   encoded(index, position) {
     const slot = this.slot(index);
     if (position != null) slot.position = position;
+    if (slot.state === "pending") {
+      slot.state = "announced"; // counted and shown at once; its URL follows
+      this.onChange(index);
+    }
     clearTimeout(this.listTimer);
     this.listTimer = setTimeout(() => this.refreshList().catch(() => {}), LIST_DEBOUNCE_MS);
   }

@@ -195,7 +195,9 @@ function draw() {
   document.querySelectorAll("#slice-strip .current").forEach((cell) => cell.classList.remove("current"));
   $("slice-strip").children[view.index]?.classList.add("current");
   if (slot?.state !== "ready" || !view.window) {
-    const what = slot?.state === "failed" ? slot.error : "not made yet: it appears as soon as it is encoded";
+    const what = slot?.state === "failed" ? slot.error
+      : !slot || slot.state === "pending" ? "not made yet: it appears as soon as it is encoded"
+        : "encoded, loading…";
     $("slice-pending").textContent = `Slice ${view.index + 1}: ${what}`;
     $("slice-pending").hidden = false;
     stage.dataset.drawn = "";

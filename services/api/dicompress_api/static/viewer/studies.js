@@ -49,7 +49,7 @@ function addStudy(item) {
     item.studyDescription || "no description",
     item.modalities.join(", ") || "no modality",
     `${item.seriesCount} series`,
-    `${item.imageCount} images`,
+    plural(item.imageCount, "image"),
   ].join(" · ");
   $("study-list").append(card);
   shown.set(item.id, { card, detail: null, products: [], timer: null, receivedAt: Date.parse(item.receivedAt) });
@@ -88,7 +88,7 @@ function drawSeries(entry) {
     ].filter(Boolean).join(": ");
     row.querySelector(".series-name").textContent = name;
     row.querySelector(".series-size").textContent =
-      `${series.imageCount} images${series.rows ? `, ${series.columns}×${series.rows}` : ""}`;
+      `${plural(series.imageCount, "image")}${series.rows ? `, ${series.columns}×${series.rows}` : ""}`;
     const open = row.querySelector(".open");
     open.href = `#/study/${entry.detail.id}/series/${series.seriesInstanceUid}`;
     open.setAttribute("aria-label", `Open ${name} in the slice viewer`);
@@ -140,6 +140,10 @@ function figure(kind, image) {
   text.textContent = caption;
   item.append(img, text);
   return item;
+}
+
+function plural(count, noun) {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 /** DICOM PN "DOE^JANE^^^" -> "DOE, JANE". */

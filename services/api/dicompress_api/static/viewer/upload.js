@@ -4,11 +4,12 @@
 // under the file's name, size and date, and choosing the same file again sends only the parts
 // S3 lacks (GET /uploads/{id}).
 
-import { api } from "./api.js";
+import { ApiError, api } from "./api.js";
 import { zipFiles } from "./zip.js";
 
 const RESUME_PREFIX = "dicompress.upload:";
 const INGEST_POLL_MS = 500;
+const INGEST_UNKNOWN_MS = 60_000; // how long an ingest may stay unprojected (404) before we give up
 const $ = (id) => document.getElementById(id);
 
 let onIndexed = () => {};
@@ -156,11 +157,18 @@ function put(url, body, onProgress) {
   });
 }
 
+/** Poll the ingest to its end; a 404 just after completing means "not projected yet". */
 async function followIngest(ingestId) {
+  const started = Date.now();
   for (;;) {
-    const ingest = await api("GET", `/ingests/${ingestId}`);
-    if (ingest.status === "completed" || ingest.status === "failed") return ingest;
-    say(`indexing: ${ingest.counts.images} images so far…`);
+    try {
+      const ingest = await api("GET", `/ingests/${ingestId}`);
+      if (ingest.status === "completed" || ingest.status === "failed") return ingest;
+      say(`indexing: ${ingest.counts.images} images so far…`);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404) || Date.now() - started > INGEST_UNKNOWN_MS) throw error;
+      say("uploaded; waiting for the indexing to start…");
+    }
     await new Promise((resolve) => setTimeout(resolve, INGEST_POLL_MS));
   }
 }
