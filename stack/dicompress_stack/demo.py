@@ -136,7 +136,8 @@ def run_demo(
         job = _wait_projection(api_url, token, job_id, terminal["type"])
         print(report(terminal, job, seconds))
     products_ok = show_products(api_url, token, studies[0])
-    print(f"viewer: {api_url}/viewer/  (dicompress token --tenant {args.tenant} for a token)")
+    # a development token of the local stack, in the fragment (never sent to a server)
+    print(f"viewer: {api_url}/viewer/#token={token}")
     return 0 if progress.status == "completed" and products_ok else 1
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
@@ -28,21 +29,27 @@ def follow_products(
     process manager asks for them a moment after the ingest ends: none within `appear_s` means
     the tenant's policy makes none (or the study has no CT volume)."""
     started = clock()
-    last: dict[str, str] = {}
+    last: dict[str, tuple[str, int]] = {}
     while True:
         items: list[dict[str, Any]] = get(f"/studies/{study_id}/products")["items"]
         for item in items:
-            line = progress_line(item)
-            if last.get(item["id"]) != line:
-                out.write(line + "\n")
+            step = (item["status"], _tenth(item))
+            if last.get(item["id"]) != step:  # a new state, or another tenth of the items
+                out.write(progress_line(item) + "\n")
                 out.flush()
-                last[item["id"]] = line
+                last[item["id"]] = step
         waited = clock() - started
         if items and all(i["status"] in TERMINAL for i in items):
             return items
         if (not items and waited >= appear_s) or waited >= timeout_s:
             return items
         sleep(poll_s)
+
+
+def _tenth(item: dict[str, Any]) -> int:
+    counts = item.get("items") or {}
+    total = counts.get("total") or 0
+    return (10 * counts.get("done", 0)) // total if total else 0
 
 
 def progress_line(item: dict[str, Any]) -> str:
@@ -69,14 +76,26 @@ def describe_products(items: list[dict[str, Any]]) -> list[str]:
             head += f": {item['reason']}"
         lines.append(head)
         if item.get("slicesUrl"):
-            lines.append(f"      slices   GET {item['slicesUrl']}")
+            lines.append(f"      slices   GET {item['slicesUrl']} (presigned URLs)")
         images = item.get("images") or []
+        if images:
+            lines.append(f"      in       {_folder(images[0]['url'])}")
         for image in images[:2]:
             note = f" ({image['fallback']})" if image.get("fallback") else ""
             lines.append(
                 f"      {image['view']}-{image['preset']}-{image['size']}.{image['format']} "
-                f"{image['width']}x{image['height']}{note}: {image['url'].split('?')[0]}"
+                f"{image['width']}x{image['height']}{note}"
             )
         if len(images) > 2:
-            lines.append(f"      ... {len(images) - 2} more images (GET /studies/.../products)")
+            lines.append(
+                f"      ... {len(images) - 2} more (GET /studies/.../products: presigned URLs)"
+            )
     return lines
+
+
+def _folder(url: str) -> str:
+    """s3://bucket/prefix/ of a presigned path-style URL (its signature dropped: a signed URL
+    is for a browser, this is where the files lie)."""
+    path = urlsplit(url).path.lstrip("/")
+    bucket, _, key = path.partition("/")
+    return f"s3://{bucket}/{key.rsplit('/', 1)[0]}/"
