@@ -55,6 +55,7 @@ def read_image(data: bytes, bin_xy: int, name: str) -> SliceImage | None:
         modality=str(ds.get("Modality", "")).upper(),
         rescaled="RescaleSlope" in ds or "RescaleIntercept" in ds,
         rescale_type=str(ds.get("RescaleType", "")).upper(),
+        sop_uid=str(ds.get("SOPInstanceUID", "") or ""),
     )
 
 

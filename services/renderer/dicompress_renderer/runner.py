@@ -7,6 +7,11 @@ Ids come from (job_id, seq), so a re-run (a redelivery, a duplicate request) ove
 keys with the same bytes and re-emits the same ids. The image work is CPU-bound: it runs in
 threads (numpy, Pillow and vtk release the GIL) and vtk in a child process when one is given,
 so the event loop keeps Kafka's heartbeats going.
+
+Thumbnails of a request naming its key image (`key_instance_uid`): that one object is read
+first (while the series is listed), and when it is an axial slice the KEY images, first in the
+plan, are made of it, stored and announced before the rest of the series is read; they are the
+images the whole volume would give (`key_image`), so the path taken never changes the facts.
 """
 
 from __future__ import annotations
@@ -25,8 +30,15 @@ import psutil
 from dicompress_infra.s3 import S3Uri, S3UriError
 from dicompress_renderer.errors import RenderAborted
 from dicompress_renderer.items import Item, Made, ThumbnailMaker, plan
+from dicompress_renderer.key_image import key_slice, key_slice_of_volume
 from dicompress_renderer.snapshot import make_snapshots
-from dicompress_renderer.source import SourceObject, list_objects, load_volume
+from dicompress_renderer.source import (
+    ReadImage,
+    SourceObject,
+    list_objects,
+    load_volume,
+    read_one,
+)
 from dicompress_renderer.volume import Volume
 from dicompress_schemas import (
     EventBase,
@@ -38,7 +50,12 @@ from dicompress_schemas import (
     TerminalEvent,
     new_event_id,
 )
-from dicompress_schemas.products import MIN_PRODUCT_IMAGES, SnapshotParams, image_key
+from dicompress_schemas.products import (
+    MIN_PRODUCT_IMAGES,
+    SnapshotParams,
+    ThumbnailView,
+    image_key,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -122,20 +139,35 @@ class _Job:
         if not isinstance(params, SnapshotParams) and params.kind != "thumbnails":
             raise RenderAborted("wrong-service", f"the renderer does not make {params.kind}s")
         source, target = self._locations()
-        objects = await asyncio.to_thread(
-            list_objects, self.runner.client, source.bucket, source.prefix
-        )
-        _enough(len(objects), params)
         items = plan(params)
+        hint = None if isinstance(params, SnapshotParams) else self.request.key_instance_uid
+        # The key image's object is read while the series is listed (both are needed before
+        # the first image: JobStarted, with the series' size, comes first).
+        listed, first = await asyncio.gather(
+            asyncio.to_thread(list_objects, self.runner.client, source.bucket, source.prefix),
+            self._read_key(source, hint),
+        )
+        _enough(len(listed), params)
         await self.send(
             JobStarted(
                 **self.envelope(1),
                 total_slices=len(items),
-                total_bytes=sum(o.size for o in objects),
+                total_bytes=sum(o.size for o in listed),
                 worker=self.runner.worker,
             )
         )
-        volume = await self._load(source, objects, params)
+        key = key_slice(first.image) if first is not None else None
+        done = 0
+        if key is not None:
+            # The key images first, from the one slice already read: the first picture of
+            # the series is visible before the rest of it is read (KEY items lead the plan).
+            maker = ThumbnailMaker(None, key)
+            while done < len(items) and items[done].view is ThumbnailView.KEY:
+                made = await asyncio.to_thread(maker.make, items[done])
+                self.encode_ms += made.render_ms
+                await self._store(target, done, len(items), items[done], made)
+                done += 1
+        volume = await self._load(source, listed, params, first)
         # Snapshots are rendered together (one trip to the vtk process, which builds the
         # volume's gradients once); thumbnails one at a time, each stored and announced as soon
         # as it is made, so the first is visible while the others are still being made.
@@ -144,8 +176,11 @@ class _Job:
             if isinstance(params, SnapshotParams)
             else None
         )
-        maker = ThumbnailMaker(volume)
-        for index, item in enumerate(items):
+        maker = ThumbnailMaker(
+            volume, key if key is not None else key_slice_of_volume(volume, hint)
+        )
+        for index in range(done, len(items)):
+            item = items[index]
             made = (
                 rendered[index]
                 if rendered is not None
@@ -171,7 +206,32 @@ class _Job:
             peak_rss_bytes=_peak_rss_bytes(),
         )
 
-    async def _load(self, source: S3Uri, objects: list[SourceObject], params: Any) -> Volume:
+    async def _read_key(self, source: S3Uri, hint: str | None) -> ReadImage | None:
+        """The key image's object, read and decoded; None without a hint, or when it cannot be
+        read or used (the whole series is then read as without the hint, and any error in it
+        reported from there)."""
+        if hint is None:
+            return None
+        key = f"{source.prefix}{hint}.dcm"
+        started = time.perf_counter()
+        try:
+            first = await asyncio.to_thread(read_one, self.runner.client, source.bucket, key, 1)
+        except Exception as exc:  # a missing object (boto3's ClientError), an unusable image
+            log.info(
+                "key image not read first",
+                extra={**self.extra, "key": key, "reason": f"{type(exc).__name__}: {exc}"},
+            )
+            return None
+        self.download_ms += (time.perf_counter() - started) * 1000
+        return first
+
+    async def _load(
+        self,
+        source: S3Uri,
+        objects: list[SourceObject],
+        params: Any,
+        first: ReadImage | None,
+    ) -> Volume:
         bin_xy = params.bin_xy if isinstance(params, SnapshotParams) else 1
         started = time.perf_counter()
         volume = await asyncio.to_thread(
@@ -181,8 +241,9 @@ class _Job:
             objects,
             bin_xy,
             self.runner.read_threads,
+            first,
         )
-        self.download_ms = (time.perf_counter() - started) * 1000
+        self.download_ms += (time.perf_counter() - started) * 1000
         _enough(len(volume.positions), params, images=True)
         log.info(
             "series loaded",

@@ -19,6 +19,7 @@ from dicompress_infra.running import run_until_signalled
 from dicompress_infra.s3 import make_s3_client
 from dicompress_renderer.runner import RenderRunner
 from dicompress_renderer.settings import RendererSettings
+from dicompress_renderer.snapshot import warm_up
 from dicompress_renderer.worker import render_requests
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ async def serve(settings: RendererSettings, stop: asyncio.Event) -> None:
             # spawn: a fresh interpreter, no copy of our threads, sockets or Kafka clients
             pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
             stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+            pool.submit(warm_up)  # starts the process and loads vtk while nothing waits on it
         producer = make_producer(settings.kafka_bootstrap_servers)
         await producer.start()
         stack.push_async_callback(producer.stop)

@@ -32,11 +32,38 @@ def list_objects(client: S3Client, bucket: str, prefix: str) -> list[SourceObjec
     return sorted(found, key=lambda o: o.key)
 
 
+@dataclass(frozen=True)
+class ReadImage:
+    """One object already read and decoded (the key image, read first)."""
+
+    key: str
+    size: int
+    image: SliceImage
+
+
+def read_one(client: S3Client, bucket: str, key: str, bin_xy: int) -> ReadImage | None:
+    """The image stored at `key`; None when the object holds no image of a volume. Raises
+    what boto3 raises for a missing object and RenderAborted for an unusable image."""
+    data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    image = read_image(data, bin_xy, key.rsplit("/", 1)[-1])
+    return ReadImage(key, len(data), image) if image is not None else None
+
+
 def load_volume(
-    client: S3Client, bucket: str, objects: list[SourceObject], bin_xy: int, threads: int
+    client: S3Client,
+    bucket: str,
+    objects: list[SourceObject],
+    bin_xy: int,
+    threads: int,
+    already: ReadImage | None = None,
 ) -> Volume:
-    """The series' images as one volume (objects that are no image are left out)."""
+    """The series' images as one volume (objects that are no image are left out). `already`
+    (read at the same binning) is taken as it is, not read again."""
     builder = VolumeBuilder(expected=len(objects))
+    if already is not None and any(o.key == already.key for o in objects):
+        builder.bytes_in += already.size
+        builder.add(already.image)
+        objects = [o for o in objects if o.key != already.key]
 
     def read(item: SourceObject) -> tuple[int, SliceImage | None]:
         data = client.get_object(Bucket=bucket, Key=item.key)["Body"].read()

@@ -46,13 +46,16 @@ class Scene:
         image = vtkImageData()
         image.SetDimensions(columns, rows, slices)
         image.SetSpacing(*data.spacing)
-        # deep copy: vtk keeps no reference to the numpy buffer
-        scalars = numpy_to_vtk(data.voxels.ravel(), deep=True)  # type: ignore[no-untyped-call]
+        image.SetOrigin(*data.origin)
+        # vtk reads the numpy buffer in place (no copy of the volume): the scene keeps the
+        # array alive as long as vtk may read it
+        self.voxels = np.ascontiguousarray(data.voxels).ravel()
+        scalars = numpy_to_vtk(self.voxels, deep=False)  # type: ignore[no-untyped-call]
         image.GetPointData().SetScalars(scalars)
         mapper = vtkFixedPointVolumeRayCastMapper()
         mapper.SetInputData(image)
         mapper.SetAutoAdjustSampleDistances(0)  # an interactive-only shortcut
-        mapper.SetSampleDistance(float(min(data.spacing)))
+        mapper.SetSampleDistance(data.sample_distance or float(min(data.spacing)))
         self.volume = vtkVolume()
         self.volume.SetMapper(mapper)
         matrix = vtkMatrix4x4()
@@ -64,7 +67,8 @@ class Scene:
         self.window = vtkRenderWindow()
         self.window.SetOffScreenRendering(1)
         self.window.AddRenderer(self.renderer)
-        self.unit_distance = float(np.mean(data.spacing))
+        self.data = data
+        self.unit_distance = data.unit_distance or float(np.mean(data.spacing))
 
     def apply(self, preset: VolumePreset) -> None:
         prop = vtkVolumeProperty()
@@ -93,12 +97,12 @@ class Scene:
 
     def render(self, size: int) -> npt.NDArray[np.uint8]:
         """RGB (rows, columns, 3), `size` on the long side, top row = superior."""
-        x0, x1, _, _, z0, z1 = self.volume.GetBounds()  # world (LPS) bounds, matrix applied
+        # framed on the whole volume's extent in patient space, whatever part of it was sent
+        x0, x1, y0, y1, z0, z1 = self.data.frame or self.data.bounds()
         width_mm, height_mm = max(x1 - x0, 1e-3), max(z1 - z0, 1e-3)
-        scale = size / max(width_mm, height_mm)
-        width, height = max(1, round(width_mm * scale)), max(1, round(height_mm * scale))
+        width, height = self.data.frame_size(size)
         self.window.SetSize(width, height)
-        centre = self.volume.GetCenter()
+        centre = ((x0 + x1) / 2, (y0 + y1) / 2, (z0 + z1) / 2)
         camera = self.renderer.GetActiveCamera()
         camera.SetFocalPoint(*centre)
         camera.SetPosition(centre[0], centre[1] - 10.0 * max(width_mm, height_mm), centre[2])

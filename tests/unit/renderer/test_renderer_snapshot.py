@@ -5,13 +5,25 @@ projection stands in and the images say why. Images saved under test-output/rend
 from __future__ import annotations
 
 import asyncio
+import io
 
+import numpy as np
 import pytest
+from PIL import Image
 from renderer_phantom import LEFT_MARKER, ROD, PhantomSpec, save_artefact
 from renderer_pixels import at, phantom_volume, pixels
 
 from dicompress_renderer import snapshot
-from dicompress_renderer.snapshot import make_snapshots, vtk_version
+from dicompress_renderer.snapshot import (
+    SnapshotInput,
+    bin_slices,
+    make_snapshots,
+    render_volume,
+    scaled_down,
+    snapshot_input,
+    vtk_version,
+    z_binning,
+)
 from dicompress_schemas.products import RenderPreset, SnapshotParams
 
 FOV = 192.0
@@ -65,3 +77,46 @@ def test_without_vtk_a_maximum_intensity_projection_stands_in_and_says_why(
     picture = pixels(made[0].image.data)
     assert at(picture, 0.5, frac(ROD[0])) > at(picture, 0.5, frac(-LEFT_MARKER[0])) + 60
     assert at(picture, 0.5, 0.01, half=1) == 0
+
+
+def test_vtk_gets_the_box_the_presets_show_framed_on_the_whole_volume() -> None:
+    volume = phantom_volume(PhantomSpec(slices=32, size=96, pixel_mm=2.0), bin_xy=2)
+    whole = SnapshotInput(
+        np.asarray(volume.voxels, dtype=np.int16),
+        (volume.column_spacing, volume.row_spacing, volume.slice_spacing),
+        snapshot_input(volume).matrix,
+    )
+    data = snapshot_input(volume, (RenderPreset.BONE, RenderPreset.SOFT_TISSUE))
+    _, rows, columns = data.voxels.shape
+    assert rows < volume.voxels.shape[1]  # the air around the body is left out
+    assert columns < volume.voxels.shape[2]
+    assert data.frame == pytest.approx(whole.bounds())  # framed as before the crop
+    inner, outer = data.bounds(), whole.bounds()
+    for axis in range(3):
+        assert outer[2 * axis] <= inner[2 * axis] + 1e-6
+        assert inner[2 * axis + 1] <= outer[2 * axis + 1] + 1e-6
+    assert data.frame_size(512) == whole.frame_size(512)
+
+
+def test_thin_slices_are_averaged_to_near_isotropic_voxels() -> None:
+    volume = phantom_volume(PhantomSpec(slices=48, slice_mm=1.0, pixel_mm=3.0))
+    data = snapshot_input(volume, (RenderPreset.BONE,))
+    assert data.spacing == pytest.approx((3.0, 3.0, 3.0))  # 3 slices of 1 mm per voxel
+    assert data.voxels.shape[0] == 16
+    assert data.origin[2] == pytest.approx(1.0)  # the first group's centre: its middle slice
+    assert data.unit_distance == pytest.approx((3.0 + 3.0 + 1.0) / 3)  # opacity as before
+    assert z_binning((3.0, 3.0, 1.0), slices=20) == 1  # a small series is left as it is
+    ints = np.array([[[1]], [[2]], [[4]], [[9]]], dtype=np.int16)
+    assert bin_slices(ints, 2).ravel().tolist() == [2, 7]  # means 1.5 and 6.5, half up
+
+
+def test_the_smaller_snapshot_is_the_larger_scaled_down() -> None:
+    volume = phantom_volume(PhantomSpec(slices=32, size=96, pixel_mm=2.0), bin_xy=2)
+    data = snapshot_input(volume, (RenderPreset.SOFT_TISSUE,))
+    small, large = render_volume(data, (RenderPreset.SOFT_TISSUE,), (256, 512))
+    assert (small.image.width, small.image.height) == data.frame_size(256)
+    assert (large.image.width, large.image.height) == data.frame_size(512)
+    expected = scaled_down(
+        np.asarray(Image.open(io.BytesIO(large.image.data)).convert("RGB")), data.frame_size(256)
+    )
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(small.image.data))), expected)

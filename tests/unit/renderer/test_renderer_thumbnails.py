@@ -34,7 +34,7 @@ def thumbnail(
     size: int = 256,
     fmt: ImageFormat = ImageFormat.PNG,
 ) -> tuple[Made, npt.NDArray[np.float64]]:
-    made = ThumbnailMaker(phantom_volume(spec)).make(Item(view, window.value, size, fmt))
+    made = ThumbnailMaker.of_volume(phantom_volume(spec)).make(Item(view, window.value, size, fmt))
     path = save_artefact(f"{name}-{view.value}-{window.value}-{size}.{fmt.value}", made.image.data)
     print(f"artefact: {path}")
     return made, pixels(made.image.data)

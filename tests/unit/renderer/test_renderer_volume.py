@@ -25,7 +25,7 @@ def test_slices_are_in_order_along_the_normal_whatever_they_arrived_in() -> None
 def test_binning_averages_blocks_and_scales_the_spacing() -> None:
     volume = phantom_volume(PhantomSpec(slices=4, size=64), bin_xy=2)
     assert volume.voxels.shape == (4, 32, 32)
-    assert volume.voxels.dtype == np.float32
+    assert volume.voxels.dtype == np.int16  # block means rounded: integer slope and intercept
     assert (volume.row_spacing, volume.column_spacing) == (6.0, 6.0)
 
 
