@@ -5,6 +5,8 @@ then runs in a fresh process (spawn), so its peak RSS is its own, and reads the 
 the renderer's own loader (`source.load_volume`, with a client that reads files instead of S3:
 no network in the figures):
 
+- key image first: the middle slice read alone and the first thumbnail made of it (what a
+  request naming its key image gets before the rest of the series is read);
 - thumbnails: load at full resolution, then the default product (key, coronal, sagittal x
   default and bone windows x 256 and 512 px x PNG and WebP): ms to the first image, to all;
 - snapshot: load binned `--bin` (default 2), the input vtk gets (crop, Z-binning), then vtk's
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from dicompress_renderer.items import ThumbnailMaker, plan
+from dicompress_renderer.key_image import key_slice
 from dicompress_renderer.snapshot import (
     mip_fallback,
     render_volume,
@@ -39,7 +42,7 @@ from dicompress_renderer.snapshot import (
     vtk_version,
     warm_up,
 )
-from dicompress_renderer.source import SourceObject, load_volume
+from dicompress_renderer.source import SourceObject, load_volume, read_one
 from dicompress_renderer.volume import Volume
 from dicompress_schemas.products import SnapshotParams, ThumbnailParams
 from dicompress_stack.synthetic_ct import write_series
@@ -61,6 +64,26 @@ def _load(directory: str, bin_xy: int) -> tuple[Volume, float]:
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def key_first(directory: str) -> list[str]:
+    """The request's key image read alone and its first image (key, default, 256 px PNG)
+    made of it, as the runner does before reading the rest of the series."""
+    names = sorted(Path(directory).iterdir(), key=lambda p: int(p.stem.removeprefix("IM")))
+    middle = names[len(names) // 2].name  # the phantom's key image: its middle by position
+    started = time.perf_counter()
+    first = read_one(_Files(), directory, middle, 1)  # type: ignore[arg-type]
+    read_ms = (time.perf_counter() - started) * 1000
+    assert first is not None
+    key = key_slice(first.image)
+    assert key is not None
+    made = ThumbnailMaker(None, key).make(plan(ThumbnailParams())[0])
+    total_ms = (time.perf_counter() - started) * 1000
+    return [
+        f"key image first: read and decode {read_ms:.0f} ms, first image "
+        f"{total_ms - read_ms:.0f} ms ({made.image.width}x{made.image.height}), "
+        f"read to first image {total_ms:.0f} ms"
+    ]
 
 
 def thumbnails(directory: str) -> list[str]:
@@ -131,6 +154,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         write_series(directory, args.slices, args.size)
         print(f"series: {args.slices} slices of {args.size}x{args.size}")
+        with context.Pool(1) as pool:
+            for line in pool.apply(key_first, (directory,)):
+                print(line)
         with context.Pool(1) as pool:
             for line in pool.apply(thumbnails, (directory,)):
                 print(line)
