@@ -6,10 +6,12 @@ request of the wrong kind are answered in words or dead-lettered."""
 from __future__ import annotations
 
 import io
+import logging
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 from PIL import Image
+from pydicom import dcmread
 from renderer_support import TENANT, job_events, send, store_series
 
 import polling
@@ -29,8 +31,10 @@ from dicompress_schemas.products import (
     RenderPreset,
     SnapshotParams,
     ThumbnailParams,
+    key_instance,
     product_request,
 )
+from dicompress_stack.synthetic_ct import slice_bytes
 
 pytestmark = pytest.mark.integration
 STUDY, SERIES = "1.2.826.0.1.1", "1.2.826.0.1.1.2"
@@ -151,3 +155,54 @@ async def test_a_preview_request_is_dead_lettered_and_the_loop_goes_on(
     request = request_for(bucket, SnapshotParams(sizes=(128,), presets=(RenderPreset.BONE,)))
     await send(renderer, request)
     assert isinstance((await job_events(renderer, request.job_id))[-1], JobCompleted)
+
+
+async def test_the_key_image_hint_gives_the_same_images_read_first_or_not(
+    renderer: RendererSettings, test_env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The ingest's layout ({sop}.dcm) and the hint the process manager sends: the KEY images
+    are made of that object first; a redelivery whose hint names nothing (boto3's NoSuchKey)
+    reads the whole series instead and re-emits the same facts over the same keys."""
+    bucket = test_env["S3_BUCKET"]
+    series_uid = "1.2.826.0.1.1.3"
+    prefix = f"{TENANT}/studies/{STUDY}/{series_uid}/"
+    client = make_s3_client(renderer)
+    pairs: list[tuple[str, float | None]] = []
+    for index in range(16):
+        data = slice_bytes(index, n_slices=16, size=96)
+        ds = dcmread(io.BytesIO(data), stop_before_pixels=True)
+        client.put_object(Bucket=bucket, Key=f"{prefix}{ds.SOPInstanceUID}.dcm", Body=data)
+        pairs.append((str(ds.SOPInstanceUID), -float(ds.ImagePositionPatient[2])))
+    params = ThumbnailParams(sizes=(128,), formats=(ImageFormat.PNG,))
+    caplog.set_level(logging.INFO, logger="dicompress_renderer.runner")
+    runs = []
+    for hint in (key_instance(pairs), "9.9.9.9"):
+        request = product_request(
+            tenant=TENANT,
+            bucket=bucket,
+            study_uid=STUDY,
+            series_uid=series_uid,
+            source_version="b" * 64,
+            params=params,
+            trigger="upload",
+            key_instance_uid=hint,
+        )
+        await send(renderer, request)
+        runs.append(request.job_id)
+    assert runs[0] == runs[1]  # the hint is no part of the product's identity
+    events = await job_events(renderer, runs[0], terminals=2)
+    half = len(events) // 2
+    first, second = events[:half], events[half:]
+    assert isinstance(first[-1], JobCompleted)
+    assert isinstance(second[-1], JobCompleted)
+    assert [e.event_id for e in first] == [e.event_id for e in second]
+    facts = [
+        (e.key, e.bytes, e.window_center, e.window_width)
+        for e in first + second
+        if isinstance(e, ImageRendered)
+    ]
+    assert facts[: len(facts) // 2] == facts[len(facts) // 2 :]
+    assert first[-1].bytes_in == second[-1].bytes_in  # the key object read once either way
+    skipped = [r for r in caplog.records if r.getMessage() == "key image not read first"]
+    assert len(skipped) == 1  # the first run read its key object first; the second could not
+    assert "NoSuchKey" in skipped[0].__dict__["reason"]
