@@ -72,6 +72,7 @@ async def test_test_env_creates_its_topics_with_their_partitions(
         topics.dead_letter: 1,
         topics.ingest_requests: 4,
         topics.ingest_events: 4,
+        topics.render_requests: 4,
     }
     assert topics.prefix.startswith("t")
     assert topics.prefix.endswith(".")
