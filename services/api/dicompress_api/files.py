@@ -39,7 +39,7 @@ def files_router(store: JobStore, presigner: S3Presigner, tenant_of: TenantDepen
         """The slices with an outcome so far; each encoded one links to its stored DICOM file."""
         job = await job_of(job_id, tenant)
         rows = await store.slices(job_id, tenant)
-        # Slices live in the target bucket (the compressor's layout: jobs/{id}/slices/).
+        # Slices live in the target bucket (the compressor's layout: {tenant}/jobs/{id}/slices/).
         bucket = S3Uri.parse(job["target_uri"]).bucket if job.get("target_uri") else None
         expires_at = presigner.expires_at()
 

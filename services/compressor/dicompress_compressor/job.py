@@ -172,9 +172,9 @@ class _Job:
     async def _run(self) -> JobCompleted:
         options = self._options()
         source, target = self._locations()
-        self.attempt = await self._register_attempt(target.bucket)
+        own = job_prefix(target.bucket, self.request.tenant, self.request.job_id)
+        self.attempt = await register_attempt(self.runner.store, own, self.runner.worker)
         store = self.runner.store
-        own = job_prefix(target.bucket, self.request.job_id)
         try:
             layout = await lay_out_source(
                 store, source, own, self.log_extra, anonymize=self.request.anonymize
@@ -182,7 +182,7 @@ class _Job:
         except SourceUnreadable as exc:
             raise JobAborted("source-unreadable", str(exc)) from exc
         sources = [planned.header.source for planned in layout.slices]
-        stored = await self._stored_slices(target.bucket)
+        stored = await stored_slices(store, own)
         await self.emit(
             JobStarted(
                 **self.envelope(1),
@@ -205,9 +205,7 @@ class _Job:
         artifact = await self._artifact_uri(target, source)
         metadata = {"job-id": str(self.request.job_id), "tenant": self.request.tenant}
         writer = ArtifactWriter(store, artifact, metadata, self.runner.part_size)
-        work = SliceWork(
-            store, self.runner.encoder, options, self.request.job_id, target.bucket, stored
-        )
+        work = SliceWork(store, self.runner.encoder, options, own, stored)
         async with ResourceMeter() as meter:
             await writer.open()
             try:
@@ -265,14 +263,6 @@ class _Job:
                     "COMPRESSOR_ALLOWED_BUCKETS and API_ALLOWED_BUCKETS",
                 )
         return source, target
-
-    async def _register_attempt(self, bucket: str) -> int:
-        return await register_attempt(
-            self.runner.store, bucket, self.request.job_id, self.runner.worker
-        )
-
-    async def _stored_slices(self, bucket: str) -> frozenset[int]:
-        return await stored_slices(self.runner.store, bucket, self.request.job_id)
 
     async def _artifact_uri(self, target: S3Uri, source: S3Uri) -> S3Uri:
         """The ZIP's URI under the naming and overwrite rules (see `artifact.place_artifact`)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections import deque
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from dicompress_compressor.encoder import EncodedSlice, EncodeOptions
 from dicompress_compressor.errors import SliceRejected
 from dicompress_compressor.slices import restore_slice, slice_metadata, slice_uri
 from dicompress_compressor.storage import ObjectStore, SourceObject
+from dicompress_infra.s3 import S3Uri
 
 
 class SliceEncoder(Protocol):
@@ -35,8 +35,7 @@ class SliceWork:
     store: ObjectStore
     encoder: SliceEncoder
     options: EncodeOptions
-    job_id: uuid.UUID
-    bucket: str  # the target bucket, where `jobs/{job_id}/slices/` lives
+    own: S3Uri  # the job's folder (`slices.job_prefix`), where its slices are stored
     stored: frozenset[int] = frozenset()  # indices an earlier run already stored
 
 
@@ -86,7 +85,7 @@ async def _process(index: int, source: SourceObject, work: SliceWork) -> SliceOu
     """Reuse, or download, encode and store one slice. Never raises: a failure is the slice's
     reason."""
     started = time.perf_counter()
-    target = slice_uri(work.bucket, work.job_id, index)
+    target = slice_uri(work.own, index)
     if index in work.stored:
         found = await _reuse(index, source, work)
         if found is not None:
@@ -121,7 +120,7 @@ async def _process(index: int, source: SourceObject, work: SliceWork) -> SliceOu
 async def _reuse(index: int, source: SourceObject, work: SliceWork) -> SliceOutcome | None:
     """The slice an earlier run stored, if it is there and was made from this source."""
     started = time.perf_counter()
-    target = slice_uri(work.bucket, work.job_id, index)
+    target = slice_uri(work.own, index)
     try:
         found = await work.store.get_with_metadata(target)
     except Exception:  # unreadable: encoding it again is always correct

@@ -1,9 +1,10 @@
 """Where each encoded slice lives in S3, and what its object's metadata says about it.
 
-Slice `i` of job `j` is stored at `jobs/{j}/slices/{i:05d}.dcm` in the target bucket as soon as
-it is encoded, so a viewer can fetch it while the job runs and a re-run after a crash can reuse
-it instead of encoding it again. The object's user metadata keeps what the slice's
-SliceEncoded event and the manifest need, so a reused slice is reported exactly as before.
+Slice `i` of job `j` of tenant `t` is stored at `t/jobs/{j}/slices/{i:05d}.dcm` in the target
+bucket (under the tenant's own prefix, like everything of the tenant's) as soon as it is
+encoded, so a viewer can fetch it while the job runs and a re-run after a crash can reuse it
+instead of encoding it again. The object's user metadata keeps what the slice's SliceEncoded
+event and the manifest need, so a reused slice is reported exactly as before.
 """
 
 from __future__ import annotations
@@ -16,17 +17,21 @@ from dicompress_compressor.storage import ObjectStore
 from dicompress_infra.s3 import S3Uri
 
 
-def job_prefix(bucket: str, job_id: uuid.UUID) -> S3Uri:
-    return S3Uri(bucket, f"jobs/{job_id}/")
+def job_prefix(bucket: str, tenant: str, job_id: uuid.UUID) -> S3Uri:
+    """The job's own folder: its slices and its runs' markers. (Jobs stored before this rule
+    kept theirs at `jobs/{id}/`: their recorded slice keys still name them, and a re-run of
+    such a job encodes its slices again here.)"""
+    return S3Uri(bucket, f"{tenant}/jobs/{job_id}/")
 
 
-def slice_uri(bucket: str, job_id: uuid.UUID, index: int) -> S3Uri:
-    return job_prefix(bucket, job_id).child(f"slices/{index:05d}.dcm")
+def slice_uri(own: S3Uri, index: int) -> S3Uri:
+    """Slice `index` in the job's folder `own` (`job_prefix`)."""
+    return own.child(f"slices/{index:05d}.dcm")
 
 
-def attempts_prefix(bucket: str, job_id: uuid.UUID) -> S3Uri:
+def attempts_prefix(own: S3Uri) -> S3Uri:
     """Markers `attempts/<n>`, one per run of the job: how the next run knows its number."""
-    return job_prefix(bucket, job_id).child("attempts/")
+    return own.child("attempts/")
 
 
 def slice_metadata(encoded: EncodedSlice, source_key: str, bytes_in: int) -> dict[str, str]:
@@ -74,17 +79,17 @@ def restore_slice(
         return None
 
 
-async def register_attempt(store: ObjectStore, bucket: str, job_id: uuid.UUID, worker: str) -> int:
+async def register_attempt(store: ObjectStore, own: S3Uri, worker: str) -> int:
     """This run's number: 1 + the runs recorded before it, recorded in turn."""
-    prefix = attempts_prefix(bucket, job_id)
+    prefix = attempts_prefix(own)
     attempt = len(await store.list_objects(prefix)) + 1
     await store.put_bytes(prefix.child(str(attempt)), worker.encode(), {"worker": worker})
     return attempt
 
 
-async def stored_slices(store: ObjectStore, bucket: str, job_id: uuid.UUID) -> frozenset[int]:
+async def stored_slices(store: ObjectStore, own: S3Uri) -> frozenset[int]:
     """Indices of the slices an earlier run of this job already stored."""
-    prefix = job_prefix(bucket, job_id).child("slices/")
+    prefix = own.child("slices/")
     indices = set()
     for obj in await store.list_objects(prefix):
         with contextlib.suppress(ValueError):  # not one of ours: ignore it

@@ -163,7 +163,9 @@ async def test_an_anonymized_job_leaves_no_original_identifier_anywhere(
     artifact_key = completed.artifact_uri.removeprefix(f"s3://{bucket}/")
     job_keys = [
         o["Key"]
-        for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"jobs/{request.job_id}/")["Contents"]
+        for o in s3.list_objects_v2(
+            Bucket=bucket, Prefix=f"{request.tenant}/jobs/{request.job_id}/"
+        )["Contents"]
     ]
     assert _leaks("\n".join([artifact_key, *job_keys]).encode(), as_names) == []
     for key in job_keys:  # the slices stored one by one, and their metadata

@@ -112,7 +112,9 @@ async def test_a_worker_killed_mid_job_leaves_a_job_the_next_one_finishes_withou
     reused = [e for e in events if isinstance(e, SliceEncoded) and e.seq in first_run]
     # a slice the dead run stored is reused as it was: same new SOP Instance UID in the ZIP
     assert all(uids[e.slice_index] == e.sop_instance_uid for e in reused)
-    attempts = s3.list_objects_v2(Bucket=bucket, Prefix=f"jobs/{request.job_id}/attempts/")
+    attempts = s3.list_objects_v2(
+        Bucket=bucket, Prefix=f"{request.tenant}/jobs/{request.job_id}/attempts/"
+    )
     assert attempts["KeyCount"] == 2
     # the dead run's multipart upload is invisible, left to the bucket's lifecycle rule
     pending = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])

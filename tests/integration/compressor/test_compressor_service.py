@@ -66,7 +66,10 @@ async def test_a_series_is_compressed_into_a_zip_with_its_events_in_order(
 
     s3 = make_s3_client(compressor)
     for event in slices:  # each slice readable on its own, where its event says
-        assert event.slice_key == f"jobs/{request.job_id}/slices/{event.slice_index:05d}.dcm"
+        assert (
+            event.slice_key
+            == f"{request.tenant}/jobs/{request.job_id}/slices/{event.slice_index:05d}.dcm"
+        )
         one = dcmread(io.BytesIO(s3.get_object(Bucket=bucket, Key=event.slice_key)["Body"].read()))
         assert one.SOPInstanceUID == event.sop_instance_uid
     stored = s3.get_object(Bucket=bucket, Key=f"out/{name}")

@@ -56,7 +56,7 @@ async def test_events_come_in_index_order_whatever_finishes_first() -> None:
     stamp = req.occurred_at.strftime("%Y%m%d-%H%M%S")
     assert completed.artifact_uri == f"s3://bucket/out/src-rate100-{stamp}.zip"
     assert [s.slice_key for s in slices] == [
-        f"jobs/{req.job_id}/slices/{i:05d}.dcm" for i in range(3)
+        f"{req.tenant}/jobs/{req.job_id}/slices/{i:05d}.dcm" for i in range(3)
     ]
     assert [store.objects[s.slice_key][0] for s in slices if s.slice_key] == [
         b"enc:a", b"enc:b", b"enc:c"

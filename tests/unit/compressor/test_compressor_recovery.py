@@ -32,7 +32,7 @@ async def test_a_rerun_reuses_the_slices_a_dead_run_stored() -> None:
     await asyncio.wait_for(_until(lambda: len(first) == 4), TIMEOUT_S)  # started + 3 slices
     dead.cancel()  # as good as kill -9 for the store: nothing is cleaned up after this point
     await asyncio.gather(dead, return_exceptions=True)
-    assert len(store.keys(f"jobs/{req.job_id}/slices/")) >= 3
+    assert len(store.keys(f"{req.tenant}/jobs/{req.job_id}/slices/")) >= 3
 
     encoder = GatedEncoder()
     second: list[EventBase] = []
@@ -146,8 +146,10 @@ async def test_a_source_at_the_buckets_root_skips_the_jobs_own_objects() -> None
     second: list[EventBase] = []
     await runner(store, GatedEncoder(), first).run(req)
     await runner(store, GatedEncoder(), second).run(req)  # its slices and marker are there now
-    assert store.keys(f"jobs/{req.job_id}/")  # the attempt markers and the stored slices
+    assert store.keys(
+        f"{req.tenant}/jobs/{req.job_id}/"
+    )  # the attempt markers and the stored slices
     for sink in (first, second):
         keys = [e.source_key for e in sink if isinstance(e, SliceEncoded)]
         assert keys[:2] == ["1.dcm", "2.dcm"]
-        assert not [k for k in keys if k.startswith("jobs/")]
+        assert not [k for k in keys if k.startswith(f"{req.tenant}/jobs/")]
