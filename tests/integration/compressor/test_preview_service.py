@@ -127,6 +127,7 @@ async def test_a_thumbnails_request_on_the_compressors_topic_is_dead_lettered(
         record = await asyncio.wait_for(dead.getone(), TIMEOUT_S)
     finally:
         await dead.stop()
-    assert b"thumbnails ProductRequested belongs on the render requests topic" in dict(
-        record.headers
-    )["reason"]
+    assert (
+        b"thumbnails ProductRequested belongs on the render requests topic"
+        in dict(record.headers)["reason"]
+    )
