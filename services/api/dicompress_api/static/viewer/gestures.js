@@ -5,7 +5,9 @@
 const PIXELS_PER_SLICE = 12; // a drag this long moves one slice
 const WHEEL_PER_SLICE = 50; // wheel delta (pixels) per slice; a line counts as one slice
 
-/** handlers: {step(n), to(edge), windowBy(dx, dy), panBy(dx, dy), zoomBy(f), reset(), tool()} */
+/** handlers: {step(n), to(edge), windowBy(dx, dy), panBy(dx, dy), zoomBy(f), reset(), tool(),
+ *  roi(phase, x, y) (the "roi" tool: a box dragged from a point of the page, phase start, move or
+ *  end), mark(edge) (keys [ and ]: the slice shown starts or ends a range)} */
 export function bindGestures(stage, handlers) {
   const pointers = new Map();
   let wheel = 0;
@@ -37,6 +39,9 @@ export function bindGestures(stage, handlers) {
     pointers.set(event.pointerId, { x: event.clientX, y: event.clientY, button: event.button });
     dragged = 0;
     pinch = pointers.size === 2 ? spread(pointers) : null;
+    if (pointers.size === 1 && event.button === 0 && handlers.tool() === "roi") {
+      handlers.roi?.("start", event.clientX, event.clientY);
+    }
   });
 
   stage.addEventListener("pointermove", (event) => {
@@ -53,7 +58,8 @@ export function bindGestures(stage, handlers) {
       return;
     }
     const tool = last.button === 2 ? "window" : last.button === 1 ? "pan" : handlers.tool();
-    if (tool === "window") handlers.windowBy(dx, dy);
+    if (tool === "roi") handlers.roi?.("move", event.clientX, event.clientY);
+    else if (tool === "window") handlers.windowBy(dx, dy);
     else if (tool === "pan") handlers.panBy(dx, dy);
     else {
       dragged += dy;
@@ -66,6 +72,10 @@ export function bindGestures(stage, handlers) {
   });
 
   const release = (event) => {
+    const last = pointers.get(event.pointerId);
+    if (last && last.button === 0 && pointers.size === 1 && handlers.tool() === "roi") {
+      handlers.roi?.("end", event.clientX, event.clientY);
+    }
     pointers.delete(event.pointerId);
     pinch = null;
   };
@@ -80,6 +90,7 @@ export function bindGestures(stage, handlers) {
       Home: () => handlers.to(0), End: () => handlers.to(Infinity),
       "+": () => handlers.zoomBy(1.25), "=": () => handlers.zoomBy(1.25),
       "-": () => handlers.zoomBy(0.8), 0: () => handlers.reset(),
+      "[": () => handlers.mark?.("start"), "]": () => handlers.mark?.("end"),
     };
     const action = keys[event.key];
     if (!action) return;

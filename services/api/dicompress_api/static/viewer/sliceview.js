@@ -6,6 +6,7 @@
 
 import { api } from "./api.js";
 import { bindGestures } from "./gestures.js";
+import { initMiniCt, refreshMarks, resetMiniCt, roiGesture, setEdge } from "./minict.js";
 import { markers } from "./orient.js";
 import { previewOf } from "./products.js";
 import { SliceStack } from "./series.js";
@@ -34,6 +35,12 @@ export function initSliceView(liveHub) {
     zoomBy: (f) => view && transform(() => { view.zoom = Math.min(16, Math.max(0.5, view.zoom * f)); }),
     reset: () => view && transform(() => Object.assign(view, { zoom: 1, panX: 0, panY: 0 })),
     tool: () => document.querySelector("input[name=tool]:checked")?.value ?? "scroll",
+    roi: (phase, x, y) => view && roiGesture(phase, x, y),
+    mark: (edge) => view && setEdge(edge),
+  });
+  initMiniCt(hub, () => view && {
+    studyId: view.studyId, seriesUid: view.seriesUid, index: view.index, total: view.stack?.counts().total ?? 0,
+    product: view.product, width: view.size?.width ?? 0, height: view.size?.height ?? 0,
   });
   $("slice-slider").addEventListener("input", (event) => view && show(Number(event.target.value)));
   $("window-preset").addEventListener("change", (event) => {
@@ -57,6 +64,7 @@ export async function openSeries(studyId, seriesUid) {
   };
   const mine = view;
   resetPanel();
+  resetMiniCt(`${studyId}/${seriesUid}`);
   try {
     const detail = await api("GET", `/studies/${studyId}`);
     if (view !== mine) return;
@@ -83,6 +91,7 @@ export function closeSeries() {
   view.stack?.close();
   if (view.listener) hub.unwatch(view.product.id, view.listener);
   view = null;
+  resetMiniCt(null);
 }
 
 function follow(product) {
@@ -192,6 +201,7 @@ function draw() {
   const position = slot?.position != null ? ` · position ${slot.position.toFixed(1)} mm` : "";
   $("slice-readout").textContent = `Slice ${view.index + 1} of ${total || "?"}${position}`;
   stage.dataset.index = String(view.index);
+  refreshMarks();
   document.querySelectorAll("#slice-strip .current").forEach((cell) => cell.classList.remove("current"));
   $("slice-strip").children[view.index]?.classList.add("current");
   if (slot?.state !== "ready" || !view.window) {
@@ -250,6 +260,7 @@ function transform(change) {
   change();
   $("slice-canvas").style.transform = `translate(${view.panX}px, ${view.panY}px) scale(${view.zoom})`;
   $("stage").dataset.zoom = view.zoom.toFixed(2);
+  refreshMarks();
 }
 
 function buildStrip(total) {
