@@ -11,6 +11,7 @@ import io
 import json
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from PIL import Image
 from pydicom import dcmread
 
 from dicompress_infra.auth import issue_token
+from dicompress_progress.replay import check
+from dicompress_progress.settings import ProgressSettings
 from dicompress_schemas import study_id
 from dicompress_stack.client import JobProgress
 from dicompress_stack.synthetic_study import StudySpec, write_study
@@ -72,7 +75,10 @@ async def follow_all(ws_url: str, token: str, job_ids: list[str]) -> list[JobPro
 
 
 def test_an_uploaded_study_gets_its_products_followed_live_with_no_further_request(
-    service_runner: ServiceRunner, test_env: dict[str, str], tmp_path: Path
+    service_runner: ServiceRunner,
+    test_env: dict[str, str],
+    tmp_path: Path,
+    settings_for: Callable[..., ProgressSettings],
 ) -> None:
     bucket = test_env["S3_BUCKET"]
     manifest = write_study(SPEC, tmp_path / "export")
@@ -150,3 +156,10 @@ def test_an_uploaded_study_gets_its_products_followed_live_with_no_further_reque
         assert again.status_code == 202, again.text
         assert {p["id"] for p in again.json()["items"]} == {p["id"] for p in products}
         assert {p["status"] for p in again.json()["items"]} == {"completed"}
+
+    # the products' projection (jobs, products, product_images) is rebuilt from the log as is
+    report = asyncio.run(check(settings_for(ProgressSettings)))
+    assert report.equal, report.render()
+    rebuilt = {d.table: d.rebuilt_rows for d in report.diffs}
+    assert rebuilt["products"] == 3 * len(volumes)
+    assert rebuilt["product_images"] == sum(len(p["images"]) for p in products)
