@@ -4,9 +4,9 @@
 # (they name local dependencies, which it cannot resolve from strings).
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Protocol
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dicompress_api.errors import Unauthenticated
@@ -48,5 +48,27 @@ def tenant_dependency(auth: CommonSettings | TokenVerifier) -> TenantDependency:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
     ) -> str:
         return await verified_tenant(verifier, bearer_token(credentials))
+
+    return tenant
+
+
+class GatedRoutes(Protocol):
+    """A feature's routes (kept on `app.state`) that know the caller's tenant from a token:
+    verified, and charged to the tenant's rate limit."""
+
+    @property
+    def tenant_of_token(self) -> Callable[[str], Awaitable[str]]: ...
+
+
+def tenant_of_routes(routes_of: Callable[[Request], GatedRoutes]) -> TenantDependency:
+    """A FastAPI dependency returning the caller's tenant through the `tenant_of_token` of the
+    routes `routes_of` finds, or raising Unauthenticated: the studies, uploads, products and
+    downloads routes share it."""
+
+    async def tenant(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+    ) -> str:
+        return await routes_of(request).tenant_of_token(bearer_token(credentials))
 
     return tenant

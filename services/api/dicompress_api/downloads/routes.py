@@ -10,9 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials
 
-from dicompress_api.auth import BEARER, bearer_token
+from dicompress_api.auth import tenant_of_routes
 from dicompress_api.downloads.reading import StudyDownloads
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
@@ -33,15 +32,8 @@ def _routes(request: Request) -> DownloadRoutes:
     return routes
 
 
-async def _tenant(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
-) -> str:
-    return await _routes(request).tenant_of_token(bearer_token(credentials))
-
-
 Routes = Annotated[DownloadRoutes, Depends(_routes)]
-Tenant = Annotated[str, Depends(_tenant)]
+Tenant = Annotated[str, Depends(tenant_of_routes(_routes))]
 router = APIRouter()
 
 

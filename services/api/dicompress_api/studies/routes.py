@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials
 
-from dicompress_api.auth import BEARER, bearer_token
+from dicompress_api.auth import tenant_of_routes
 from dicompress_api.studies.models import IngestDetail, SeriesDetail, StudyDetail, StudyPage
 from dicompress_api.studies.reader import StudyReader
 
@@ -42,15 +41,8 @@ def _routes(request: Request) -> StudyRoutes:
     return routes
 
 
-async def _tenant(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
-) -> str:
-    return await _routes(request).tenant_of_token(bearer_token(credentials))
-
-
 Routes = Annotated[StudyRoutes, Depends(_routes)]
-Tenant = Annotated[str, Depends(_tenant)]
+Tenant = Annotated[str, Depends(tenant_of_routes(_routes))]
 router = APIRouter()
 
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials
 
-from dicompress_api.auth import BEARER, bearer_token
+from dicompress_api.auth import tenant_of_routes
 from dicompress_api.errors import FieldProblem, InvalidRequest
 from dicompress_api.uploads.models import (
     CompleteRequest,
@@ -51,15 +50,8 @@ def _routes(request: Request) -> UploadRoutes:
     return routes
 
 
-async def _tenant(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
-) -> str:
-    return await _routes(request).tenant_of_token(bearer_token(credentials))
-
-
 Routes = Annotated[UploadRoutes, Depends(_routes)]
-Tenant = Annotated[str, Depends(_tenant)]
+Tenant = Annotated[str, Depends(tenant_of_routes(_routes))]
 router = APIRouter(tags=["uploads"])
 
 

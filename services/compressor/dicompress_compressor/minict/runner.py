@@ -44,13 +44,13 @@ from dicompress_compressor.minict.specs import (
     mini_ct_series_uid,
     slice_spec,
 )
-from dicompress_compressor.pool import EncoderPool
 from dicompress_compressor.preview.counts import PreviewCounts
 from dicompress_compressor.preview.dataset import PreviewSliceSpec
-from dicompress_compressor.preview.encode import PreviewSlice, make_preview_slice
+from dicompress_compressor.preview.encode import PreviewSlice
 from dicompress_compressor.preview.lifecycle import Emit, JobLifecycle
 from dicompress_compressor.preview.locations import product_locations, requested_series
 from dicompress_compressor.preview.plan import Group, PlanRefused, plan_groups
+from dicompress_compressor.preview.runner import PoolPreviews
 from dicompress_compressor.preview.stream import GroupOutcome, GroupWork, in_order, make_group
 from dicompress_compressor.source import SourceUnreadable, lay_out_source
 from dicompress_compressor.storage import ObjectStore
@@ -68,15 +68,9 @@ class MiniCtMaker(Protocol):
     async def join(self, frames: list[bytes], spec: MultiframeSpec) -> MultiframeObject: ...
 
 
-class PoolMiniCts:
-    """`MiniCtMaker` on the compressor's process pool: slices and the multi-frame join run
-    there, off the event loop."""
-
-    def __init__(self, pool: EncoderPool) -> None:
-        self.pool = pool
-
-    async def make(self, sources: list[bytes], spec: PreviewSliceSpec) -> PreviewSlice:
-        return await self.pool.call(make_preview_slice, sources, spec)
+class PoolMiniCts(PoolPreviews):
+    """`MiniCtMaker` on the compressor's process pool: slices are made there as the preview's
+    are, and the multi-frame join runs there too, off the event loop."""
 
     async def join(self, frames: list[bytes], spec: MultiframeSpec) -> MultiframeObject:
         return await self.pool.call(build_multiframe, frames, spec)
