@@ -48,11 +48,10 @@ from dicompress_compressor.preview.counts import PreviewCounts
 from dicompress_compressor.preview.dataset import PreviewSliceSpec
 from dicompress_compressor.preview.encode import PreviewSlice
 from dicompress_compressor.preview.lifecycle import Emit, JobLifecycle
-from dicompress_compressor.preview.locations import product_locations, requested_series
+from dicompress_compressor.preview.locations import product_source
 from dicompress_compressor.preview.plan import Group, PlanRefused, plan_groups
 from dicompress_compressor.preview.runner import PoolPreviews
 from dicompress_compressor.preview.stream import GroupOutcome, GroupWork, in_order, make_group
-from dicompress_compressor.source import SourceUnreadable, lay_out_source
 from dicompress_compressor.storage import ObjectStore
 from dicompress_compressor.zipstream import MIN_PART_SIZE
 from dicompress_infra.s3 import S3Uri
@@ -109,12 +108,10 @@ class _MiniCtJob:
 
     async def run(self) -> JobCompleted:
         params = self._params()
-        source, target = product_locations(self.request, self.runner.allowed_buckets)
-        try:
-            layout = await lay_out_source(self.runner.store, source, target, self.job.log_extra)
-        except SourceUnreadable as exc:
-            raise JobAborted("source-unreadable", str(exc)) from exc
-        series, slices = requested_series(layout, self.request, source)
+        found = await product_source(
+            self.runner.store, self.request, self.runner.allowed_buckets, self.job.log_extra
+        )
+        target, series, slices = found.target, found.series, found.slices
         try:
             groups = plan_groups(series, slices, 1, (params.z_start, params.z_end)).groups
             crop = region_crop(params, *await self._slice_size(groups[0]))

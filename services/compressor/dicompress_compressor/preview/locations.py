@@ -3,8 +3,13 @@ work, the same way for every product the compressor makes (preview, Mini CT)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from dicompress_compressor.job import JobAborted
 from dicompress_compressor.layout import Layout, PlannedSlice, Series
+from dicompress_compressor.source import SourceUnreadable, lay_out_source
+from dicompress_compressor.storage import ObjectStore
 from dicompress_infra.s3 import S3Uri, S3UriError
 from dicompress_schemas import ProductRequested
 
@@ -55,3 +60,29 @@ def requested_series(
         )
     series = found[0]
     return series, [p for p in layout.slices if p.series is series]
+
+
+@dataclass(frozen=True)
+class ProductSource:
+    """Where a product job writes, and the series it is made of, in anatomical order."""
+
+    target: S3Uri
+    series: Series
+    slices: list[PlannedSlice]
+
+
+async def product_source(
+    store: ObjectStore,
+    request: ProductRequested,
+    allowed: frozenset[str] | None,
+    log_extra: dict[str, Any],
+) -> ProductSource:
+    """The request's locations checked (`product_locations`), its source laid out, and the
+    requested series found (`requested_series`); JobAborted in words otherwise."""
+    source, target = product_locations(request, allowed)
+    try:
+        layout = await lay_out_source(store, source, target, log_extra)
+    except SourceUnreadable as exc:
+        raise JobAborted("source-unreadable", str(exc)) from exc
+    series, slices = requested_series(layout, request, source)
+    return ProductSource(target, series, slices)

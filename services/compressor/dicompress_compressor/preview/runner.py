@@ -29,10 +29,9 @@ from dicompress_compressor.preview.dataset import (
 )
 from dicompress_compressor.preview.encode import PreviewSlice, make_preview_slice
 from dicompress_compressor.preview.lifecycle import Emit, JobLifecycle
-from dicompress_compressor.preview.locations import product_locations, requested_series
+from dicompress_compressor.preview.locations import product_source
 from dicompress_compressor.preview.plan import Group, PlanRefused, plan_groups
 from dicompress_compressor.preview.stream import GroupWork, PreviewMaker, in_order, make_group
-from dicompress_compressor.source import SourceUnreadable, lay_out_source
 from dicompress_compressor.storage import ObjectStore
 from dicompress_schemas import JobCompleted, JobStarted, ProductRequested, TerminalEvent
 from dicompress_schemas.products import PreviewParams
@@ -81,12 +80,10 @@ class _PreviewJob:
 
     async def run(self) -> JobCompleted:
         params = self._params()
-        source, target = product_locations(self.request, self.runner.allowed_buckets)
-        try:
-            layout = await lay_out_source(self.runner.store, source, target, self.job.log_extra)
-        except SourceUnreadable as exc:
-            raise JobAborted("source-unreadable", str(exc)) from exc
-        series, slices = requested_series(layout, self.request, source)
+        found = await product_source(
+            self.runner.store, self.request, self.runner.allowed_buckets, self.job.log_extra
+        )
+        target, series, slices = found.target, found.series, found.slices
         try:
             plan = plan_groups(series, slices, params.bin_z)
         except PlanRefused as exc:
