@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
-from progress_harness import envelope
 
 from dicompress_progress.errors import ProjectionError
 from dicompress_progress.migrate import apply_migrations, load_migrations
@@ -19,54 +19,30 @@ from dicompress_schemas import (
     JobCompleted,
     JobStarted,
     SliceEncoded,
-    new_event_id,
 )
+from dicompress_schemas.histories import JobHistory
 
 pytestmark = pytest.mark.integration
 
 
+def history(job: uuid.UUID, tenant: str = "acme") -> JobHistory:
+    return JobHistory(job, tenant, total=2)
+
+
 def requested(job: uuid.UUID, tenant: str = "acme") -> CompressionRequested:
-    return CompressionRequested(
-        **envelope(job, 0, tenant),
-        source_uri="s3://in-bucket/s/",
-        target_uri="s3://out-bucket/z/",
-        compression_rate=10,
-    )
+    return history(job, tenant).requested(10, source_uri="s3://in-bucket/s/")
 
 
-def started(job: uuid.UUID) -> JobStarted:
-    return JobStarted(**envelope(job, 1), total_slices=2, total_bytes=20, worker="w")
+def started(job: uuid.UUID, **fields: Any) -> JobStarted:
+    return history(job).started(worker="w", **fields)
 
 
 def encoded(job: uuid.UUID, index: int) -> SliceEncoded:
-    return SliceEncoded(
-        **envelope(job, 2 + index),
-        slice_index=index,
-        total_slices=2,
-        source_key=f"s/{index}",
-        entry_name=f"{index}.dcm",
-        bytes_in=10,
-        bytes_out=1,
-        ratio=10,
-        encode_ms=1,
-    )
+    return history(job).encoded(index, bytes_in=10, bytes_out=1)
 
 
 def completed(job: uuid.UUID) -> JobCompleted:
-    return JobCompleted(
-        **envelope(job, 4),
-        slices_encoded=2,
-        slices_failed=0,
-        bytes_in=20,
-        bytes_out=2,
-        ratio=10,
-        artifact_uri="s3://out-bucket/z/j.zip",
-        artifact_bytes=5,
-        download_ms=1,
-        encode_ms=2,
-        upload_ms=3,
-        wall_ms=6,
-    )
+    return history(job).completed(slices_encoded=2, slices_failed=0, bytes_in=20, bytes_out=2)
 
 
 def batch(*events: Event) -> list[Delivered]:
@@ -150,7 +126,7 @@ async def test_late_slice_after_completion_is_recorded_but_changes_no_count(
 async def test_another_event_with_a_taken_seq_is_ignored(pool: asyncpg.Pool) -> None:
     store, job = ProjectionStore(pool), uuid.uuid4()
     await store.record(batch(started(job)))
-    rerun = started(job).model_copy(update={"event_id": new_event_id(job, 1, attempt=2)})
+    rerun = started(job, attempt=2)  # another run's JobStarted: another event id, seq 1
     assert await store.record(batch(rerun)) == [Outcome.SEQ_TAKEN]
 
 

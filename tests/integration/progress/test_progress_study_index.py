@@ -4,18 +4,17 @@ order, redelivered, re-uploaded, from two tenants, refused, and one batch at a t
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import pytest
-from progress_harness import envelope
 
 from dicompress_progress.errors import ProjectionError
 from dicompress_progress.store import Delivered, Origin, Outcome, ProjectionStore
-from dicompress_schemas import IngestEvent, InstanceKind, JobStarted, study_id
+from dicompress_schemas import IngestEvent, InstanceKind, study_id
+from dicompress_schemas.histories import JobHistory
 from study_history import AXIAL, BASIC_TEXT_SR, STUDY, IngestHistory
 
 pytestmark = pytest.mark.integration
@@ -220,7 +219,7 @@ async def test_an_event_naming_another_tenant_is_refused_and_changes_nothing(
 async def test_a_mixed_batch_records_jobs_and_ingests_in_one_transaction(
     pool: asyncpg.Pool,
 ) -> None:
-    job = JobStarted(**envelope(uuid.uuid4(), 1), total_slices=1, total_bytes=1, worker="w")
+    job = JobHistory(tenant="acme").started(total=1)
     history = IngestHistory()
     batch = [Delivered(job), *deliver([history.started(), history.image(0.0, 1)])]
     assert await ProjectionStore(pool).record(batch) == [Outcome.APPLIED] * 3

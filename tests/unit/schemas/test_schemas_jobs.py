@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import permutations
-from typing import Any
 
 import pytest
 
@@ -21,8 +20,8 @@ from dicompress_schemas import (
     JobStarted,
     SliceEncoded,
     SliceFailed,
-    new_event_id,
 )
+from dicompress_schemas.histories import JobHistory
 from dicompress_schemas.jobs import (
     TERMINAL_STATUSES,
     JobFoldError,
@@ -36,56 +35,33 @@ JOB = uuid.UUID("00000000-0000-4000-8000-000000000001")
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def _envelope(seq: int, tenant: str = "acme") -> dict[str, Any]:
-    return {
-        "event_id": new_event_id(JOB, seq),
-        "job_id": JOB,
-        "tenant": tenant,
-        "seq": seq,
-        "occurred_at": T0 + timedelta(seconds=seq),
-    }
+def job(tenant: str = "acme", total: int = 3) -> JobHistory:
+    """A fresh history of JOB whose `seq`-th event happens `seq` seconds after T0."""
+    return JobHistory(JOB, tenant, start=T0, step=timedelta(seconds=1), total=total)
 
 
 def requested(tenant: str = "acme") -> CompressionRequested:
-    return CompressionRequested(
-        **_envelope(0, tenant),
-        source_uri="s3://in-bucket/series/1/",
-        target_uri="s3://out-bucket/zips/",
-        compression_rate=20,
+    return job(tenant).requested(
+        20, source_uri="s3://in-bucket/series/1/", target_uri="s3://out-bucket/zips/"
     )
 
 
 def started(total: int = 3) -> JobStarted:
-    return JobStarted(**_envelope(1), total_slices=total, total_bytes=3000, worker="w-1")
+    return job().started(total, total_bytes=3000, worker="w-1")
 
 
 def encoded(index: int, total: int = 3) -> SliceEncoded:
-    return SliceEncoded(
-        **_envelope(2 + index),
-        slice_index=index,
-        total_slices=total,
-        source_key=f"series/1/{index}.dcm",
-        entry_name=f"{index:04d}.dcm",
-        bytes_in=1000,
-        bytes_out=100 + index,
-        ratio=20.0,
-        encode_ms=40.0,
+    return job(total=total).encoded(
+        index, bytes_in=1000, bytes_out=100 + index, ratio=20.0, encode_ms=40.0
     )
 
 
 def slice_failed(index: int, total: int = 3) -> SliceFailed:
-    return SliceFailed(
-        **_envelope(2 + index),
-        slice_index=index,
-        total_slices=total,
-        source_key=f"series/1/{index}.dcm",
-        reason="not a DICOM file",
-    )
+    return job(total=total).slice_failed(index, reason="not a DICOM file")
 
 
 def completed(n: int = 3, failed: int = 0) -> JobCompleted:
-    return JobCompleted(
-        **_envelope(2 + n + failed),
+    return job(total=n + failed).completed(
         slices_encoded=n,
         slices_failed=failed,
         bytes_in=1000 * n,
@@ -101,11 +77,11 @@ def completed(n: int = 3, failed: int = 0) -> JobCompleted:
 
 
 def job_failed(seq: int = 2) -> JobFailed:
-    return JobFailed(**_envelope(seq), error_code="source-empty", reason="no slices under prefix")
+    return job().failed(seq=seq, error_code="source-empty", reason="no slices under prefix")
 
 
 def cancelled(seq: int = 3) -> JobCancelled:
-    return JobCancelled(**_envelope(seq), reason="user asked")
+    return job().cancelled(seq=seq, reason="user asked")
 
 
 def fold(events: Sequence[Event], view: JobView | None = None) -> JobView:
