@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
@@ -35,6 +35,8 @@ class Change:
     job_id: uuid.UUID
     tenant: str | None = None
     last_seq: int | None = None
+    # the job's figures as of `last_seq` (`Figures.as_json()`), relayed to viewers as they are
+    figures: dict[str, Any] | None = None
 
 
 def payload(view: JobView) -> str:
@@ -52,6 +54,7 @@ def payload(view: JobView) -> str:
             "bytes_out": view.bytes_out,
             "eta_at": view.eta_at.isoformat() if view.eta_at else None,
             "last_event_at": view.last_event_at.isoformat() if view.last_event_at else None,
+            "figures": view.figures.as_json(),
         }
     ).decode()
 
@@ -64,10 +67,13 @@ def parse(text: str) -> Change:
         job_id = uuid.UUID(raw["job_id"])
         tenant = raw.get("tenant")
         last_seq = raw.get("last_seq")
+        figures = raw.get("figures")
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"not a change-feed payload: {exc}") from exc
     if tenant is not None and not isinstance(tenant, str):
         raise ValueError("'tenant' must be a string")
     if last_seq is not None and (not isinstance(last_seq, int) or isinstance(last_seq, bool)):
         raise ValueError("'last_seq' must be an integer")
-    return Change(job_id, tenant, last_seq)
+    if figures is not None and not isinstance(figures, dict):
+        raise ValueError("'figures' must be an object")
+    return Change(job_id, tenant, last_seq, figures)

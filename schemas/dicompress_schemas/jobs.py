@@ -41,6 +41,7 @@ from dicompress_schemas.events import (
     SliceFailed,
     TerminalEvent,
 )
+from dicompress_schemas.figures import Figures, codestream_share, of_row
 from dicompress_schemas.products import ImageRendered, PreviewParams, ProductRequested
 
 
@@ -112,10 +113,24 @@ class JobView:
     peak_rss_bytes: int | None = None
     refused_events: int = 0
     product_kind: str | None = None  # None: a compression; else a ProductKind
+    # sum over encoded slices of figures.codestream_share(): the ratio so far's denominator
+    codestream_estimate: float | None = None
 
     @property
     def is_terminal(self) -> bool:
         return _RANK[self.status] == _TERMINAL_RANK
+
+    @property
+    def figures(self) -> Figures:
+        """Pace, ETA and ratio as every reader shows them (`dicompress_schemas.figures`)."""
+        return of_row(
+            terminal=self.is_terminal,
+            slice_interval_ms=self.slice_interval_ms,
+            eta_at=self.eta_at,
+            ratio=self.ratio,
+            bytes_in=self.bytes_in,
+            codestream_estimate=self.codestream_estimate,
+        )
 
 
 def apply(view: JobView | None, event: Event) -> JobView:
@@ -275,6 +290,8 @@ def _on_slice_encoded(view: JobView, event: SliceEncoded) -> JobView:
         bytes_in=view.bytes_in + event.bytes_in,
         bytes_out=view.bytes_out + event.bytes_out,
         encode_ms=(view.encode_ms or 0.0) + event.encode_ms,
+        codestream_estimate=(view.codestream_estimate or 0.0)
+        + codestream_share(event.bytes_in, event.ratio),
     )
     return _paced(counted, event.occurred_at)
 

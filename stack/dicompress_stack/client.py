@@ -20,8 +20,9 @@ from typing import Any
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
-TERMINAL_TYPES = frozenset({"JobCompleted", "JobFailed", "JobCancelled"})
-TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+from dicompress_schemas.figures import Figures
+from dicompress_schemas.jobs import TERMINAL_EVENT_TYPES, TERMINAL_STATUSES
+
 TOKEN_EXPIRED = 1008  # the notifier's close code: reconnecting with this token is useless
 
 
@@ -105,8 +106,9 @@ class JobProgress:
     unnamed_encoded: int = 0  # counted by a snapshot, not named by an event
     unnamed_failed: int = 0
     terminal: dict[str, Any] | None = None  # the terminal event, once seen
-    started_at: datetime | None = None  # when the compressor started (the event's own time)
-    last_slice_at: datetime | None = None  # when the last slice was handled (idem)
+    # pace, ETA and ratio as the server computed them (snapshot and figures frames), at a seq
+    figures: Figures | None = None
+    figures_seq: int = -1
     applied: int = 0
     duplicates: int = 0
 
@@ -122,13 +124,13 @@ class JobProgress:
     def finished(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
-    @property
-    def elapsed_s(self) -> float | None:
-        """Seconds from the start to the last slice, by the events' own clocks: the rate stays
-        true when a late or resumed watcher receives many events at once."""
-        if self.started_at is None or self.last_slice_at is None:
-            return None
-        return (self.last_slice_at - self.started_at).total_seconds()
+    def shown(self, now: datetime) -> tuple[float | None, float | None, float | None]:
+        """(slices/s, ETA in seconds from `now`, ratio): the server's figures, not recomputed
+        (so the CLI, the viewer and GET /jobs/{id} show the same numbers at the same seq)."""
+        figures = self.figures
+        if figures is None:
+            return None, None, None
+        return figures.slices_per_second, figures.eta_s(now), figures.ratio
 
     def apply(self, frame: dict[str, Any]) -> bool:
         """Apply one server frame; True if the job's state changed."""
@@ -137,7 +139,11 @@ class JobProgress:
             return self._event(seq, frame["event"])
         if op == "snapshot" and isinstance(seq, int):
             counts = frame.get("job")
-            return self._counts(seq, counts if isinstance(counts, dict) else {})
+            counts = counts if isinstance(counts, dict) else {}
+            self._figures(seq, counts.get("figures"))
+            return self._counts(seq, counts)
+        if op == "figures" and isinstance(seq, int):
+            return self._figures(seq, frame.get("figures"))
         if op == "progress" and isinstance(seq, int) and seq > self.last_seq:
             # SliceEncoded events folded into one for a lagging client: the indexes, then counts
             for index in frame.get("slice_indexes") or []:
@@ -152,29 +158,38 @@ class JobProgress:
             return False
         self.last_seq = seq
         self.applied += 1
-        kind = event.get("type")
+        kind = str(event.get("type"))
         if kind == "JobStarted":
             self.status, self.total = "running", event["total_slices"]
-            self.started_at = _when(event)
         elif kind == "SliceEncoded":
             self.status, self.total = "running", event["total_slices"]
-            self.last_slice_at = _when(event)
             self.encoded.add(event["slice_index"])
             self.failed.discard(event["slice_index"])  # a re-run may succeed where one failed
         elif kind == "ImageRendered":  # a thumbnails or snapshot product's item
             self.status, self.total = "running", event["total_items"]
-            self.last_slice_at = _when(event)
             self.encoded.add(event["item_index"])
         elif kind == "SliceFailed":
             self.total = event["total_slices"]
-            self.last_slice_at = _when(event)
             if event["slice_index"] not in self.encoded:
                 self.failed.add(event["slice_index"])
-        elif kind in TERMINAL_TYPES:
+        elif kind in TERMINAL_EVENT_TYPES:
             self.status = {"JobCompleted": "completed", "JobFailed": "failed"}.get(
                 kind, "cancelled"
             )
             self.terminal = event
+            # the end's figures, as the projection computes them from this very event
+            ratio = event.get("ratio") if kind == "JobCompleted" else None
+            last = self.figures.ratio if self.figures is not None else None
+            self.figures = Figures(None, None, ratio if ratio is not None else last)
+            self.figures_seq = seq
+        return True
+
+    def _figures(self, seq: int, raw: object) -> bool:
+        """The server's figures as of `seq`; an older set than the one held changes nothing."""
+        figures = Figures.from_json(raw)
+        if figures is None or seq < self.figures_seq:
+            return False
+        self.figures, self.figures_seq = figures, seq
         return True
 
     def _counts(self, seq: int, counts: dict[str, Any]) -> bool:
@@ -186,13 +201,6 @@ class JobProgress:
         self.unnamed_encoded = max(0, (counts.get("slices_done") or 0) - len(self.encoded))
         self.unnamed_failed = max(0, (counts.get("slices_failed") or 0) - len(self.failed))
         return True
-
-
-def _when(event: dict[str, Any]) -> datetime | None:
-    try:
-        return datetime.fromisoformat(event["occurred_at"])
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def backoff_delays(

@@ -1,5 +1,6 @@
-"""A terminal progress line: '212/399 slices [#####.....] 45.1 slices/s, ETA 4 s', or in bytes
-(`ProgressBar(label=render_bytes)`): '84.0/200.3 MB [#####.....] 41.2 MB/s, ETA 3 s'."""
+"""A terminal progress line: a job's '212/399 slices [#####.....] 45.1 slices/s, ETA 4 s,
+ratio 9.8:1' (`show`, with the figures the server computed), or a transfer's
+'84.0/200.3 MB [#####.....] 41.2 MB/s, ETA 3 s' (`update`, with the rate measured here)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,10 @@ class ProgressBar:
         elapsed = max(now - self.started if elapsed_s is None else elapsed_s, 1e-6)
         rate = done / elapsed
         eta = (total - done) / rate if rate > 0 else float("inf")
-        line = self.label(done, total, failed, rate, eta, self.width)
+        self.show(done, total, self.label(done, total, failed, rate, eta, self.width))
+
+    def show(self, done: int, total: int, line: str) -> None:
+        """Draw a line made elsewhere (a job's, from the server's figures: see `render`)."""
         if self.tty:
             self.stream.write("\r" + line + " " * 4)
         else:
@@ -53,12 +57,25 @@ class ProgressBar:
             self.stream.flush()
 
 
-def render(done: int, total: int, failed: int, rate: float, eta: float, width: int = 30) -> str:
+def render(
+    done: int,
+    total: int,
+    failed: int,
+    rate: float | None,
+    eta: float | None,
+    width: int = 30,
+    ratio: float | None = None,
+) -> str:
+    """A job's line; `rate`, `eta` (s) and `ratio` as the server computed them, None unknown."""
     filled = (width * done) // total if total else width
     bar = "#" * filled + "." * (width - filled)
-    eta_text = f"{eta:.0f} s" if eta != float("inf") else "?"
+    rate_text = "?" if rate is None else f"{rate:.1f}"
+    eta_text = "?" if eta is None or eta == float("inf") else f"{eta:.0f} s"
+    ratio_text = "" if ratio is None else f", ratio {ratio:.1f}:1"
     fail_text = f", {failed} failed" if failed else ""
-    return f"{done}/{total} slices [{bar}] {rate:.1f} slices/s, ETA {eta_text}{fail_text}"
+    return (
+        f"{done}/{total} slices [{bar}] {rate_text} slices/s, ETA {eta_text}{ratio_text}{fail_text}"
+    )
 
 
 def render_bytes(

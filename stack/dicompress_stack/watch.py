@@ -5,10 +5,11 @@ last seq applied."""
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from typing import TextIO
 
 from dicompress_stack.client import JobProgress, follow_job
-from dicompress_stack.progressbar import ProgressBar
+from dicompress_stack.progressbar import ProgressBar, render
 
 
 async def watch(ws_url: str, token: str, job_id: str, stream: TextIO = sys.stderr) -> JobProgress:
@@ -18,7 +19,7 @@ async def watch(ws_url: str, token: str, job_id: str, stream: TextIO = sys.stder
 
     def draw(seen: JobProgress) -> None:
         if seen.total is not None:
-            bar.update(seen.done + seen.failures, seen.total, seen.failures, seen.elapsed_s)
+            bar.show(seen.done + seen.failures, seen.total, line(seen, datetime.now(UTC)))
 
     def reconnecting(delay_s: float, why: str) -> None:
         stream.write(
@@ -32,6 +33,13 @@ async def watch(ws_url: str, token: str, job_id: str, stream: TextIO = sys.stder
         return await follow_job(ws_url, token, progress, draw, on_reconnect=reconnecting)
     finally:
         bar.close()
+
+
+def line(progress: JobProgress, now: datetime, width: int = 30) -> str:
+    """The job's progress line: its counts, and the server's figures as they are."""
+    rate, eta, ratio = progress.shown(now)
+    handled = progress.done + progress.failures
+    return render(handled, progress.total or 0, progress.failures, rate, eta, width, ratio)
 
 
 def outcome(progress: JobProgress) -> str:

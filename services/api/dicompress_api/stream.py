@@ -14,7 +14,15 @@ JobFailed or JobCancelled) comes one last message, which also answers a resume a
     event: end
     data: {"job_id": "<id>", "seq": <the terminal event's seq>, "type": "<its type>"}
 
-and the stream closes. It has no `id`, so the client's Last-Event-ID stays the terminal seq. An
+and the stream closes. It has no `id`, so the client's Last-Event-ID stays the terminal seq.
+Between events come the job's figures (pace, ETA, ratio so far) as the projection computed them
+at a seq the client already has, the very numbers `GET /jobs/{id}` answers at that seq:
+
+    event: figures
+    data: {"job_id": "<id>", "seq": <seq>, "figures": {"slices_per_second": .., "eta_at": ..,
+           "ratio": ..}}
+
+also without `id`. An
 EventSource reconnects whenever a stream closes, so a client calls `close()` on `end`; one that
 does not is answered `end` alone at each reconnection (never the events again). While nothing
 happens a comment line is sent every `heartbeat_s` so proxies keep the connection open.
@@ -39,6 +47,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
 
 import asyncpg
@@ -60,6 +69,7 @@ log = logging.getLogger(__name__)
 
 MEDIA_TYPE: Final = "text/event-stream"
 END: Final = "end"  # the name of the stream's last message
+FIGURES: Final = "figures"  # the name of a message of the job's figures (pace, ETA, ratio)
 PAGE: Final = 500  # rows per read, so a long backlog is never held in memory at once
 
 _OWNER = "SELECT tenant FROM jobs WHERE job_id = $1"
@@ -94,6 +104,22 @@ def redact_tokens_in_access_log() -> None:
         access.addFilter(RedactTokens())
 
 
+@dataclass(eq=False)
+class Watched:
+    """One stream's view of its job's notifications: a wake-up, and the newest figures the
+    projection computed (`dicompress_schemas.figures`), sent on as they are."""
+
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    figures_seq: int = -1
+    figures: dict[str, Any] | None = None
+
+    def notified(self, change: changefeed.Change) -> None:
+        seq = change.last_seq
+        if change.figures is not None and seq is not None and seq >= self.figures_seq:
+            self.figures_seq, self.figures = seq, change.figures
+        self.wake.set()
+
+
 class ChangeListener:
     """The process's one LISTEN on the change feed (`dicompress_infra.listen`); wakes the
     streams of a job.
@@ -104,7 +130,7 @@ class ChangeListener:
     """
 
     def __init__(self, dsn: str, *, channel: str, retry_max_s: float = 5.0) -> None:
-        self._waiters: dict[uuid.UUID, set[asyncio.Event]] = {}
+        self._waiters: dict[uuid.UUID, set[Watched]] = {}
         self._listen = PgListener(
             dsn,
             channel,
@@ -130,32 +156,32 @@ class ChangeListener:
                 await task
 
     @contextlib.contextmanager
-    def watch(self, job_id: uuid.UUID) -> Iterator[asyncio.Event]:
-        """An event set whenever `job_id` changes (or the listener reconnects)."""
-        wake = asyncio.Event()
-        self._waiters.setdefault(job_id, set()).add(wake)
+    def watch(self, job_id: uuid.UUID) -> Iterator[Watched]:
+        """A `Watched` woken whenever `job_id` changes (or the listener reconnects)."""
+        watched = Watched()
+        self._waiters.setdefault(job_id, set()).add(watched)
         try:
-            yield wake
+            yield watched
         finally:
             waiters = self._waiters.get(job_id)
             if waiters is not None:
-                waiters.discard(wake)
+                waiters.discard(watched)
                 if not waiters:
                     del self._waiters[job_id]
 
     def _on_change(self, payload: str) -> None:
         try:
-            job_id = changefeed.parse(payload).job_id
+            change = changefeed.parse(payload)
         except ValueError as exc:
             log.warning("ignored a malformed change notification", extra={"reason": str(exc)})
             return
-        for wake in self._waiters.get(job_id, ()):
-            wake.set()
+        for watched in self._waiters.get(change.job_id, ()):
+            watched.notified(change)
 
     def _wake_all(self) -> None:
         for waiters in self._waiters.values():
-            for wake in waiters:
-                wake.set()
+            for watched in waiters:
+                watched.wake.set()
 
 
 class JobEventLog:
@@ -192,6 +218,13 @@ def frame(seq: int, kind: str, payload: object) -> bytes:
     return f"id: {seq}\nevent: {kind}\ndata: {data}\n\n".encode()
 
 
+def figures_frame(job_id: uuid.UUID, seq: int, figures: dict[str, Any]) -> bytes:
+    """The job's figures at `seq`, as GET /jobs/{id} answers them at that seq. No `id:` line:
+    it is not an event of the log, so it must not move the client's Last-Event-ID."""
+    data = orjson.dumps({"job_id": str(job_id), "seq": seq, "figures": figures}).decode()
+    return f"event: {FIGURES}\ndata: {data}\n\n".encode()
+
+
 def end_frame(job_id: uuid.UUID, seq: int, kind: str) -> bytes:
     """The stream's last message: the job ended at `seq` with an event of type `kind`."""
     data = orjson.dumps({"job_id": str(job_id), "seq": seq, "type": kind}).decode()
@@ -222,7 +255,9 @@ class EventStream:
         yield f"retry: {self._retry_ms}\n\n".encode()
         next_seq = after_seq + 1
         gap_since: float | None = None  # when we first saw a later seq but not `next_seq`
-        with self._listener.watch(job_id) as wake:  # before reading: no change is missed
+        figures_sent = -1  # the seq of the last figures frame sent
+        with self._listener.watch(job_id) as watched:  # before reading: no change is missed
+            wake = watched.wake
             if after_seq >= 0 and (end := await self._ended_before(job_id, next_seq)):
                 yield end_frame(job_id, *end)  # a resume after the end: nothing will follow
                 return
@@ -254,6 +289,11 @@ class EventStream:
                 else:
                     if len(rows) == PAGE:
                         continue  # more backlog to send at once
+                if watched.figures is not None and figures_sent < watched.figures_seq < next_seq:
+                    # figures of a seq the client has the events of (the notification comes
+                    # after the commit, so the read above had them)
+                    figures_sent = watched.figures_seq
+                    yield figures_frame(job_id, figures_sent, watched.figures)
                 if not await self._wait(wake, gap_since):
                     yield b": keepalive\n\n"
 

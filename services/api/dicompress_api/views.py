@@ -10,6 +10,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from dicompress_api.camel import CAMEL
+from dicompress_schemas.figures import Figures, of_row
+from dicompress_schemas.jobs import TERMINAL_STATUSES
 
 # The columns the view reads; the store selects exactly these.
 COLUMNS = (
@@ -39,6 +41,10 @@ COLUMNS = (
     "started_at",
     "finished_at",
     "updated_at",
+    "slice_interval_ms",
+    "eta_at",
+    "codestream_estimate",
+    "last_seq",
 )
 
 
@@ -62,6 +68,25 @@ class Timestamps(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+class FiguresView(BaseModel):
+    """The contract's figures of the job (`dicompress_schemas.figures`): the same numbers the
+    notifier's frames and the SSE stream carry at the same seq, so the viewer and the CLI show
+    them as they are."""
+
+    model_config = CAMEL
+
+    slices_per_second: float | None = Field(
+        default=None, description="Recent pace (items/s for a product); null when unknown or over"
+    )
+    eta_at: datetime | None = Field(
+        default=None, description="When the remaining items should be done at that pace"
+    )
+    ratio: float | None = Field(
+        default=None,
+        description="Pixel bytes / codestream bytes: so far while running, exact once completed",
+    )
 
 
 class JobView(BaseModel):
@@ -94,6 +119,8 @@ class JobView(BaseModel):
     worker: str | None = None
     timings: Timings
     timestamps: Timestamps
+    last_seq: int | None = Field(default=None, description="The last event seq reflected here")
+    figures: FiguresView
 
 
 def job_view(row: Mapping[str, Any]) -> JobView:
@@ -109,6 +136,18 @@ def job_view(row: Mapping[str, Any]) -> JobView:
         progress=progress(fields["status"], done + failed, fields["slices_total"]),
         timings=Timings(**{k: fields[k] for k in _TIMINGS}),
         timestamps=Timestamps(**{k: fields[k] for k in _TIMESTAMPS}),
+        figures=FiguresView(**_figures(fields).as_json()),
+    )
+
+
+def _figures(fields: Mapping[str, Any]) -> Figures:
+    return of_row(
+        terminal=fields["status"] in TERMINAL_STATUSES,
+        slice_interval_ms=fields["slice_interval_ms"],
+        eta_at=fields["eta_at"],
+        ratio=fields["ratio"],
+        bytes_in=fields["bytes_in"],
+        codestream_estimate=fields["codestream_estimate"],
     )
 
 
@@ -123,4 +162,5 @@ def progress(status: str | None, handled: int, total: int | None) -> float:
 
 _TIMINGS = ("download_ms", "encode_ms", "upload_ms", "wall_ms")
 _TIMESTAMPS = ("requested_at", "started_at", "finished_at", "updated_at")
-_NESTED = {*_TIMINGS, *_TIMESTAMPS, "slices_done", "slices_failed", "status"}
+_FIGURES = ("slice_interval_ms", "eta_at", "codestream_estimate")
+_NESTED = {*_TIMINGS, *_TIMESTAMPS, *_FIGURES, "slices_done", "slices_failed", "status"}

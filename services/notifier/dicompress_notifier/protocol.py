@@ -160,6 +160,12 @@ def snapshot_frame(job_id: uuid.UUID, seq: int, job: dict[str, Any] | None) -> s
     return _dumps({"op": "snapshot", "job_id": str(job_id), "seq": seq, "job": job})
 
 
+def figures_frame(job_id: uuid.UUID, seq: int, figures: dict[str, Any]) -> str:
+    """The job's pace, ETA and ratio as the projection computed them at `seq` (what
+    `GET /jobs/{id}` answers at that seq): shown as they are; the highest seq wins."""
+    return _dumps({"op": "figures", "job_id": str(job_id), "seq": seq, "figures": figures})
+
+
 def gap_frame(job_id: uuid.UUID, since_seq: int, reason: GapReason, message: str) -> str:
     """The events after `since_seq` cannot be sent; a fresh snapshot follows."""
     return _dumps(

@@ -16,7 +16,8 @@ import asyncpg
 
 from dicompress_notifier.model import JobEvent
 from dicompress_schemas import DecodeError, decode_event
-from dicompress_schemas.jobs import TERMINAL_EVENT_TYPES
+from dicompress_schemas.figures import of_row
+from dicompress_schemas.jobs import TERMINAL_EVENT_TYPES, TERMINAL_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,10 @@ _SNAPSHOT_COLUMNS = (
 _JOB = """
 SELECT tenant, last_seq, status, codec, compression_rate, slices_total, slices_done,
        slices_failed, bytes_in, bytes_out, ratio, eta_at, artifact_uri, artifact_bytes,
-       error_code, reason, requested_at, started_at, finished_at, last_event_at
+       error_code, reason, requested_at, started_at, finished_at, last_event_at,
+       slice_interval_ms, codestream_estimate
 FROM jobs WHERE job_id = $1
 """
-FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class JobState:
 
     @property
     def final(self) -> bool:
-        return self.status in FINAL_STATUSES
+        return self.status in TERMINAL_STATUSES
 
 
 def _json_ready(value: object) -> object:
@@ -99,8 +100,16 @@ class EventStore:
         if row is None:
             return None
         fields = {name: _json_ready(row[name]) for name in _SNAPSHOT_COLUMNS}
-        if fields["ratio"] is None and row["bytes_out"]:
-            fields["ratio"] = row["bytes_in"] / row["bytes_out"]  # so far, while it runs
+        figures = of_row(
+            terminal=row["status"] in TERMINAL_STATUSES,
+            slice_interval_ms=row["slice_interval_ms"],
+            eta_at=row["eta_at"],
+            ratio=row["ratio"],
+            bytes_in=row["bytes_in"],
+            codestream_estimate=row["codestream_estimate"],
+        )
+        fields["ratio"] = figures.ratio  # so far while it runs, as GET /jobs/{id} says
+        fields["figures"] = figures.as_json()
         last_seq = row["last_seq"]
         return JobState(str(row["tenant"]), -1 if last_seq is None else int(last_seq), fields)
 

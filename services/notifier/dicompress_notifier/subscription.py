@@ -21,7 +21,7 @@ from dicompress_notifier.catchup import CatchUp
 from dicompress_notifier.hub import Hub
 from dicompress_notifier.model import Change, JobEvent
 from dicompress_notifier.outbox import TRY_AGAIN_LATER, Outbox
-from dicompress_notifier.protocol import GapReason, gap_frame, snapshot_frame
+from dicompress_notifier.protocol import GapReason, figures_frame, gap_frame, snapshot_frame
 from dicompress_notifier.resume import end_seq, find_gap
 from dicompress_notifier.sequencer import Sequencer
 from dicompress_notifier.store import EventStore, JobState
@@ -77,6 +77,9 @@ class Subscription:
         # the cursor while `run` waits for its next item with nothing held back and no lag
         # (then `push` may release the next event itself); None otherwise
         self._live: Sequencer | None = None
+        # set while following the job's live events, after its snapshot or resumed head went
+        # out and its owner proved to be this tenant: figures frames may go out then
+        self._following = False
 
     @property
     def job_id(self) -> uuid.UUID:
@@ -107,6 +110,15 @@ class Subscription:
         """A change of the job in the projection; never blocks."""
         self._offer(change)
 
+    def figures(self, change: Change) -> None:
+        """The projection's figures at `change.last_seq`; never blocks. Only while following,
+        so they never precede the snapshot, and only for the job's owner."""
+        if not self._following or change.tenant != self.tenant:
+            return
+        if change.figures is None or change.last_seq is None:
+            return
+        self._outbox.put(figures_frame(self._job_id, change.last_seq, change.figures), self._job_id)
+
     def _offer(self, item: JobEvent | Change) -> None:
         try:
             self._inbox.put_nowait(item)
@@ -124,10 +136,12 @@ class Subscription:
         try:
             seq = await self._start(cached)
             if seq is not None and not seq.foreign:
+                self._following = True
                 await self._follow(seq)
             if seq is None or seq.foreign:
                 await self._as_unknown(snapshot_sent=seq is not None)
         finally:
+            self._following = False
             self._hub.leave(self)
 
     async def _as_unknown(self, *, snapshot_sent: bool) -> None:

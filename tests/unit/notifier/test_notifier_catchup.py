@@ -78,12 +78,16 @@ class Pushed:
         self.job_id = job_id
         self.pushed: list[int] = []
         self.poked: list[Change] = []
+        self.figured: list[Change] = []
 
     def push(self, event: JobEvent) -> None:
         self.pushed.append(event.seq)
 
     def poke(self, change: Change) -> None:
         self.poked.append(change)
+
+    def figures(self, change: Change) -> None:
+        self.figured.append(change)
 
 
 async def until(changed: asyncio.Event, condition: Any, within_s: float = 2.0) -> None:
@@ -188,3 +192,70 @@ async def test_a_notification_the_hub_already_covers_wakes_nobody() -> None:
     hub.wake(Change(job, "acme", 2))  # the projection is ahead: the listener must look
     hub.wake(Change(job))  # may have missed notifications: always looks
     assert listener.poked == [Change(job, "acme", 2), Change(job)]
+
+
+async def test_figures_reach_listeners_even_when_the_hub_is_ahead() -> None:
+    """The live stream being ahead spares the wake-up, not the figures: only the projection
+    computes them, so every notification's figures are handed on as they are."""
+    hub = Hub(JobHistory(window_s=900, max_jobs=100), clock=lambda: AT)
+    job = uuid.uuid4()
+    listener = Pushed(job)
+    hub.join(listener, -1)
+    hub.publish(ev(job, 0))
+    hub.publish(ev(job, 1))
+    figures = {"slices_per_second": 40.0, "eta_at": "2026-12-06T05:00:10+00:00", "ratio": 9.5}
+    payload = {"job_id": str(job), "tenant": "acme", "last_seq": 1, "figures": figures}
+    hub.notified(orjson.dumps(payload).decode())
+    assert listener.poked == []  # nothing to read from Postgres
+    assert listener.figured == [Change(job, "acme", 1, figures)]
+    hub.notified(orjson.dumps({"job_id": str(job), "tenant": "acme", "last_seq": 1}).decode())
+    assert len(listener.figured) == 1  # a payload without figures (an older writer) is no frame
+
+
+class Frames:
+    """A socket that keeps every frame it is sent."""
+
+    def __init__(self, changed: asyncio.Event) -> None:
+        self.changed = changed
+        self.frames: list[dict[str, Any]] = []
+
+    async def send(self, frame: str) -> None:
+        self.frames.append(orjson.loads(frame))
+        self.changed.set()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        pass
+
+
+async def test_a_subscriber_gets_the_owners_figures_after_its_snapshot() -> None:
+    hub = Hub(JobHistory(window_s=900, max_jobs=100), clock=lambda: AT)
+    store = GatedStore(asyncio.Event())
+    job = uuid.uuid4()
+    socket = Frames(store.changed)
+    outbox = Outbox(socket, coalesce_at=50, limit=100)
+    figures = {"slices_per_second": 25.0, "eta_at": None, "ratio": 11.25}
+    early = {"job_id": str(job), "tenant": "acme", "last_seq": 0, "figures": figures}
+    sub = Subscription(
+        job,
+        "acme",
+        None,
+        hub=hub,
+        store=store,  # type: ignore[arg-type]  # duck-typed store
+        catch_up=CatchUp(store, hub),
+        outbox=outbox,
+        max_queue=100,
+        timing=FAST,
+    )
+    hub.join(sub, -1)  # joined, not yet started: no snapshot sent, so no figures either
+    hub.notified(orjson.dumps(early).decode())
+    hub.leave(sub)
+    tasks = [asyncio.create_task(outbox.run()), asyncio.create_task(sub.run())]
+    await until(store.changed, lambda: [f["op"] for f in socket.frames] == ["snapshot"])
+    foreign = {**early, "tenant": "other", "last_seq": 3}
+    hub.notified(orjson.dumps(foreign).decode())  # another tenant's: never relayed
+    hub.notified(orjson.dumps({**early, "last_seq": 2}).decode())
+    await until(store.changed, lambda: len(socket.frames) == 2)
+    assert socket.frames[1] == {"op": "figures", "job_id": str(job), "seq": 2, "figures": figures}
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

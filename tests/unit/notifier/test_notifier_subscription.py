@@ -315,6 +315,9 @@ async def test_hub_fans_out_to_listeners_of_the_job_only() -> None:
         def poke(self, change: Change) -> None:
             got[self.name].append(-1)
 
+        def figures(self, change: Change) -> None:
+            got[self.name].append(-2)
+
     hub.publish(ev(job_a, 0))
     a = Listener("a", job_a)
     assert [e.seq for e in hub.join(a, -1)] == [0]

@@ -43,6 +43,9 @@ class Listener:
     def poke(self, change: Change) -> None:
         pass  # the metrics count subscriptions, not what they hear
 
+    def figures(self, change: Change) -> None:
+        pass
+
 
 async def test_frames_and_slow_client_closes_are_counted_once() -> None:
     registry = CollectorRegistry()

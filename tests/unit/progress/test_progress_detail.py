@@ -21,6 +21,7 @@ from dicompress_schemas import (
     new_event_id,
     pace,
 )
+from dicompress_schemas.figures import Figures
 from dicompress_schemas.jobs import JobView, apply
 
 JOB = uuid.UUID("00000000-0000-4000-8000-000000000009")
@@ -58,7 +59,8 @@ def encoded(index: int, at_s: float) -> SliceEncoded:
         slice_key=f"z/job/{index:04d}.dcm",
         sop_instance_uid=f"1.2.3.{index}",
         source_sop_instance_uid=f"1.2.9.{index}",
-        psnr=48.5,
+        psnr_db=48.5,
+        max_error_hu=7.0,
         max_abs_error=7,
     )
 
@@ -116,6 +118,44 @@ def test_phase_timings_first_last_and_eta_cleared_at_the_end() -> None:
     assert (view.cpu_s, view.peak_rss_bytes) == (1.5, 123_456)
 
 
+def test_figures_are_the_recent_pace_eta_and_size_weighted_ratio_so_far() -> None:
+    """One formula for every reader (dicompress_schemas.figures): a 1000-byte slice at 20:1
+    and a 3000-byte one at 10:1 make 4000 / (50 + 300) so far; the end gives the exact ratio
+    and no pace."""
+    big = encoded(1, 4).model_copy(update={"bytes_in": 3000, "ratio": 10.0})
+    running = fold([REQUESTED, STARTED, encoded(0, 3), big])
+    figures = running.figures
+    assert figures.ratio == pytest.approx(4000 / 350)
+    assert figures.slices_per_second == pytest.approx(1000 / running.slice_interval_ms)
+    assert figures.eta_at == running.eta_at == T0 + timedelta(seconds=12)  # 8 left at 1 s
+    completed = JobCompleted(
+        **_env(4, 10),
+        slices_encoded=2,
+        slices_failed=0,
+        bytes_in=4000,
+        bytes_out=400,
+        ratio=11.0,
+        artifact_uri="s3://out-b/z/j.zip",
+        artifact_bytes=500,
+        download_ms=1,
+        encode_ms=80,
+        upload_ms=2,
+        wall_ms=8000,
+    )
+    ended = apply(running, completed).figures
+    assert (ended.slices_per_second, ended.eta_at, ended.ratio) == (None, None, 11.0)
+
+
+def test_figures_travel_as_json_and_refuse_what_is_not_theirs() -> None:
+    figures = fold([REQUESTED, STARTED, encoded(0, 3), encoded(1, 4)]).figures
+    assert Figures.from_json(orjson.loads(orjson.dumps(figures.as_json()))) == figures
+    assert figures.eta_s(T0 + timedelta(seconds=10)) == 2.0
+    assert figures.eta_s(T0 + timedelta(seconds=60)) == 0.0  # passed: due now, not negative
+    assert Figures.from_json({"ratio": "9"}) is None
+    assert Figures.from_json({"eta_at": "soon"}) is None
+    assert Figures.from_json(["ratio", 9]) is None
+
+
 def test_attempt_is_the_highest_run_seen() -> None:
     rerun = JobStarted(**_env(1, 5, attempt=2), total_slices=10, total_bytes=1, worker="w2")
     assert fold([REQUESTED, rerun]).attempt == 2
@@ -131,7 +171,8 @@ def test_encoded_slice_row_carries_key_sizes_ratio_and_quality() -> None:
         50,
         20,
     )
-    assert (row.psnr, row.max_abs_error, row.sop_instance_uid) == (48.5, 7, "1.2.3.3")
+    assert (row.psnr_db, row.max_error_hu, row.max_abs_error) == (48.5, 7.0, 7)
+    assert row.sop_instance_uid == "1.2.3.3"
 
 
 def test_failed_slice_row_carries_the_cause() -> None:
@@ -162,7 +203,7 @@ def test_feed_payload_is_a_small_snapshot() -> None:
     view = fold([REQUESTED, STARTED, encoded(0, 3), encoded(1, 4)])
     text = changefeed.payload(view)
     assert len(text.encode()) < 8000  # Postgres's NOTIFY payload limit
-    assert changefeed.parse(text) == changefeed.Change(JOB, view.tenant, 3)
+    assert changefeed.parse(text) == changefeed.Change(JOB, view.tenant, 3, view.figures.as_json())
     snapshot = orjson.loads(text)
     assert snapshot["job_id"] == str(JOB)
     assert (snapshot["status"], snapshot["last_seq"], snapshot["slices_done"]) == ("running", 3, 2)

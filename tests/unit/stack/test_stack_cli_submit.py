@@ -4,10 +4,10 @@ the client's pure rules (apply each seq once, resume from the last one, back off
 from __future__ import annotations
 
 import argparse
-import io
 import itertools
 import random
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,8 +15,7 @@ import pytest
 from dicompress_stack.cli import build_parser, job_request
 from dicompress_stack.client import JobProgress, backoff_delays
 from dicompress_stack.errors import StackError
-from dicompress_stack.progressbar import ProgressBar
-from dicompress_stack.watch import outcome
+from dicompress_stack.watch import line, outcome
 
 JOB = "7d4cbe5c-21b3-4bb6-9d4c-5c3fd4a1e0b1"
 
@@ -201,16 +200,25 @@ def test_backoff_doubles_to_its_cap_with_jitter_in_the_upper_half() -> None:
     assert len(set(delays)) == len(delays)  # jittered: many clients do not return in step
 
 
-def test_the_rate_comes_from_the_events_own_times_not_from_when_they_arrive() -> None:
+def test_the_figures_shown_are_the_servers_not_recomputed() -> None:
+    """Slices/s, ETA and ratio come from the snapshot and figures frames as they are (the
+    figures GET /jobs/{id} answers at the same seq); an older set never replaces a newer one."""
     progress = JobProgress(JOB)
-    started = event(1, "JobStarted", total_slices=3, occurred_at="2026-01-01T10:00:00+00:00")
-    progress.apply(started)
-    assert progress.elapsed_s is None  # no slice yet
-    last = sliced(2, 0)
-    last["event"]["occurred_at"] = "2026-01-01T10:00:04+00:00"
-    progress.apply(last)
-    assert progress.elapsed_s == 4.0
-    out = io.StringIO()
-    # a late watcher gets the whole history in a few ms; the bar still says 0.2 slices/s
-    ProgressBar(stream=out).update(1, 3, elapsed_s=progress.elapsed_s)
-    assert "0.2 slices/s" in out.getvalue()
+    now = datetime(2026, 1, 1, 10, 0, 0, tzinfo=UTC)
+    figures = {"slices_per_second": 40.0, "eta_at": "2026-01-01T10:00:05+00:00", "ratio": 9.75}
+    snapshot = {
+        "op": "snapshot",
+        "seq": 4,
+        "job": {"status": "running", "slices_total": 399, "slices_done": 3, "figures": figures},
+    }
+    progress.apply(snapshot)
+    assert progress.shown(now) == (40.0, 5.0, 9.75)
+    newer = {**figures, "slices_per_second": 50.0, "ratio": 10.5}
+    assert progress.apply({"op": "figures", "seq": 9, "figures": newer})
+    assert not progress.apply({"op": "figures", "seq": 6, "figures": figures})  # older
+    assert progress.shown(now) == (50.0, 5.0, 10.5)
+    assert line(progress, now, width=10) == (
+        "3/399 slices [..........] 50.0 slices/s, ETA 5 s, ratio 10.5:1"
+    )
+    progress.apply(event(10, "JobCompleted", slices_encoded=399, slices_failed=0, ratio=10.25))
+    assert progress.shown(now) == (None, None, 10.25)  # over: no pace, the exact ratio

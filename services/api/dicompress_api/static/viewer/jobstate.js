@@ -1,5 +1,7 @@
 // What the viewer knows about one job, and how each notifier frame changes it.
-// Pure: no DOM, no network, so the rules (dedupe by seq, counts, rate, ratio) live in one place.
+// Pure: no DOM, no network, so the rules (dedupe by seq, counts) live in one place. The pace,
+// ETA and ratio are the server's (dicompress_schemas.figures), shown as they come, never
+// recomputed here: the page, the CLI and GET /jobs/{id} show the same numbers at the same seq.
 
 export const TERMINAL_EVENTS = new Set(["JobCompleted", "JobFailed", "JobCancelled"]);
 export const TERMINAL_STATUSES = new Set(["completed", "failed", "cancelled"]);
@@ -16,11 +18,8 @@ export function newJob(jobId) {
     unnamedOk: 0,
     unnamedFailed: 0,
     needsSlices: false, // the grid must be refilled from GET /jobs/{id}/slices
-    startedAt: null, // ms, when the compressor started the job (from the event)
-    lastSliceAt: null, // ms, when the last slice was handled (from the event)
-    bytesIn: 0, // sum of the encoded slices' source sizes
-    codestream: 0, // their estimated codestream bytes (bytes_in / ratio)
-    ratio: null, // the job's own figure, once it has one
+    // the server's figures as of a seq: slices/s, when it should end (ms), the ratio so far
+    figures: { seq: -1, slicesPerSecond: null, etaAt: null, ratio: null },
     reason: null,
     errorCode: null, // the stable cause of a failure (JobFailed.error_code)
     // debugging counters, shown as data- attributes: each must stay 0 but `applied`
@@ -38,7 +37,10 @@ export function applyFrame(job, frame) {
     case "event":
       return applyEvent(job, frame.seq, frame.event);
     case "snapshot":
+      applyFigures(job, frame.seq, frame.job?.figures);
       return applyCounts(job, frame.seq, frame.job ?? {});
+    case "figures": // the projection's figures at frame.seq: newer than ours, they replace them
+      return applyFigures(job, frame.seq, frame.figures);
     case "progress": // SliceEncoded events folded into one for a lagging client
       if (!Number.isInteger(frame.seq) || frame.seq <= job.lastSeq) return false;
       for (const index of frame.slice_indexes ?? []) lightOk(job, index);
@@ -59,45 +61,57 @@ function applyEvent(job, seq, event) {
   if (job.lastSeq >= 0 && seq > job.lastSeq + 1) job.skipped += seq - job.lastSeq - 1;
   job.lastSeq = seq;
   job.applied += 1;
-  const at = Date.parse(event.occurred_at);
   switch (event.type) {
     case "JobStarted":
       job.status = "running";
       job.total = event.total_slices;
-      job.startedAt = at;
       break;
     case "SliceEncoded":
       job.status = "running";
       job.total = event.total_slices;
-      job.lastSliceAt = at;
-      if (job.ok.has(event.slice_index)) {
-        job.relit += 1;
-      } else {
-        lightOk(job, event.slice_index);
-        job.bytesIn += event.bytes_in;
-        job.codestream += event.bytes_in / event.ratio;
-      }
+      if (job.ok.has(event.slice_index)) job.relit += 1;
+      else lightOk(job, event.slice_index);
       break;
     case "SliceFailed":
       job.total = event.total_slices;
-      job.lastSliceAt = at;
       if (!job.ok.has(event.slice_index)) job.failed.add(event.slice_index);
       break;
     case "JobCompleted":
       job.status = "completed";
-      job.ratio = event.ratio;
+      ended(job, seq, event.ratio); // the exact ratio, as the projection takes it from here
       break;
     case "JobFailed":
       job.status = "failed";
       job.reason = event.reason;
       job.errorCode = event.error_code ?? null;
+      ended(job, seq, job.figures.ratio);
       break;
     case "JobCancelled":
       job.status = "cancelled";
       job.reason = event.reason || "cancelled";
+      ended(job, seq, job.figures.ratio);
       break;
     default: // CompressionRequested and any type newer than this page: nothing to show
   }
+  return true;
+}
+
+/** A job over at `seq`: no pace, no ETA, and its last ratio. */
+function ended(job, seq, ratio) {
+  job.figures = { seq, slicesPerSecond: null, etaAt: null, ratio: ratio ?? null };
+}
+
+/** The server's figures as of `seq` (snake_case from the notifier, camelCase from the API). */
+function applyFigures(job, seq, figures) {
+  if (!figures || !Number.isInteger(seq) || seq < job.figures.seq) return false;
+  const pick = (snake, camel) => figures[snake] ?? figures[camel] ?? null;
+  const eta = Date.parse(pick("eta_at", "etaAt") ?? "");
+  job.figures = {
+    seq,
+    slicesPerSecond: pick("slices_per_second", "slicesPerSecond"),
+    etaAt: Number.isNaN(eta) ? null : eta,
+    ratio: pick("ratio", "ratio"),
+  };
   return true;
 }
 
@@ -120,12 +134,6 @@ function applyCounts(job, seq, counts) {
   job.total = pick("slices_total", "slicesTotal") ?? job.total;
   job.unnamedOk = Math.max(0, (pick("slices_done", "slicesDone") ?? 0) - job.ok.size);
   job.unnamedFailed = Math.max(0, (pick("slices_failed", "slicesFailed") ?? 0) - job.failed.size);
-  job.ratio = pick("ratio", "ratio") ?? job.ratio;
-  // server times only, like the events': the rate never mixes in this machine's clock
-  const started = Date.parse(pick("started_at", "startedAt") ?? "");
-  if (!Number.isNaN(started)) job.startedAt = job.startedAt ?? started;
-  const updated = Date.parse(pick("last_event_at", "updatedAt") ?? "");
-  if (!Number.isNaN(updated)) job.lastSliceAt = Math.max(job.lastSliceAt ?? 0, updated);
   job.needsSlices = job.unnamedOk + job.unnamedFailed > 0;
   return true;
 }
@@ -152,36 +160,31 @@ export function jobFromView(view) {
   job.total = view.slicesTotal ?? null;
   job.unnamedOk = view.slicesDone ?? 0;
   job.unnamedFailed = view.slicesFailed ?? 0;
-  job.ratio = view.ratio ?? null;
   job.reason = view.reason ?? null;
   job.errorCode = view.errorCode ?? null;
-  const started = Date.parse(view.timestamps?.startedAt ?? "");
-  const finished = Date.parse(view.timestamps?.finishedAt ?? "");
-  if (!Number.isNaN(started) && !Number.isNaN(finished)) {
-    job.startedAt = started;
-    job.lastSliceAt = finished;
-  }
+  applyFigures(job, view.lastSeq ?? 0, view.figures);
   return job;
 }
 
-/** The figures a person reads: x of y, slices/s, ETA (s), ratio so far, share done. */
-export function summary(job) {
+/**
+ * What a person reads: x of y, share done, and the server's slices/s, ETA (seconds from `now`,
+ * ms) and ratio so far, as they came.
+ */
+export function summary(job, now = Date.now()) {
   const done = job.ok.size + job.unnamedOk;
   const failed = job.failed.size + job.unnamedFailed;
   const handled = done + failed;
-  const seconds = (job.lastSliceAt - job.startedAt) / 1000;
-  const rate = job.startedAt !== null && job.lastSliceAt !== null && seconds > 0
-    ? handled / seconds
-    : null;
-  const left = job.total === null ? null : Math.max(0, job.total - handled);
   const finished = TERMINAL_STATUSES.has(job.status);
+  const { slicesPerSecond, etaAt, ratio } = job.figures;
+  let eta = etaAt === null ? null : Math.max(0, (etaAt - now) / 1000);
+  if (finished) eta = job.status === "completed" ? 0 : null;
   return {
     done,
     failed,
     total: job.total,
-    rate,
-    eta: finished ? (job.status === "completed" ? 0 : null) : rate && left !== null ? left / rate : null,
-    ratio: job.codestream > 0 ? job.bytesIn / job.codestream : job.ratio,
+    rate: finished ? null : slicesPerSecond,
+    eta,
+    ratio,
     share: job.status === "completed" ? 1 : job.total ? Math.min(1, handled / job.total) : 0,
     finished,
   };
