@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 import httpx
@@ -16,14 +15,8 @@ from dicompress_api.settings import ApiSettings
 from dicompress_infra.auth import issue_token
 from dicompress_progress.migrate import apply_migrations
 from dicompress_progress.store import Delivered, Origin, ProjectionStore
-from dicompress_schemas import (
-    CancelRequested,
-    CompressionRequested,
-    Event,
-    JobStarted,
-    SliceEncoded,
-    new_event_id,
-)
+from dicompress_schemas import CancelRequested, Event
+from dicompress_schemas.histories import JobHistory
 
 pytestmark = pytest.mark.integration
 
@@ -31,36 +24,13 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def history(job: uuid.UUID) -> list[Event]:
-    def env(seq: int) -> dict[str, Any]:
-        return {
-            "event_id": new_event_id(job, seq),
-            "job_id": job,
-            "tenant": "acme",
-            "seq": seq,
-            "occurred_at": T0 + timedelta(seconds=seq),
-        }
-
-    slices = [
-        SliceEncoded(
-            **env(2 + i),
-            slice_index=i,
-            total_slices=3,
-            source_key=f"s/{i}",
-            entry_name=f"{i}.dcm",
-            bytes_in=100,
-            bytes_out=5,
-            ratio=20,
-            encode_ms=1,
-        )
-        for i in range(3)
-    ]
-    return [
-        CompressionRequested(
-            **env(0), source_uri="s3://in-b/s/", target_uri="s3://out-b/z/", compression_rate=20
-        ),
-        JobStarted(**env(1), total_slices=3, total_bytes=300, worker="w"),
-        *slices,
-    ]
+    """A running job's first events, the `seq`-th one `seq` seconds after T0."""
+    h = JobHistory(job, "acme", start=T0, step=timedelta(seconds=1), total=3)
+    h.requested(20)
+    h.started()
+    for i in range(3):
+        h.encoded(i)
+    return h.events
 
 
 @pytest.fixture

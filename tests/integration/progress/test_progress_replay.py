@@ -10,7 +10,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
@@ -24,16 +23,14 @@ from dicompress_schemas import (
     CancelRequested,
     CompressionRequested,
     Event,
-    JobCompleted,
     JobStarted,
     SliceEncoded,
-    SliceFailed,
     Topics,
     encode_command,
     encode_event,
     event_key,
-    new_event_id,
 )
+from dicompress_schemas.histories import JobHistory
 from dicompress_stack.net import free_port
 
 pytestmark = pytest.mark.integration
@@ -44,55 +41,16 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def job_events(job: uuid.UUID, tenant: str = "acme") -> list[Event]:
     """A whole job: request, start, SLICES slices (every 10th fails), completion."""
-
-    def env(seq: int) -> dict[str, Any]:
-        at = T0 + timedelta(milliseconds=50 * seq)
-        return {"event_id": new_event_id(job, seq), "job_id": job, "tenant": tenant, "seq": seq,
-                "occurred_at": at}  # fmt: skip
-
-    events: list[Event] = [
-        CompressionRequested(
-            **env(0), source_uri="s3://in-b/s/", target_uri="s3://out-b/z/", compression_rate=20
-        ),
-        JobStarted(**env(1), total_slices=SLICES, total_bytes=SLICES * 1000, worker="c-1"),
-    ]
+    h = JobHistory(job, tenant, start=T0, step=timedelta(milliseconds=50), total=SLICES)
+    h.requested(20)
+    h.started(worker="c-1")
     for i in range(SLICES):
-        common = {"slice_index": i, "total_slices": SLICES, "source_key": f"s/{i}.dcm"}
         if i % 10 == 9:
-            events.append(SliceFailed(**env(2 + i), **common, reason="bad", error_code="not-dicom"))
+            h.slice_failed(i)
         else:
-            events.append(
-                SliceEncoded(
-                    **env(2 + i),
-                    **common,
-                    entry_name=f"{i:04d}.dcm",
-                    bytes_in=1000,
-                    bytes_out=40 + i,
-                    ratio=20.0,
-                    encode_ms=40.0,
-                    slice_key=f"z/{job}/{i}.dcm",
-                    psnr=45.0 + i / 10,
-                    max_abs_error=i,
-                )
-            )
-    failed = SLICES // 10
-    events.append(
-        JobCompleted(
-            **env(2 + SLICES),
-            slices_encoded=SLICES - failed,
-            slices_failed=failed,
-            bytes_in=SLICES * 1000,
-            bytes_out=999,
-            ratio=19.0,
-            artifact_uri="s3://out-b/z/j.zip",
-            artifact_bytes=1234,
-            download_ms=1,
-            encode_ms=2,
-            upload_ms=3,
-            wall_ms=4,
-        )
-    )
-    return events
+            h.encoded(i, bytes_out=40 + i, max_abs_error=i)  # rows that differ
+    h.completed(ratio=19.0)
+    return h.events
 
 
 async def send(producer: AIOKafkaProducer, topics: Topics, event: Event) -> None:

@@ -18,15 +18,8 @@ from progress_harness import healthy, tail, wait_for, worker
 from dicompress_infra.kafka import make_producer, publish
 from dicompress_progress.migrate import apply_migrations
 from dicompress_progress.settings import ProgressSettings
-from dicompress_schemas import (
-    CompressionRequested,
-    JobCompleted,
-    JobStarted,
-    SliceEncoded,
-    Topics,
-    event_key,
-    new_event_id,
-)
+from dicompress_schemas import Topics, event_key
+from dicompress_schemas.histories import JobHistory
 from dicompress_stack.net import free_port
 from metrics_scrape import scrape
 
@@ -36,44 +29,15 @@ JOB = uuid.uuid4()
 TENANT = "acme"
 
 
-def _env(seq: int) -> dict[str, Any]:
-    return {"event_id": new_event_id(JOB, seq), "job_id": JOB, "tenant": TENANT, "seq": seq}
-
-
-REQUESTED = CompressionRequested(
-    **_env(0),
-    source_uri="s3://in-bucket/series/",
-    target_uri="s3://out-bucket/zips/",
-    compression_rate=20,
+HISTORY = JobHistory(JOB, TENANT, total=3)
+REQUESTED = HISTORY.requested(
+    20, source_uri="s3://in-bucket/series/", target_uri="s3://out-bucket/zips/"
 )
-STARTED = JobStarted(**_env(1), total_slices=3, total_bytes=3000, worker="compressor-1")
-SLICES = [
-    SliceEncoded(
-        **_env(2 + i),
-        slice_index=i,
-        total_slices=3,
-        source_key=f"series/{i}.dcm",
-        entry_name=f"{i:04d}.dcm",
-        bytes_in=1000,
-        bytes_out=50 + i,
-        ratio=20.0,
-        encode_ms=40.0,
-    )
-    for i in range(3)
-]
-COMPLETED = JobCompleted(
-    **_env(5),
-    slices_encoded=3,
-    slices_failed=0,
-    bytes_in=3000,
-    bytes_out=153,
-    ratio=19.6,
-    artifact_uri="s3://out-bucket/zips/job.zip",
-    artifact_bytes=400,
-    download_ms=3.0,
-    encode_ms=120.0,
-    upload_ms=4.0,
-    wall_ms=130.0,
+STARTED = HISTORY.started(total_bytes=3000, worker="compressor-1")
+SLICES = [HISTORY.encoded(i, bytes_in=1000, bytes_out=50 + i) for i in range(3)]
+# the sums of the slices: 3 encoded, 3000 bytes in, 153 out
+COMPLETED = HISTORY.completed(
+    ratio=19.6, artifact_uri="s3://out-bucket/zips/job.zip", artifact_bytes=400
 )
 
 
@@ -227,15 +191,7 @@ async def test_an_event_failing_at_shutdown_is_not_committed_and_is_applied_late
 ) -> None:
     topics: Topics = settings_for(ProgressSettings).topics
     job = uuid.uuid4()
-    event = JobStarted(
-        event_id=new_event_id(job, 1),
-        job_id=job,
-        tenant=TENANT,
-        seq=1,
-        total_slices=1,
-        total_bytes=1,
-        worker="w",
-    )
+    event = JobHistory(job, TENANT).started(total=1, worker="w")
     group, port = f"outage-{uuid.uuid4().hex[:8]}", free_port()
     # The projection table goes away (as in a botched deploy): every attempt fails, and the
     # worker keeps retrying (logging each failure) instead of skipping the event.
