@@ -27,14 +27,8 @@ from dicompress_api.settings import ApiSettings
 from dicompress_api.stream import stream_router
 from dicompress_infra.auth import issue_token, verifier_from_settings
 from dicompress_infra.kafka import make_producer, publish
-from dicompress_schemas import (
-    CompressionRequested,
-    EventBase,
-    JobCompleted,
-    JobStarted,
-    SliceEncoded,
-    new_event_id,
-)
+from dicompress_schemas import CompressionRequested, EventBase
+from dicompress_schemas.histories import JobHistory
 from dicompress_stack.net import free_port
 from dicompress_stack.testing import ServiceRunner
 
@@ -47,32 +41,14 @@ T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 
 
 def history(job_id: uuid.UUID, tenant: str = "acme") -> list[EventBase]:
-    """A whole job's events, in seq order."""
-
-    def env(seq: int) -> dict[str, Any]:
-        return {
-            "event_id": new_event_id(job_id, seq),
-            "job_id": job_id,
-            "tenant": tenant,
-            "seq": seq,
-            "occurred_at": T0 + timedelta(seconds=seq),
-        }
-
-    slices = [
-        SliceEncoded(**env(2 + i), slice_index=i, total_slices=SLICES, source_key=f"s/{i}.dcm",
-                     entry_name=f"{i}.dcm", bytes_in=1000, bytes_out=10, ratio=100, encode_ms=5)
-        for i in range(SLICES)
-    ]  # fmt: skip
-    return [
-        CompressionRequested(
-            **env(0), source_uri="s3://in-b/s/", target_uri="s3://out-b/z/", compression_rate=100
-        ),
-        JobStarted(**env(1), total_slices=SLICES, total_bytes=SLICES * 1000, worker="w"),
-        *slices,
-        JobCompleted(**env(LAST_SEQ), slices_encoded=SLICES, slices_failed=0, bytes_in=4000,
-                     bytes_out=40, ratio=100, artifact_uri="s3://out-b/z/j.zip", artifact_bytes=40,
-                     download_ms=1, encode_ms=20, upload_ms=1, wall_ms=30),
-    ]  # fmt: skip
+    """A whole job's events, in seq order, the `seq`-th one `seq` seconds after T0."""
+    h = JobHistory(job_id, tenant, start=T0, step=timedelta(seconds=1), total=SLICES)
+    h.requested(100, source_uri="s3://in-b/s/")
+    h.started()
+    for i in range(SLICES):
+        h.encoded(i)
+    h.completed()
+    return [*h.events]
 
 
 @dataclass
