@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, V
 
 from dicompress_schemas.codec import DecodeError
 from dicompress_schemas.events import Tenant, utc_now
+from dicompress_schemas.upcast import upcast
 
 
 class CancelRequested(BaseModel):
@@ -41,9 +42,12 @@ def encode_command(command: Command) -> bytes:
 
 
 def decode_command(data: bytes | dict[str, Any]) -> Command:
-    """Parse one command; DecodeError for anything else."""
+    """Parse one command, lifted to its current version by the events' upcaster chain
+    (`upcast`); DecodeError for anything else."""
     try:
         raw = data if isinstance(data, dict) else orjson.loads(data)
-        return _adapter.validate_python(raw)
+        if not isinstance(raw, dict):
+            raise DecodeError("not a valid command: not a JSON object")
+        return _adapter.validate_python(upcast(raw))
     except (orjson.JSONDecodeError, ValidationError) as exc:
         raise DecodeError(f"not a valid command: {exc}") from exc

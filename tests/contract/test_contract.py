@@ -25,12 +25,14 @@ from dicompress_schemas import (
     encode_event,
 )
 from dicompress_schemas.jsonschema import SCHEMA_DIR, generate, render, schema_name
+from dicompress_schemas.legacy import LEGACY_EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parents[2] / "schemas"
 EXAMPLES = ROOT / "examples"
 NAMES = [schema_name(model) for model in EVENT_TYPES]
 INGEST_NAMES = [schema_name(model) for model in INGEST_EVENT_TYPES]
 COMMAND_NAMES = [schema_name(model) for model in COMMAND_TYPES]
+LEGACY_NAMES = [schema_name(model) for model in LEGACY_EVENT_TYPES]
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -50,7 +52,7 @@ def test_committed_schemas_equal_generated() -> None:
         )
 
 
-@pytest.mark.parametrize("name", NAMES + INGEST_NAMES + COMMAND_NAMES)
+@pytest.mark.parametrize("name", NAMES + LEGACY_NAMES + INGEST_NAMES + COMMAND_NAMES)
 def test_example_validates_against_committed_schema(name: str) -> None:
     schema = _load(SCHEMA_DIR / name)
     example = _load(EXAMPLES / name)
@@ -85,16 +87,59 @@ def test_command_example_decodes_and_round_trips(name: str) -> None:
 
 
 def test_events_written_before_a_field_was_added_still_decode() -> None:
-    raw = _load(EXAMPLES / "SliceEncoded.v1.json")
-    for added in ("attempt", "slice_key", "psnr", "max_abs_error", "sop_instance_uid"):
+    raw = _load(EXAMPLES / "SliceEncoded.v2.json")
+    for added in ("attempt", "slice_key", "psnr_db", "max_error_hu", "sop_instance_uid"):
         raw.pop(added)
     event = decode_event(raw)
     assert event.attempt == 1
-    assert getattr(event, "psnr", "missing") is None
+    assert getattr(event, "psnr_db", "missing") is None
+
+
+@pytest.mark.parametrize("name", LEGACY_NAMES)
+def test_a_superseded_version_on_the_log_decodes_into_the_current_one(name: str) -> None:
+    old = _load(EXAMPLES / name)
+    event = decode_event(old)
+    current = next(m for m in EVENT_TYPES if m.__name__ == old["type"])
+    assert isinstance(event, current)
+    assert event.version == current.model_fields["version"].default > old["version"]
+    lifted = event.model_dump(mode="json")
+    for key, value in old.items():  # every field both versions share keeps its value
+        if key in lifted and key not in ("version", "occurred_at"):
+            assert lifted[key] == value, key
+
+
+def test_a_v1_slice_psnr_is_not_passed_off_as_the_range_psnr() -> None:
+    old = _load(EXAMPLES / "SliceEncoded.v1.json")
+    assert old["psnr"] == 47.92  # against the BitsStored peak: a different measure
+    event = decode_event(old)
+    assert event.version == 2
+    assert (getattr(event, "psnr_db", 0), getattr(event, "max_error_hu", 0)) == (None, None)
+    assert getattr(event, "max_abs_error", None) == old["max_abs_error"]  # stored units in both
+
+
+def test_a_v1_quality_floor_is_kept_as_the_same_number_never_a_looser_one() -> None:
+    old = _load(EXAMPLES / "CompressionRequested.v1.json")
+    event = decode_event(old)
+    assert isinstance(event, CompressionRequested)
+    assert (event.version, event.min_psnr_db) == (2, old["min_psnr"])
+    no_floor = decode_event({k: v for k, v in old.items() if k != "min_psnr"})
+    assert isinstance(no_floor, CompressionRequested)
+    assert no_floor.min_psnr_db is None
+
+
+def test_commands_go_through_the_upcaster_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dicompress_schemas import upcast
+
+    raw = _load(EXAMPLES / "CancelRequested.v1.json")
+    lifted = raw | {"reason": "lifted by a registered upcaster"}
+    chain = {("CancelRequested", 0): lambda r: lifted}
+    monkeypatch.setattr(upcast, "_CHAIN", chain)
+    command = decode_command(raw | {"version": 0})
+    assert command.reason == "lifted by a registered upcaster"
 
 
 def test_lossless_codecs_take_no_rate_and_lossy_ones_need_one() -> None:
-    raw = _load(EXAMPLES / "CompressionRequested.v1.json")
+    raw = _load(EXAMPLES / "CompressionRequested.v2.json")
     assert isinstance(decode_event(raw | {"codec": "htj2k-lossy"}), CompressionRequested)
     lossless = {k: v for k, v in raw.items() if k != "compression_rate"}
     assert decode_event(lossless | {"codec": "j2k-lossless"}).type == "CompressionRequested"
@@ -105,7 +150,7 @@ def test_lossless_codecs_take_no_rate_and_lossy_ones_need_one() -> None:
 
 
 def test_unknown_fields_are_ignored() -> None:
-    raw = _load(EXAMPLES / "SliceEncoded.v1.json") | {"added_in_a_later_minor": 1}
+    raw = _load(EXAMPLES / "SliceEncoded.v2.json") | {"added_in_a_later_minor": 1}
     assert decode_event(raw).type == "SliceEncoded"
 
 
@@ -120,7 +165,7 @@ def test_unknown_fields_are_ignored() -> None:
     ],
 )
 def test_invalid_events_are_refused_with_a_reason(mutate: Any, fragment: str) -> None:
-    raw = mutate(_load(EXAMPLES / "SliceEncoded.v1.json"))
+    raw = mutate(_load(EXAMPLES / "SliceEncoded.v2.json"))
     with pytest.raises(DecodeError, match=fragment):
         decode_event(orjson.dumps(raw))
 

@@ -32,7 +32,7 @@ _FINGERPRINTED = (
     "anonymize",
     "output_filename",
     "overwrite_existing",
-    "min_psnr",
+    "min_psnr_db",
 )
 
 _EXPIRE = """

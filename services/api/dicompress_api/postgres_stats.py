@@ -31,10 +31,11 @@ SELECT j.codec, j.compression_rate, count(*) AS jobs, sum(j.slices_done) AS slic
        avg(j.ratio) AS mean_ratio, avg(j.wall_ms) AS mean_wall_ms,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY j.wall_ms) AS p50_wall_ms,
        sum(j.slices_done)::float8 / NULLIF(sum(j.wall_ms), 0) * 1000 AS slices_per_s,
-       avg(q.psnr) AS mean_psnr
+       avg(q.psnr_db) AS mean_psnr_db, max(q.max_error_hu) AS max_error_hu
 FROM jobs j
-LEFT JOIN (SELECT job_id, avg(psnr) AS psnr FROM job_slices
-           WHERE status = 'encoded' AND psnr < 'Infinity' GROUP BY job_id) q USING (job_id)
+LEFT JOIN (SELECT job_id, avg(psnr_db) AS psnr_db, max(max_error_hu) AS max_error_hu
+           FROM job_slices WHERE status = 'encoded' AND psnr_db < 'Infinity'
+           GROUP BY job_id) q USING (job_id)
 WHERE j.tenant = $1 AND j.status = 'completed'
 GROUP BY j.codec, j.compression_rate
 ORDER BY j.codec, j.compression_rate NULLS FIRST

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from dicompress_infra.settings import CommonSettings, NameList
 from dicompress_schemas import Codec
+from dicompress_schemas.events import DEFAULT_MIN_PSNR_DB
 
 
 class ApiSettings(CommonSettings):
@@ -29,11 +30,12 @@ class ApiSettings(CommonSettings):
     api_default_overwrite: bool = Field(
         default=False, description="overwriteExisting when a request gives none"
     )
-    api_default_min_psnr: float | None = Field(
-        default=None,
+    api_default_min_psnr_db: float | None = Field(
+        default=DEFAULT_MIN_PSNR_DB,
         gt=0,
         le=200,
-        description="minPsnr (dB) for lossy jobs when a request gives none; unset: no floor",
+        description="minPsnrDb for lossy jobs when a request gives none: PSNR in dB over each "
+        "slice's own value range (README, 'Quality floor'); null: no floor",
     )
     api_tenant_prefixes: dict[str, list[str]] = Field(
         default_factory=dict,

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dicompress_api.camel import CAMEL
 
@@ -21,7 +21,8 @@ SLICE_COLUMNS = (
     "bytes_in",
     "bytes_out",
     "ratio",
-    "psnr",
+    "psnr_db",
+    "max_error_hu",
     "max_abs_error",
     "encode_ms",
     "error_code",
@@ -42,8 +43,19 @@ class SliceView(BaseModel):
     bytes_in: int | None = None
     bytes_out: int | None = None
     ratio: float | None = None
-    psnr: float | None = None
-    max_abs_error: int | None = None
+    psnr_db: float | None = Field(
+        default=None,
+        description="PSNR in dB over the slice's own value range (max - min of the original's "
+        "values; the same in HU): one scale for every scanner; none when lossless",
+    )
+    max_error_hu: float | None = Field(
+        default=None,
+        description="Largest pixel error in modality units: HU for CT, stored units without a "
+        "rescale",
+    )
+    max_abs_error: int | None = Field(
+        default=None, description="Largest pixel error in stored units"
+    )
     encode_ms: float | None = None
     error_code: str | None = None
     reason: str | None = None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -66,14 +66,28 @@ class JobRequest(BaseModel):
     overwrite_existing: bool | None = Field(
         default=None, description="Replace a ZIP of the same name instead of adding -1, -2..."
     )
-    min_psnr: PsnrFloor | None = Field(
-        default=None, description="Quality floor in dB of a lossy job's slices"
+    min_psnr_db: PsnrFloor | None = Field(
+        default=None,
+        description="Quality floor of a lossy job: the lowest PSNR in dB over each slice's own "
+        "value range (the same scale on every scanner) a slice may have; a slice below it fails "
+        "instead of shipping. The API's default (30 dB) when absent",
     )
     include_non_image: bool | None = Field(
         default=None,
         description="Copy DICOM objects without pixels (reports, DICOMDIR) into the ZIP as they "
         "are (default), or leave them out; never counted as slices",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced_floor(cls, data: object) -> object:
+        if isinstance(data, dict) and "minPsnr" in data:
+            raise PydanticCustomError(
+                "replaced_field",
+                "minPsnr (PSNR against 2^BitsStored - 1, a different scale per scanner) was "
+                "replaced by minPsnrDb: PSNR over each slice's own value range",
+            )
+        return data
 
     @field_validator("s3_source_uri", "s3_target_uri")
     @classmethod
@@ -107,7 +121,7 @@ class JobOptions(BaseModel):
     anonymize: bool
     output_filename: str | None
     overwrite_existing: bool
-    min_psnr: float | None
+    min_psnr_db: float | None
     include_non_image: bool
 
 
@@ -143,7 +157,7 @@ class SubmitPolicy:
     default_codec: Codec
     default_anonymize: bool
     default_overwrite: bool
-    default_min_psnr: float | None
+    default_min_psnr_db: float | None
     study_bucket: str  # where uploads land, so where their ingest stores the instances
 
     @classmethod
@@ -158,7 +172,7 @@ class SubmitPolicy:
             default_codec=settings.api_default_codec,
             default_anonymize=settings.api_default_anonymize,
             default_overwrite=settings.api_default_overwrite,
-            default_min_psnr=settings.api_default_min_psnr,
+            default_min_psnr_db=settings.api_default_min_psnr_db,
             study_bucket=settings.api_upload_bucket or settings.api_allowed_buckets[0],
         )
 
@@ -223,9 +237,9 @@ def plan_job(
     rate = request.compression_rate
     if rate is None and not codec.lossless:
         rate = policy.default_rate
-    min_psnr = request.min_psnr
-    if min_psnr is None and not codec.lossless:
-        min_psnr = policy.default_min_psnr
+    min_psnr_db = request.min_psnr_db
+    if min_psnr_db is None and not codec.lossless:
+        min_psnr_db = policy.default_min_psnr_db
     return CompressionRequested(
         event_id=new_event_id(job_id, 0),
         job_id=job_id,
@@ -239,7 +253,7 @@ def plan_job(
         anonymize=_given(request.anonymize, policy.default_anonymize),
         output_filename=request.output_filename,
         overwrite_existing=_given(request.overwrite_existing, policy.default_overwrite),
-        min_psnr=min_psnr,
+        min_psnr_db=min_psnr_db,
         include_non_image=_given(request.include_non_image, True),
     )
 
@@ -266,7 +280,7 @@ def accepted(
             anonymize=event.anonymize,
             output_filename=event.output_filename,
             overwrite_existing=event.overwrite_existing,
-            min_psnr=event.min_psnr,
+            min_psnr_db=event.min_psnr_db,
             include_non_image=event.include_non_image,
         ),
         idempotency_key=idempotency_key,

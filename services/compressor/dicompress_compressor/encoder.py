@@ -64,7 +64,7 @@ class EncodeOptions:
 
     codec: Codec = Codec.J2K_LOSSY
     rate: float | None = 100.0  # gdcmconv's meaning; None for lossless codecs
-    min_psnr: float | None = None  # quality floor in dB: below it the slice is rejected
+    min_psnr_db: float | None = None  # floor of Quality.psnr_db: below it the slice is rejected
     anonymize_seed: str | None = None  # set to de-identify, the same for every slice of a job
 
 
@@ -83,8 +83,9 @@ class EncodedSlice:
     encode_ms: float
     sop_instance_uid: str = ""
     source_sop_instance_uid: str | None = None
-    psnr: float | None = None  # None when lossless (identical pixels)
-    max_abs_error: int | None = None
+    psnr_db: float | None = None  # over the slice's own value range; None when lossless
+    max_abs_error: int | None = None  # stored units
+    max_error_hu: float | None = None  # modality units (HU for CT): quality.Quality
 
 
 def check_encoder_available() -> None:
@@ -111,14 +112,14 @@ def encode_slice(data: bytes, options: EncodeOptions) -> EncodedSlice:
     ds, image, frames = _prepare(data, options)
     source_uid = str(ds.get("SOPInstanceUID", "")) or None
     codestreams = []
-    meter = quality.QualityMeter(image.bits_stored)
+    meter = quality.QualityMeter(*quality.rescale_of(ds))
     for index in range(frames):  # one decoded frame held at a time
         pixels = _frame(ds, image, index, frames)
         codestreams.append(encode_frame(pixels, image, options.codec, options.rate))
         if not spec.lossless:
             meter.add(pixels, codestreams[-1])
     measured = quality.LOSSLESS if spec.lossless else meter.result()
-    measured.check_floor(options.min_psnr)
+    measured.check_floor(options.min_psnr_db)
     pixel_bytes = image.pixel_bytes * frames
     codestream_bytes = sum(len(c) for c in codestreams)
     ratio = pixel_bytes / codestream_bytes
@@ -147,8 +148,9 @@ def encode_slice(data: bytes, options: EncodeOptions) -> EncodedSlice:
         encode_ms=(time.process_time() - started) * 1000.0,
         sop_instance_uid=str(ds.SOPInstanceUID),
         source_sop_instance_uid=source_uid,
-        psnr=measured.psnr,
+        psnr_db=measured.psnr_db,
         max_abs_error=measured.max_abs_error,
+        max_error_hu=measured.max_error_hu,
     )
 
 

@@ -38,7 +38,7 @@ class NoPixelData(SliceRejected):
 
 
 class BelowQualityFloor(SliceRejected):
-    """The encoded slice's PSNR is below the job's `min_psnr`."""
+    """The encoded slice's PSNR (over its own value range) is below the job's `min_psnr_db`."""
 
     code = "below-quality-floor"
 

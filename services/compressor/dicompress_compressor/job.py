@@ -300,7 +300,7 @@ class _Job:
         return EncodeOptions(
             codec=request.codec,
             rate=request.compression_rate,
-            min_psnr=request.min_psnr,
+            min_psnr_db=request.min_psnr_db,
             anonymize_seed=str(request.job_id) if request.anonymize else None,
         )
 

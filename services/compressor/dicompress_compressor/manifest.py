@@ -30,8 +30,9 @@ class ManifestEntry:
     source_sop_instance_uid: str | None = None
     bytes_out: int | None = None
     ratio: float | None = None
-    psnr: float | None = None
-    max_abs_error: int | None = None
+    psnr_db: float | None = None  # SliceEncoded v2's: over the slice's own value range
+    max_error_hu: float | None = None  # modality units (HU for CT)
+    max_abs_error: int | None = None  # stored units
     error: str | None = None
     series_instance_uid: str | None = None
     position: tuple[float, float, float] | None = None

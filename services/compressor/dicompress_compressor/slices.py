@@ -47,8 +47,12 @@ def slice_metadata(encoded: EncodedSlice, source_key: str, bytes_in: int) -> dic
     }
     if encoded.source_sop_instance_uid is not None:
         metadata["source-sop-instance-uid"] = encoded.source_sop_instance_uid
-    if encoded.psnr is not None:
-        metadata["psnr"] = repr(encoded.psnr)
+    # "psnr-db", not version 1's "psnr" (against the BitsStored peak): a slice stored before
+    # SliceEncoded v2 is re-emitted without a range PSNR rather than with the old figure
+    if encoded.psnr_db is not None:
+        metadata["psnr-db"] = repr(encoded.psnr_db)
+    if encoded.max_error_hu is not None:
+        metadata["max-error-hu"] = repr(encoded.max_error_hu)
     if encoded.max_abs_error is not None:
         metadata["max-abs-error"] = str(encoded.max_abs_error)
     return metadata
@@ -62,7 +66,8 @@ def restore_slice(
     try:
         if metadata["source-key"] != source_key.encode("ascii", "backslashreplace").decode():
             return None
-        psnr, max_error = metadata.get("psnr"), metadata.get("max-abs-error")
+        psnr, max_error = metadata.get("psnr-db"), metadata.get("max-abs-error")
+        max_error_hu = metadata.get("max-error-hu")
         encoded = EncodedSlice(
             data=data,
             pixel_bytes=int(metadata["pixel-bytes"]),
@@ -71,8 +76,9 @@ def restore_slice(
             encode_ms=float(metadata["encode-ms"]),
             sop_instance_uid=metadata["sop-instance-uid"],
             source_sop_instance_uid=metadata.get("source-sop-instance-uid"),
-            psnr=None if psnr is None else float(psnr),
+            psnr_db=None if psnr is None else float(psnr),
             max_abs_error=None if max_error is None else int(max_error),
+            max_error_hu=None if max_error_hu is None else float(max_error_hu),
         )
         return encoded, int(metadata["bytes-in"])
     except (KeyError, ValueError):

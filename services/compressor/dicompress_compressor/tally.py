@@ -109,7 +109,8 @@ class Tally:
             "slice_key": outcome.slice_key,
             "sop_instance_uid": encoded.sop_instance_uid or None,
             "source_sop_instance_uid": encoded.source_sop_instance_uid,
-            "psnr": encoded.psnr,
+            "psnr_db": encoded.psnr_db,
+            "max_error_hu": encoded.max_error_hu,
             "max_abs_error": encoded.max_abs_error,
         }
         self.entries.append(

@@ -30,7 +30,8 @@ class SliceRow:
     bytes_in: int | None
     bytes_out: int | None
     ratio: float | None
-    psnr: float | None
+    psnr_db: float | None
+    max_error_hu: float | None
     max_abs_error: int | None
     encode_ms: float | None
     error_code: str | None
@@ -61,7 +62,8 @@ def slice_row(event: Event) -> SliceRow | None:
             bytes_in=event.bytes_in,
             bytes_out=event.bytes_out,
             ratio=event.ratio,
-            psnr=event.psnr,
+            psnr_db=event.psnr_db,
+            max_error_hu=event.max_error_hu,
             max_abs_error=event.max_abs_error,
             encode_ms=event.encode_ms,
             error_code=None,
@@ -82,7 +84,8 @@ def slice_row(event: Event) -> SliceRow | None:
             bytes_in=None,
             bytes_out=None,
             ratio=None,
-            psnr=None,
+            psnr_db=None,
+            max_error_hu=None,
             max_abs_error=None,
             encode_ms=None,
             error_code=event.error_code,

@@ -42,7 +42,7 @@ async def test_post_publishes_and_answers_202_with_location(
         "anonymize": False,
         "outputFilename": "ct1.zip",
         "overwriteExisting": False,
-        "minPsnr": None,
+        "minPsnrDb": 30.0,
         "includeNonImage": True,
     }
     assert body["source"] == {"fileCount": 3, "totalBytes": 3000}

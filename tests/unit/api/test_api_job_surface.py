@@ -133,14 +133,14 @@ async def test_list_pages_newest_first_with_filters(
 def test_slice_view_links_only_encoded_slices() -> None:
     base = {"entry_name": "00000.dcm", "occurred_at": T0, "bytes_in": 10}
     encoded = slice_view(
-        {**base, "slice_index": 0, "status": "encoded", "slice_key": "k0", "psnr": 51.5},
+        {**base, "slice_index": 0, "status": "encoded", "slice_key": "k0", "psnr_db": 51.5},
         lambda key: f"https://s3/{key}",
     )
     failed = slice_view(
         {**base, "slice_index": 1, "status": "failed", "error_code": "decode", "slice_key": None},
         lambda key: f"https://s3/{key}",
     )
-    assert (encoded.url, encoded.psnr, failed.url, failed.error_code) == (
+    assert (encoded.url, encoded.psnr_db, failed.url, failed.error_code) == (
         "https://s3/k0",
         51.5,
         None,

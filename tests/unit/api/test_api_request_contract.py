@@ -80,7 +80,7 @@ def bodies(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()) and body.get("codec") != "j2k-lossless":
         body["compressionRate"] = draw(st.floats(min_value=0, max_value=2000))
     if draw(st.booleans()):
-        body["minPsnr"] = draw(st.floats(min_value=-1, max_value=300))
+        body["minPsnrDb"] = draw(st.floats(min_value=-1, max_value=300))
     return body
 
 

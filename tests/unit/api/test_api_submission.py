@@ -9,6 +9,7 @@ from dicompress_api.settings import ApiSettings
 from dicompress_api.sources import SourceInfo
 from dicompress_api.submission import JobRequest, SubmitPolicy, accepted, plan_job
 from dicompress_schemas import Codec, CompressionRequested, decode_event, encode_event, new_event_id
+from dicompress_schemas.events import DEFAULT_MIN_PSNR_DB
 
 JOB = uuid.UUID("00000000-0000-4000-8000-0000000000aa")
 BODY = {
@@ -30,7 +31,7 @@ def test_event_is_seq_0_of_the_job_with_the_tenant_and_defaults() -> None:
     assert (event.job_id, event.tenant, event.compression_rate) == (JOB, "acme", 100)
     assert (event.codec, event.anonymize, event.overwrite_existing) == (Codec.J2K_LOSSY, 0, 0)
     assert event.output_filename is None
-    assert event.min_psnr is None
+    assert event.min_psnr_db == DEFAULT_MIN_PSNR_DB == 30  # on by default for a lossy job
     answer = accepted(event, SOURCE)
     stamp = event.occurred_at.strftime("%Y%m%d-%H%M%S")
     assert answer.artifact_uri == f"s3://dicompress-data/acme/out/ct1-rate100-{stamp}.zip"
@@ -47,11 +48,11 @@ def test_options_are_carried_into_the_event() -> None:
         "anonymize": True,
         "outputFilename": "ct1",
         "overwriteExisting": True,
-        "minPsnr": 38.5,
+        "minPsnrDb": 38.5,
     }
     event = plan(body)
     assert (event.compression_rate, event.anonymize, event.overwrite_existing) == (40, True, True)
-    assert (event.codec, event.min_psnr) == (Codec.HTJ2K_LOSSY, 38.5)
+    assert (event.codec, event.min_psnr_db) == (Codec.HTJ2K_LOSSY, 38.5)
     assert event.output_filename == "ct1.zip"
     answer = accepted(event, SOURCE, "key-1")
     assert answer.artifact_uri == "s3://dicompress-data/acme/out/ct1.zip"
@@ -65,15 +66,21 @@ def test_every_optional_field_defaults_from_the_settings() -> None:
         api_default_rate=25,
         api_default_anonymize=True,
         api_default_overwrite=True,
-        api_default_min_psnr=40,
+        api_default_min_psnr_db=40,
     )
     assert (event.compression_rate, event.anonymize, event.overwrite_existing) == (25, 1, 1)
-    assert event.min_psnr == 40
-    lossless = plan(BODY, api_default_codec="htj2k-lossless", api_default_min_psnr=40)
+    assert event.min_psnr_db == 40
+    lossless = plan(BODY, api_default_codec="htj2k-lossless", api_default_min_psnr_db=40)
     assert (lossless.codec, lossless.compression_rate) == (Codec.HTJ2K_LOSSLESS, None)
-    assert lossless.min_psnr is None  # a quality floor means nothing without loss
+    assert lossless.min_psnr_db is None  # a quality floor means nothing without loss
+    assert plan(BODY, api_default_min_psnr_db=None).min_psnr_db is None  # a deployment's choice
     explicit = plan({**BODY, "anonymize": False}, api_default_anonymize=True)
     assert explicit.anonymize is False
+
+
+def test_the_old_floor_field_is_refused_with_what_replaced_it() -> None:
+    with pytest.raises(ValidationError, match=r"minPsnr .* was replaced by minPsnrDb"):
+        JobRequest.model_validate({**BODY, "minPsnr": 40})
 
 
 def test_a_rate_with_a_lossless_codec_is_refused_on_the_rate() -> None:

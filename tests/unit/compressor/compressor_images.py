@@ -89,7 +89,10 @@ def read(data: bytes) -> Dataset:
     return dcmread(io.BytesIO(data))
 
 
-def psnr(reference: npt.NDArray[np.integer], decoded: npt.NDArray[np.integer], bits: int) -> float:
+def range_psnr(reference: npt.NDArray[np.integer], decoded: npt.NDArray[np.integer]) -> float:
+    """PSNR over the reference's own value range (SliceEncoded v2's psnr_db), computed in
+    floating point as a check on the compressor's integer sums."""
     difference = reference.astype(np.float64) - decoded.astype(np.float64)
     mse = float(np.mean(difference**2))
-    return float(10.0 * np.log10((2**bits - 1) ** 2 / mse)) if mse else float("inf")
+    peak = max(float(reference.max()) - float(reference.min()), 1.0)
+    return float(10.0 * np.log10(peak**2 / mse)) if mse else float("inf")

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from compressor_images import image_bytes, psnr, read, stored_values
+from compressor_images import image_bytes, range_psnr, read, stored_values
 from pydicom import dcmread
 from pydicom.encaps import generate_frames, parse_basic_offsets
 from pydicom.uid import HTJ2K, JPEG2000, HTJ2KLossless, JPEG2000Lossless
@@ -83,8 +83,8 @@ def test_lossless_codecs_are_bit_exact_on_ct(ct: dict[int, bytes], codec: Codec)
     result = encode_slice(ct[280], options(codec))
 
     assert np.array_equal(read(result.data).pixel_array, read(ct[280]).pixel_array)
-    assert result.psnr is None
-    assert result.max_abs_error == 0
+    assert result.psnr_db is None
+    assert (result.max_abs_error, result.max_error_hu) == (0, 0.0)
     assert result.ratio > 1.5
 
 
@@ -127,8 +127,9 @@ def test_every_bit_depth_and_signedness_round_trips(
         assert result.max_abs_error == 0
     else:
         assert result.max_abs_error == int(np.abs(decoded.astype(int) - original).max()) > 0
-        assert result.psnr == pytest.approx(psnr(original, decoded, stored), abs=0.01)
-        assert result.psnr > 30.0
+        assert result.max_error_hu == result.max_abs_error * 0.5  # RescaleSlope 0.5
+        assert result.psnr_db == pytest.approx(range_psnr(original, decoded), abs=0.01)
+        assert result.psnr_db > 30.0
 
 
 def test_a_lossy_rate_is_required_for_lossy_codecs() -> None:

@@ -38,7 +38,12 @@ def test_every_view_field_is_a_jobs_column() -> None:
 
 
 def test_every_slice_row_field_is_a_job_slices_column() -> None:
-    sql = load_migrations()[1].sql
-    table = sql.split("CREATE TABLE job_slices (")[1].split(");")[0]
+    migrations = load_migrations()
+    table = migrations[1].sql.split("CREATE TABLE job_slices (")[1].split(");")[0]
     columns = set(re.findall(r"^\s{4}([a-z_]+)\s", table, flags=re.MULTILINE))
+    for later in migrations[2:]:
+        altered = re.findall(r"ALTER TABLE job_slices (ADD|DROP) COLUMN ([a-z_]+)", later.sql)
+        columns |= {column for action, column in altered if action == "ADD"}
+        columns -= {column for action, column in altered if action == "DROP"}
     assert set(slices.COLUMNS) <= columns
+    assert "psnr" not in columns  # version 1's PSNR (BitsStored peak) is gone, not renamed

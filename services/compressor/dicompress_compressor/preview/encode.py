@@ -99,7 +99,8 @@ def make_preview_slice(sources: Sequence[bytes], spec: PreviewSliceSpec) -> Prev
         measured = quality.LOSSLESS
         template.SOPInstanceUID = template.file_meta.MediaStorageSOPInstanceUID = UID(spec.sop_uid)
     else:
-        measured = quality.measure(pixels, codestream, out.bits_stored)
+        slope, unit = quality.rescale_of(template)  # the binned slice's rescale (`bin_stored`)
+        measured = quality.measure(pixels, codestream, slope, unit)
         method = SPECS[spec.codec].method
         mark_lossy(template, ratio=ratio, method=method, new_uid=UID(spec.sop_uid))
     template.SourceImageSequence = references
@@ -112,8 +113,9 @@ def make_preview_slice(sources: Sequence[bytes], spec: PreviewSliceSpec) -> Prev
         encode_ms=(time.process_time() - started) * 1000.0,
         sop_instance_uid=spec.sop_uid,
         source_sop_instance_uid=source_uid,
-        psnr=measured.psnr,
+        psnr_db=measured.psnr_db,
         max_abs_error=measured.max_abs_error,
+        max_error_hu=measured.max_error_hu,
     )
     return PreviewSlice(encoded, plane.position, along_normal(plane))
 

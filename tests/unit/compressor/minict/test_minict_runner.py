@@ -115,8 +115,8 @@ async def test_a_series_mini_ct_is_a_zip_of_its_slices_and_a_manifest() -> None:
     for i, (event, name) in enumerate(zip(slices, names, strict=True)):
         ds = dcmread(io.BytesIO(archive.read(name)))
         assert (event.slice_index, event.entry_name, event.slice_key) == (i, name, None)
-        assert event.psnr is None
-        assert event.max_abs_error == 0  # lossless
+        assert event.psnr_db is None
+        assert (event.max_abs_error, event.max_error_hu) == (0, 0.0)  # lossless
         assert (
             ds.SOPInstanceUID == event.sop_instance_uid == manifest["slices"][i]["sop_instance_uid"]
         )

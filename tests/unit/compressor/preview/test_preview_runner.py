@@ -113,7 +113,8 @@ async def test_a_preview_job_emits_its_slices_in_order_and_stores_them() -> None
         assert event.slice_key == preview_slice_key(prefix, i)
         assert event.entry_name == f"{i:05d}.dcm"
         assert event.series_instance_uid == series_uid
-        assert event.psnr is not None
+        assert event.psnr_db is not None
+        assert event.max_error_hu is not None
         assert event.ratio > 1
         stored = dcmread(io.BytesIO(store.objects[event.slice_key][0]))
         assert stored.SOPInstanceUID == event.sop_instance_uid

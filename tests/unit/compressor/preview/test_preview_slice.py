@@ -101,9 +101,11 @@ def test_psnr_is_measured_against_the_binned_pixels() -> None:
     )
     decoded = _read(made.encoded.data).pixel_array
     difference = decoded.astype(np.float64) - binned
-    psnr = 10 * np.log10(4095.0**2 / np.mean(difference**2))
-    assert made.encoded.psnr == pytest.approx(psnr, abs=1e-6)
+    peak = float(binned.max()) - float(binned.min())  # the binned slice's own range
+    psnr = 10 * np.log10(peak**2 / np.mean(difference**2))
+    assert made.encoded.psnr_db == pytest.approx(psnr, abs=1e-6)
     assert made.encoded.max_abs_error == int(np.abs(difference).max())
+    assert made.encoded.max_error_hu == made.encoded.max_abs_error  # RescaleSlope 1
     assert made.encoded.ratio == pytest.approx(10, rel=0.25)
 
 
@@ -165,7 +167,7 @@ def test_htj2k_previews_too() -> None:
     ds = _read(made.encoded.data)
     assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.203"
     assert ds.LossyImageCompressionMethod == "ISO_15444_15"
-    assert made.encoded.psnr is not None
+    assert made.encoded.psnr_db is not None
 
 
 def test_slices_of_different_sizes_cannot_be_averaged() -> None:
