@@ -9,6 +9,7 @@ import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import asyncpg
@@ -22,17 +23,8 @@ from dicompress_infra.auth import issue_token
 from dicompress_infra.kafka import publish
 from dicompress_notifier.settings import NotifierSettings
 from dicompress_progress.store import Delivered, record_batch
-from dicompress_schemas import (
-    CompressionRequested,
-    Event,
-    EventBase,
-    JobCompleted,
-    JobStarted,
-    SliceEncoded,
-    encode_event,
-    event_key,
-    new_event_id,
-)
+from dicompress_schemas import CompressionRequested, Event, EventBase, encode_event, event_key
+from dicompress_schemas.histories import JobHistory
 from metrics_scrape import scrape
 
 # `async with start_notifier(**settings) as notifier` (the fixture in conftest.py)
@@ -45,56 +37,22 @@ LAST_SEQ = SLICES + 2
 def job_events(
     job_id: uuid.UUID, tenant: str, slices: int = SLICES, *, complete: bool = True
 ) -> list[EventBase]:
-    """A whole job: requested, started, `slices` SliceEncoded, then (if `complete`) done."""
+    """A whole job: requested, started, `slices` SliceEncoded, then (if `complete`) done.
 
-    def ids(seq: int) -> dict[str, Any]:
-        return {"event_id": new_event_id(job_id, seq), "job_id": job_id, "tenant": tenant}
-
-    events: list[EventBase] = [
-        CompressionRequested(
-            **ids(0),
-            seq=0,
-            source_uri="s3://bucket-in/series/",
-            target_uri="s3://bucket-out/zips/",
-            compression_rate=100,
-        ),
-        JobStarted(**ids(1), seq=1, total_slices=slices, total_bytes=slices * 1000, worker="w"),
-    ]
+    It happens now: the notifier keeps a finished job in memory for a window after its end.
+    """
+    h = JobHistory(job_id, tenant, start=datetime.now(UTC), total=slices)
+    h.requested(100)
+    h.started()
     for i in range(slices):
-        events.append(
-            SliceEncoded(
-                **ids(2 + i),
-                seq=2 + i,
-                slice_index=i,
-                total_slices=slices,
-                source_key=f"series/{i}.dcm",
-                entry_name=f"{i}.dcm",
-                bytes_in=1000,
-                bytes_out=50,
-                ratio=100.0,
-                encode_ms=40.0,
-            )
+        h.encoded(i, bytes_in=1000, bytes_out=50, ratio=100.0, encode_ms=40.0)
+    if complete:  # 2+slices, with the slices' sums: 1000 and 50 bytes, 40 ms each
+        h.completed(
+            ratio=100.0,
+            artifact_uri=f"s3://bucket-out/zips/{job_id}.zip",
+            artifact_bytes=slices * 50,
         )
-    if complete:
-        last = slices + 2
-        events.append(
-            JobCompleted(
-                **ids(last),
-                seq=last,
-                slices_encoded=slices,
-                slices_failed=0,
-                bytes_in=slices * 1000,
-                bytes_out=slices * 50,
-                ratio=100.0,
-                artifact_uri=f"s3://bucket-out/zips/{job_id}.zip",
-                artifact_bytes=slices * 50,
-                download_ms=1,
-                encode_ms=200,
-                upload_ms=1,
-                wall_ms=250,
-            )
-        )
-    return events
+    return [*h.events]
 
 
 @dataclass
