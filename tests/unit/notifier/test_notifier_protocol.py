@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -27,7 +26,7 @@ from dicompress_notifier.protocol import (
     progress_frame,
     snapshot_frame,
 )
-from dicompress_schemas import JobStarted, new_event_id
+from dicompress_schemas.histories import JobHistory
 
 JOB = uuid.uuid4()
 
@@ -90,16 +89,7 @@ def test_malformed_frames_raise_frame_error(text: str | bytes, code: ErrorCode) 
 
 
 def test_event_frame_carries_the_event_json_unchanged() -> None:
-    started = JobStarted(
-        event_id=new_event_id(JOB, 1),
-        job_id=JOB,
-        tenant="acme",
-        seq=1,
-        occurred_at=datetime(2025, 1, 1, tzinfo=UTC),
-        total_slices=3,
-        total_bytes=100,
-        worker="w1",
-    )
+    started = JobHistory(JOB, "acme").started(total=3)
     sent = orjson.loads(event_frame(JobEvent.of(started)))
     assert sent == {
         "op": "event",

@@ -12,25 +12,12 @@ from dicompress_progress.errors import ProjectionError
 from dicompress_progress.handler import DEAD_LETTERED, Message, Projector
 from dicompress_progress.retry import RetryPolicy
 from dicompress_progress.store import Delivered, Origin, Outcome
-from dicompress_schemas import (
-    CancelRequested,
-    JobStarted,
-    encode_command,
-    encode_event,
-    new_event_id,
-)
+from dicompress_schemas import CancelRequested, JobStarted, encode_command, encode_event
+from dicompress_schemas.histories import JobHistory
 from study_history import IngestHistory
 
 JOB = uuid.UUID("00000000-0000-4000-8000-000000000002")
-STARTED = JobStarted(
-    event_id=new_event_id(JOB, 1),
-    job_id=JOB,
-    tenant="acme",
-    seq=1,
-    total_slices=2,
-    total_bytes=10,
-    worker="w",
-)
+STARTED = JobHistory(JOB, "acme").started(total=2)
 
 
 class FakeStore:
@@ -167,7 +154,7 @@ def event_message(event: JobStarted, offset: int) -> Message:
 
 
 def started_at_seq(seq: int) -> JobStarted:
-    return STARTED.model_copy(update={"seq": seq, "event_id": new_event_id(JOB, seq)})
+    return JobHistory(JOB, "acme").started(total=2, seq=seq)
 
 
 async def test_a_batch_is_recorded_in_one_call_and_garbage_is_dead_lettered_apart() -> None:
