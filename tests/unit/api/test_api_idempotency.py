@@ -6,20 +6,18 @@ import pytest
 
 from dicompress_api.errors import InvalidRequest
 from dicompress_api.idempotency import fingerprint, idempotency_key
-from dicompress_schemas import CompressionRequested, new_event_id
+from dicompress_schemas import CompressionRequested
+from dicompress_schemas.histories import JobHistory
 
 
 def event(**fields: object) -> CompressionRequested:
-    job = uuid.uuid4()
     values: dict[str, object] = {
         "source_uri": "s3://bkt/acme/in",
         "target_uri": "s3://bkt/acme/out",
         "compression_rate": 50.0,
         **fields,
     }
-    return CompressionRequested(
-        event_id=new_event_id(job, 0), job_id=job, tenant="acme", seq=0, **values
-    )
+    return JobHistory(tenant="acme").requested(**values)
 
 
 def test_fingerprint_ignores_the_job_and_time_but_not_the_options() -> None:

@@ -9,8 +9,9 @@ from aiokafka.errors import KafkaConnectionError
 
 from dicompress_api.errors import PublishUnavailable
 from dicompress_api.kafka_publisher import KafkaPublisher
-from dicompress_schemas import CompressionRequested, new_event_id
+from dicompress_schemas import CompressionRequested
 from dicompress_schemas.commands import CancelRequested, decode_command
+from dicompress_schemas.histories import JobHistory
 
 
 class StandInProducer:
@@ -49,15 +50,8 @@ class StandInProducer:
 
 
 def event() -> CompressionRequested:
-    job = uuid.uuid4()
-    return CompressionRequested(
-        event_id=new_event_id(job, 0),
-        job_id=job,
-        tenant="acme",
-        seq=0,
-        source_uri="s3://dicompress-data/in",
-        target_uri="s3://dicompress-data/out",
-        compression_rate=100,
+    return JobHistory(tenant="acme").requested(
+        100, source_uri="s3://dicompress-data/in", target_uri="s3://dicompress-data/out"
     )
 
 

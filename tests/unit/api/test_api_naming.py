@@ -2,17 +2,14 @@ import uuid
 from datetime import UTC, datetime
 
 from dicompress_api.naming import planned_artifact
-from dicompress_schemas import CompressionRequested, new_event_id
+from dicompress_schemas import CompressionRequested
+from dicompress_schemas.histories import JobHistory
 
 
 def request(target: str, filename: str | None, **fields: object) -> CompressionRequested:
     job = uuid.UUID("00000000-0000-4000-8000-000000000001")
-    return CompressionRequested(
-        event_id=new_event_id(job, 0),
-        job_id=job,
-        tenant="acme",
-        seq=0,
-        occurred_at=datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC),
+    return JobHistory(job, "acme").requested(
+        at=datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC),
         source_uri="s3://dicompress-data/acme/studies/CT_head 1/",
         target_uri=target,
         output_filename=filename,

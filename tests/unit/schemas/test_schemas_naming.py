@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from dicompress_schemas import Codec, CompressionRequested, new_event_id
+from dicompress_schemas import Codec, CompressionRequested
+from dicompress_schemas.histories import JobHistory
 from dicompress_schemas.naming import candidates, default_name, folder_label, source_label
 
 
@@ -33,19 +33,14 @@ def test_folder_label(key: str, label: str) -> None:
 
 
 def _request(**overrides: object) -> CompressionRequested:
-    job_id = uuid.uuid4()
     fields: dict[str, object] = {
-        "event_id": new_event_id(job_id, 0),
-        "job_id": job_id,
-        "tenant": "acme",
-        "seq": 0,
         "source_uri": "s3://bucket/ct_study@v2.1/",
         "target_uri": "s3://bucket/out/",
         "compression_rate": 100.0,
         # 01:02:03 in UTC+2 is 23:02:03 UTC the day before: the name uses UTC
         "occurred_at": datetime(2026, 3, 1, 1, 2, 3, tzinfo=timezone(timedelta(hours=2))),
     }
-    return CompressionRequested.model_validate(fields | overrides)
+    return JobHistory(tenant="acme").requested(**(fields | overrides))
 
 
 def test_default_name_uses_the_rate_and_the_requests_utc_time() -> None:
