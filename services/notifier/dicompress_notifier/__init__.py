@@ -13,7 +13,8 @@ Client frames (JSON text)::
 
 Server frames: ``subscribed``, ``snapshot`` (the projected row and the seq it reflects),
 ``event`` (the event as on Kafka), ``progress`` (a lagging client's SliceEncoded events folded
-into one), ``figures`` (pace, ETA and ratio as the projection computed them at a seq), ``gap`` (a resume that cannot be served; a fresh snapshot follows),
+into one), ``figures`` (pace, ETA and ratio as the projection computed them at a seq, after the
+events up to it), ``gap`` (a resume that cannot be served; a fresh snapshot follows),
 ``unsubscribed``, ``cancel-requested`` and ``error`` (with a stable ``code``; it never closes
 the connection).
 

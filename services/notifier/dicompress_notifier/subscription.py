@@ -16,6 +16,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from dicompress_notifier.catchup import CatchUp
 from dicompress_notifier.hub import Hub
@@ -77,9 +78,11 @@ class Subscription:
         # the cursor while `run` waits for its next item with nothing held back and no lag
         # (then `push` may release the next event itself); None otherwise
         self._live: Sequencer | None = None
-        # set while following the job's live events, after its snapshot or resumed head went
-        # out and its owner proved to be this tenant: figures frames may go out then
-        self._following = False
+        # the cursor while following the job's live events, after its snapshot or resumed head
+        # went out and its owner proved to be this tenant: figures frames may go out then
+        self._following: Sequencer | None = None
+        # the newest figures notified for a seq not sent yet: they go out right after it
+        self._figures: tuple[int, dict[str, Any]] | None = None
 
     @property
     def job_id(self) -> uuid.UUID:
@@ -112,12 +115,24 @@ class Subscription:
 
     def figures(self, change: Change) -> None:
         """The projection's figures at `change.last_seq`; never blocks. Only while following,
-        so they never precede the snapshot, and only for the job's owner."""
-        if not self._following or change.tenant != self.tenant:
+        so they never precede the snapshot, only for the job's owner, and never before the
+        events up to their seq: they wait for them (the newest set wins)."""
+        following = self._following
+        if following is None or change.tenant != self.tenant:
             return
         if change.figures is None or change.last_seq is None:
             return
-        self._outbox.put(figures_frame(self._job_id, change.last_seq, change.figures), self._job_id)
+        if self._figures is not None and self._figures[0] > change.last_seq:
+            return  # older than the set already waiting
+        self._figures = (change.last_seq, change.figures)
+        if change.last_seq <= following.last_sent:
+            self._send_figures()
+
+    def _send_figures(self) -> None:
+        if self._figures is not None:
+            seq, figures = self._figures
+            self._figures = None
+            self._outbox.put(figures_frame(self._job_id, seq, figures), self._job_id)
 
     def _offer(self, item: JobEvent | Change) -> None:
         try:
@@ -136,12 +151,12 @@ class Subscription:
         try:
             seq = await self._start(cached)
             if seq is not None and not seq.foreign:
-                self._following = True
+                self._following = seq
                 await self._follow(seq)
             if seq is None or seq.foreign:
                 await self._as_unknown(snapshot_sent=seq is not None)
         finally:
-            self._following = False
+            self._following = None
             self._hub.leave(self)
 
     async def _as_unknown(self, *, snapshot_sent: bool) -> None:
@@ -326,3 +341,12 @@ class Subscription:
             if event.is_slice and self._slices_done is not None:
                 self._slices_done += 1
             self._outbox.put_event(event, self._slices_done)
+        waiting = self._figures
+        last = events[-1] if events else None
+        if (
+            waiting is not None
+            and last is not None
+            and not last.terminal
+            and waiting[0] <= last.seq
+        ):
+            self._send_figures()

@@ -77,12 +77,17 @@ class Reader:
     comments: list[str] = field(default_factory=list)
     retry: list[int] = field(default_factory=list)
     end: Message | None = None
+    figures: list[Message] = field(default_factory=list)  # kept apart, like comments
 
     async def next(self) -> Message | None:
         """The next message, or None when the server ended the stream."""
         message = Message()
         async for line in self.lines:
             if line == "":
+                if message.event == "figures":  # no id: the job's figures, not a log event
+                    self.figures.append(message)
+                    message = Message()
+                    continue
                 if message.id is not None or message.data:
                     return message
                 continue

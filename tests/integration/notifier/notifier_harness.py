@@ -157,6 +157,9 @@ async def next_frame(ws: ClientConnection, within_s: float = 10) -> dict[str, An
 
 
 def seqs(frames: list[dict[str, Any]]) -> list[int]:
+    """The seqs of the event frames; `figures` frames (which follow the events they reflect)
+    aside, every frame must be an event."""
+    frames = [f for f in frames if f["op"] != "figures"]
     assert all(f["op"] == "event" for f in frames), frames
     assert all(f["seq"] == f["event"]["seq"] for f in frames)
     return [f["seq"] for f in frames]

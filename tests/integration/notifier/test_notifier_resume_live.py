@@ -40,7 +40,10 @@ async def test_a_snapshot_then_every_later_event_without_gap_or_duplicate(
         assert job_state["status"] == "running"
         assert (job_state["slices_total"], job_state["slices_done"]) == (SLICES, 2)
         assert (job_state["bytes_in"], job_state["bytes_out"]) == (2000, 100)
-        assert job_state["ratio"] == pytest.approx(20.0)
+        # the contract's ratio so far (pixel / codestream bytes, from the slices' own ratios),
+        # not the file sizes' quotient (2000 / 100): the figures GET /jobs/{id} answers too
+        assert job_state["ratio"] == pytest.approx(100.0)
+        assert job_state["figures"]["ratio"] == pytest.approx(100.0)
         await notifier.publish(rest)
         assert seqs(await frames_until(ws, is_end)) == list(range(4, LAST_SEQ + 1))
         await assert_silent(ws)

@@ -227,7 +227,7 @@ class Frames:
         pass
 
 
-async def test_a_subscriber_gets_the_owners_figures_after_its_snapshot() -> None:
+async def test_a_subscriber_gets_the_owners_figures_after_the_events_they_reflect() -> None:
     hub = Hub(JobHistory(window_s=900, max_jobs=100), clock=lambda: AT)
     store = GatedStore(asyncio.Event())
     job = uuid.uuid4()
@@ -251,11 +251,15 @@ async def test_a_subscriber_gets_the_owners_figures_after_its_snapshot() -> None
     hub.leave(sub)
     tasks = [asyncio.create_task(outbox.run()), asyncio.create_task(sub.run())]
     await until(store.changed, lambda: [f["op"] for f in socket.frames] == ["snapshot"])
-    foreign = {**early, "tenant": "other", "last_seq": 3}
-    hub.notified(orjson.dumps(foreign).decode())  # another tenant's: never relayed
-    hub.notified(orjson.dumps({**early, "last_seq": 2}).decode())
-    await until(store.changed, lambda: len(socket.frames) == 2)
-    assert socket.frames[1] == {"op": "figures", "job_id": str(job), "seq": 2, "figures": figures}
+    hub.notified(orjson.dumps({**early, "last_seq": 2}).decode())  # ahead of what was sent
+    for seq in range(3):
+        hub.publish(ev(job, seq))
+    await until(store.changed, lambda: len(socket.frames) == 5)
+    assert [f["op"] for f in socket.frames] == ["snapshot", "event", "event", "event", "figures"]
+    assert socket.frames[4] == {"op": "figures", "job_id": str(job), "seq": 2, "figures": figures}
+    hub.notified(orjson.dumps({**early, "last_seq": 1}).decode())  # older than what was sent
+    assert outbox.idle
+    assert len(socket.frames) == 5
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
