@@ -108,7 +108,7 @@ def job_events(job: uuid.UUID, slices: int) -> list[Event]:
                 encode_ms=45.0,
                 slice_key=f"z/{job}/{i:04d}.dcm",
                 sop_instance_uid=f"1.2.826.0.1.{i}",
-                psnr=47.5,
+                psnr_db=42.5,
                 max_abs_error=60,
             )
         )

@@ -66,7 +66,7 @@ def make_event(job: uuid.UUID, seq: int, slices: int) -> Event:
             encode_ms=45.0,
             slice_key=f"zips/{job}/{i:04d}.dcm",
             sop_instance_uid=f"1.2.826.0.1.{i}",
-            psnr=47.5,
+            psnr_db=42.5,
             max_abs_error=60,
         )
     return JobCompleted(

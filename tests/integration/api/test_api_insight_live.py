@@ -76,7 +76,8 @@ class Jobs:
                 bytes_out=10,
                 ratio=ratio,
                 encode_ms=1,
-                psnr=psnr,
+                psnr_db=psnr,
+                max_error_hu=None if psnr is None else 100 - psnr,
             )
             for i, psnr in enumerate(psnrs)
         ]
@@ -179,8 +180,9 @@ async def test_benchmark_summarises_the_tenants_completed_jobs_by_codec_and_rate
     assert rate10["meanProcessingMs"] == pytest.approx(4000)
     assert rate10["p50ProcessingMs"] == pytest.approx(4000)
     assert rate10["slicesPerSecond"] == pytest.approx(4 / 8)
-    assert rate10["meanPsnr"] == pytest.approx((42 + 46) / 2)  # the mean of the jobs' means
-    assert groups[("j2k-lossy", 20.0)]["meanPsnr"] == pytest.approx(38)
+    assert rate10["meanPsnrDb"] == pytest.approx((42 + 46) / 2)  # the mean of the jobs' means
+    assert rate10["maxErrorHu"] == pytest.approx(100 - 40)  # the worst slice of any job
+    assert groups[("j2k-lossy", 20.0)]["meanPsnrDb"] == pytest.approx(38)
     lossless = groups[("j2k-lossless", None)]
-    assert (lossless["jobs"], lossless["meanPsnr"], lossless["meanRatio"]) == (1, None, 2.5)
+    assert (lossless["jobs"], lossless["meanPsnrDb"], lossless["meanRatio"]) == (1, None, 2.5)
     assert (await api.get("/compress-dicom/benchmark")).status_code == 401

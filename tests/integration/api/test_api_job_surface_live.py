@@ -96,7 +96,7 @@ async def test_slice_urls_fetch_the_stored_slices(
     for index, status, slice_key, psnr, error in slices:
         await database.execute(
             """INSERT INTO job_slices (job_id, slice_index, seq, status, source_key, slice_key,
-                                       psnr, error_code, bytes_in, bytes_out, ratio, occurred_at)
+                                       psnr_db, error_code, bytes_in, bytes_out, ratio, occurred_at)
                VALUES ($1, $2, $2 + 2, $3, 'in/x', $4, $5, $6, 1000, 100, 10, $7)""",
             job_id,
             index,
@@ -111,7 +111,7 @@ async def test_slice_urls_fetch_the_stored_slices(
     listed = response.json()
     assert listed["slicesTotal"] == 3
     encoded, failed = listed["slices"]
-    assert (encoded["index"], encoded["psnr"], encoded["ratio"]) == (0, 42.5, 10)
+    assert (encoded["index"], encoded["psnrDb"], encoded["ratio"]) == (0, 42.5, 10)
     assert (failed["index"], failed["errorCode"], failed["url"]) == (2, "decode_error", None)
     got = await fetch(encoded["url"])
     assert got.status_code == 200, got.text

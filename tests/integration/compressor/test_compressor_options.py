@@ -53,8 +53,10 @@ CASES = {
         {"codec": Codec.HTJ2K_LOSSLESS, "compression_rate": None}, "1.2.840.10008.1.2.4.201", True
     ),
     "rate-40": Case({"codec": Codec.J2K_LOSSY, "compression_rate": 40.0}, "1.2.840.10008.1.2.4.91"),
-    "floor-reachable": Case({"compression_rate": 10.0, "min_psnr": 30.0}, "1.2.840.10008.1.2.4.91"),
-    "floor-above-the-rate": Case({"compression_rate": 10.0, "min_psnr": 150.0}, None),
+    "floor-reachable": Case(
+        {"compression_rate": 10.0, "min_psnr_db": 30.0}, "1.2.840.10008.1.2.4.91"
+    ),
+    "floor-above-the-rate": Case({"compression_rate": 10.0, "min_psnr_db": 150.0}, None),
     "anonymize": Case(
         {"codec": Codec.J2K_LOSSLESS, "compression_rate": None, "anonymize": True},
         "1.2.840.10008.1.2.4.90",
@@ -84,6 +86,7 @@ async def test_each_request_option_takes_effect_in_the_job(
     if case.syntax is None:  # the floor is above what the rate reaches: nothing ships
         failed = [e for e in events if isinstance(e, SliceFailed)]
         assert [e.error_code for e in failed] == ["below-quality-floor"] * SLICES
+        assert all("image quality too low to ship" in e.reason for e in failed)
         assert isinstance(events[-1], JobFailed)
         assert events[-1].error_code == "no-slice-encoded"
         return
@@ -96,8 +99,8 @@ async def test_each_request_option_takes_effect_in_the_job(
         assert all(e.ratio == pytest.approx(rate, rel=0.2) for e in encoded), [
             e.ratio for e in encoded
         ]
-    if floor := case.options.get("min_psnr"):
-        assert all(e.psnr is not None and e.psnr >= floor for e in encoded)
+    if floor := case.options.get("min_psnr_db"):
+        assert all(e.psnr_db is not None and e.psnr_db >= floor for e in encoded)
 
     assert completed.artifact_uri is not None
     key = completed.artifact_uri.removeprefix(f"s3://{bucket}/")

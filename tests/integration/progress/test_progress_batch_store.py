@@ -43,7 +43,8 @@ def encoded(job: uuid.UUID, index: int, total: int = 3) -> SliceEncoded:
         ratio=10,
         encode_ms=1,
         slice_key=f"z/{job}/{index}.dcm",
-        psnr=47.25,
+        psnr_db=47.25,
+        max_error_hu=1.5,
         max_abs_error=3,
     )
 
@@ -100,13 +101,13 @@ async def test_one_batch_of_many_jobs_with_in_batch_duplicates(pool: asyncpg.Poo
     assert row is not None
     assert (row["slices_done"], row["slices_failed"], row["bytes_in"]) == (1, 1, 10)
     slices = await pool.fetch(
-        "SELECT slice_index, status, slice_key, psnr, max_abs_error, error_code "
+        "SELECT slice_index, status, slice_key, psnr_db, max_error_hu, max_abs_error, error_code "
         "FROM job_slices WHERE job_id = $1 ORDER BY slice_index",
         a,
     )
     assert [tuple(s) for s in slices] == [
-        (0, "encoded", f"z/{a}/0.dcm", 47.25, 3, None),
-        (1, "failed", None, None, None, "no-pixel-data"),
+        (0, "encoded", f"z/{a}/0.dcm", 47.25, 1.5, 3, None),
+        (1, "failed", None, None, None, None, "no-pixel-data"),
     ]
     assert await store.record(deliver(encoded(a, 0))) == [Outcome.DUPLICATE]
     assert await pool.fetchval("SELECT count(*) FROM job_slices WHERE job_id = $1", a) == 2
