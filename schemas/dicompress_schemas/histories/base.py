@@ -50,8 +50,12 @@ class Stream:
         decode: Callable[[dict[str, Any]], object],
         envelope: dict[str, Any],
         fields: dict[str, Any],
+        *,
+        bare: bool = False,
     ) -> M:
-        """`model`'s golden example on this stream, with `envelope` then `fields` laid over it.
+        """`model`'s golden example on this stream, with `envelope` then `fields` laid over it;
+        `bare` keeps only what the model requires of the example, the model's defaults for the
+        rest (a request that drives a real service, without the example's options).
 
         A field the model does not have is refused (the contract would drop it silently).
         """
@@ -60,6 +64,9 @@ class Stream:
             raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
         type_name = model.__name__
         golden = example(type_name)
+        if bare:
+            required = {n for n, f in model.model_fields.items() if f.is_required()}
+            golden = {k: v for k, v in golden.items() if k in required | {"type", "version"}}
         data = {**self.rebase(golden), **envelope, **fields}
         event = decode(data)
         if not isinstance(event, model):

@@ -76,14 +76,21 @@ class JobHistory:
         return self.stream.at(seq, when)
 
     def requested(
-        self, rate: float | None = None, *, at: Moment | None = None, **fields: Any
+        self,
+        rate: float | None = None,
+        *,
+        at: Moment | None = None,
+        bare: bool = False,
+        **fields: Any,
     ) -> CompressionRequested:
-        """CompressionRequested (seq 0) at `rate`; a lossless `codec` takes no rate."""
+        """CompressionRequested (seq 0) at `rate`; a lossless `codec` takes no rate. `bare`: the
+        model's defaults instead of the example's options (its file name, quality floor...),
+        for a request a real compressor runs."""
         if rate is not None:
             fields["compression_rate"] = rate
         elif Codec(fields.get("codec", Codec.J2K_LOSSY)).lossless:
             fields.setdefault("compression_rate", None)
-        return self._event(CompressionRequested, 0, at, fields)
+        return self._event(CompressionRequested, 0, at, fields, bare=bare)
 
     def started(
         self, total: int | None = None, *, at: Moment | None = None, **fields: Any
@@ -158,7 +165,15 @@ class JobHistory:
         golden = example(model.__name__)
         return {key: value for key, value in names.items() if key in golden}
 
-    def _event(self, model: type[M], seq: int, at: Moment | None, fields: dict[str, Any]) -> M:
+    def _event(
+        self,
+        model: type[M],
+        seq: int,
+        at: Moment | None,
+        fields: dict[str, Any],
+        *,
+        bare: bool = False,
+    ) -> M:
         seq = fields.pop("seq", seq)
         attempt = fields.pop("attempt", self.attempt)
         envelope = {
@@ -169,7 +184,7 @@ class JobHistory:
             "attempt": attempt,
             "occurred_at": self.at(seq, at),
         }
-        event = self.stream.build(model, decode_event, envelope, fields)
+        event = self.stream.build(model, decode_event, envelope, fields, bare=bare)
         self.events.append(cast("Event", event))  # decoded through the Event union
         self.next_seq = max(self.next_seq, seq + 1)
         return event

@@ -21,8 +21,9 @@ from dicompress_schemas import (
     Event,
     TerminalEvent,
     decode_event,
-    new_event_id,
 )
+from dicompress_schemas.envelope import utc_now
+from dicompress_schemas.histories import JobHistory
 
 TIMEOUT_S = 60.0
 
@@ -58,17 +59,13 @@ async def running(settings: CompressorSettings) -> AsyncIterator[CompressorSetti
 
 
 def request_for(bucket: str, source: str, **overrides: Any) -> CompressionRequested:
-    job_id = uuid.uuid4()
+    """A request as the API publishes it (now, none of the golden example's options)."""
     fields = {
-        "event_id": new_event_id(job_id, 0),
-        "job_id": job_id,
-        "tenant": "acme",
-        "seq": 0,
         "source_uri": f"s3://{bucket}/{source}",
         "target_uri": f"s3://{bucket}/out/",
         "compression_rate": 50.0,
     }
-    return CompressionRequested.model_validate(fields | overrides)
+    return JobHistory(tenant="acme").requested(at=utc_now(), bare=True, **(fields | overrides))
 
 
 def _finished(events: list[Event]) -> bool:

@@ -12,7 +12,9 @@ from dicompress_compressor.errors import UnsupportedInput
 from dicompress_compressor.job import JobRunner
 from dicompress_compressor.storage import SourceObject
 from dicompress_infra.s3 import S3Uri
-from dicompress_schemas import CompressionRequested, EventBase, new_event_id
+from dicompress_schemas import CompressionRequested, EventBase
+from dicompress_schemas.envelope import utc_now
+from dicompress_schemas.histories import JobHistory
 
 TIMEOUT_S = 10
 
@@ -128,17 +130,13 @@ class GatedEncoder:
 
 
 def request(**overrides: object) -> CompressionRequested:
-    job_id = uuid.uuid4()
+    """A request as the API publishes it (now, none of the golden example's options)."""
     fields: dict[str, object] = {
-        "event_id": new_event_id(job_id, 0),
-        "job_id": job_id,
-        "tenant": "acme",
-        "seq": 0,
         "source_uri": "s3://bucket/src/",
         "target_uri": "s3://bucket/out",
         "compression_rate": 100.0,
     }
-    return CompressionRequested.model_validate(fields | overrides)
+    return JobHistory(tenant="acme").requested(at=utc_now(), bare=True, **(fields | overrides))
 
 
 def runner(
