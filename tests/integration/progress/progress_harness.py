@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 import polling
-from dicompress_schemas import new_event_id
 
 
 async def wait_for(
@@ -88,8 +87,3 @@ def _get_status(url: str) -> int:
     with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 -- a fixed local URL
         status: int = response.status
         return status
-
-
-def envelope(job: uuid.UUID, seq: int, tenant: str = "acme") -> dict[str, Any]:
-    """The envelope fields of the `seq`-th event of `job`, with its deterministic id."""
-    return {"event_id": new_event_id(job, seq), "job_id": job, "tenant": tenant, "seq": seq}

@@ -9,7 +9,6 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from progress_harness import envelope
 
 from dicompress_progress.errors import ProjectionError
 from dicompress_progress.store import Delivered, Origin, Outcome, ProjectionStore
@@ -21,27 +20,25 @@ from dicompress_schemas import (
     SliceEncoded,
     SliceFailed,
     changefeed,
-    new_event_id,
 )
+from dicompress_schemas.histories import JobHistory
 
 pytestmark = pytest.mark.integration
 
 
-def started(job: uuid.UUID, total: int = 3) -> JobStarted:
-    return JobStarted(**envelope(job, 1), total_slices=total, total_bytes=30, worker="w")
+def history(job: uuid.UUID, total: int = 3) -> JobHistory:
+    return JobHistory(job, "acme", total=total)
+
+
+def started(job: uuid.UUID, total: int = 3, **fields: Any) -> JobStarted:
+    return history(job, total).started(**fields)
 
 
 def encoded(job: uuid.UUID, index: int, total: int = 3) -> SliceEncoded:
-    return SliceEncoded(
-        **envelope(job, 2 + index),
-        slice_index=index,
-        total_slices=total,
-        source_key=f"s/{index}",
-        entry_name=f"{index}.dcm",
+    return history(job, total).encoded(
+        index,
         bytes_in=10,
         bytes_out=1,
-        ratio=10,
-        encode_ms=1,
         slice_key=f"z/{job}/{index}.dcm",
         psnr_db=47.25,
         max_error_hu=1.5,
@@ -50,32 +47,12 @@ def encoded(job: uuid.UUID, index: int, total: int = 3) -> SliceEncoded:
 
 
 def failed(job: uuid.UUID, index: int, total: int = 3) -> SliceFailed:
-    return SliceFailed(
-        **envelope(job, 2 + index),
-        slice_index=index,
-        total_slices=total,
-        source_key=f"s/{index}",
-        reason="no pixels",
-        error_code="no-pixel-data",
-    )
+    return history(job, total).slice_failed(index, reason="no pixels", error_code="no-pixel-data")
 
 
 def completed(job: uuid.UUID, seq: int = 5) -> JobCompleted:
-    return JobCompleted(
-        **envelope(job, seq),
-        slices_encoded=2,
-        slices_failed=1,
-        bytes_in=20,
-        bytes_out=2,
-        ratio=10,
-        artifact_uri="s3://out-bucket/z/j.zip",
-        artifact_bytes=5,
-        download_ms=1,
-        encode_ms=2,
-        upload_ms=3,
-        wall_ms=6,
-        cpu_s=0.5,
-        peak_rss_bytes=1000,
+    return history(job).completed(
+        seq=seq, slices_encoded=2, slices_failed=1, bytes_in=20, bytes_out=2, cpu_s=0.5
     )
 
 
@@ -85,7 +62,7 @@ def deliver(*items: Event | CancelRequested) -> list[Delivered]:
 
 async def test_one_batch_of_many_jobs_with_in_batch_duplicates(pool: asyncpg.Pool) -> None:
     store, a, b = ProjectionStore(pool), uuid.uuid4(), uuid.uuid4()
-    rerun = started(b).model_copy(update={"event_id": new_event_id(b, 1, attempt=2)})
+    rerun = started(b, attempt=2)  # another run's JobStarted: another event id, seq 1
     outcomes = await store.record(
         deliver(started(a), encoded(a, 0), started(b), encoded(a, 0), rerun, failed(a, 1))
     )
