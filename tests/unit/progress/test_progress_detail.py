@@ -4,61 +4,38 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import orjson
 import pytest
 
 from dicompress_progress.slices import slice_row
-from dicompress_schemas import (
-    CompressionRequested,
-    Event,
-    JobCompleted,
-    JobStarted,
-    SliceEncoded,
-    SliceFailed,
-    changefeed,
-    new_event_id,
-    pace,
-)
+from dicompress_schemas import Event, SliceEncoded, changefeed, pace
 from dicompress_schemas.figures import Figures
+from dicompress_schemas.histories import JobHistory
 from dicompress_schemas.jobs import JobView, apply
 
 JOB = uuid.UUID("00000000-0000-4000-8000-000000000009")
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def _env(seq: int, at_s: float, attempt: int = 1) -> dict[str, Any]:
-    return {
-        "event_id": new_event_id(JOB, seq, attempt),
-        "job_id": JOB,
-        "tenant": "acme",
-        "seq": seq,
-        "attempt": attempt,
-        "occurred_at": T0 + timedelta(seconds=at_s),
-    }
+def job() -> JobHistory:
+    """A history of JOB: `at=` in seconds after T0."""
+    return JobHistory(JOB, "acme", start=T0, total=10)
 
 
-REQUESTED = CompressionRequested(
-    **_env(0, 0), source_uri="s3://in-b/s/", target_uri="s3://out-b/z/", compression_rate=20
-)
-STARTED = JobStarted(**_env(1, 2), total_slices=10, total_bytes=10_000, worker="w")
+REQUESTED = job().requested(20, at=0)
+STARTED = job().started(at=2)
 
 
 def encoded(index: int, at_s: float) -> SliceEncoded:
-    return SliceEncoded(
-        **_env(2 + index, at_s),
-        slice_index=index,
-        total_slices=10,
-        source_key=f"s/{index}.dcm",
-        entry_name=f"{index:04d}.dcm",
+    return job().encoded(
+        index,
+        at=at_s,
         bytes_in=1000,
         bytes_out=50,
         ratio=20.0,
-        encode_ms=40.0,
         slice_key=f"z/job/{index:04d}.dcm",
         sop_instance_uid=f"1.2.3.{index}",
-        source_sop_instance_uid=f"1.2.9.{index}",
         psnr_db=48.5,
         max_error_hu=7.0,
         max_abs_error=7,
@@ -94,18 +71,14 @@ def test_a_slice_out_of_time_order_counts_as_no_gap() -> None:
 
 
 def test_phase_timings_first_last_and_eta_cleared_at_the_end() -> None:
-    completed = JobCompleted(
-        **_env(4, 10),
+    completed = job().completed(
+        seq=4,
+        at=10,
         slices_encoded=2,
         slices_failed=0,
         bytes_in=2000,
         bytes_out=100,
         ratio=20,
-        artifact_uri="s3://out-b/z/j.zip",
-        artifact_bytes=300,
-        download_ms=1,
-        encode_ms=80,
-        upload_ms=2,
         wall_ms=8000,
         cpu_s=1.5,
         peak_rss_bytes=123_456,
@@ -128,18 +101,14 @@ def test_figures_are_the_recent_pace_eta_and_size_weighted_ratio_so_far() -> Non
     assert figures.ratio == pytest.approx(4000 / 350)
     assert figures.slices_per_second == pytest.approx(1000 / running.slice_interval_ms)
     assert figures.eta_at == running.eta_at == T0 + timedelta(seconds=12)  # 8 left at 1 s
-    completed = JobCompleted(
-        **_env(4, 10),
+    completed = job().completed(
+        seq=4,
+        at=10,
         slices_encoded=2,
         slices_failed=0,
         bytes_in=4000,
         bytes_out=400,
         ratio=11.0,
-        artifact_uri="s3://out-b/z/j.zip",
-        artifact_bytes=500,
-        download_ms=1,
-        encode_ms=80,
-        upload_ms=2,
         wall_ms=8000,
     )
     ended = apply(running, completed).figures
@@ -157,7 +126,7 @@ def test_figures_travel_as_json_and_refuse_what_is_not_theirs() -> None:
 
 
 def test_attempt_is_the_highest_run_seen() -> None:
-    rerun = JobStarted(**_env(1, 5, attempt=2), total_slices=10, total_bytes=1, worker="w2")
+    rerun = job().started(at=5, attempt=2, worker="w2")
     assert fold([REQUESTED, rerun]).attempt == 2
 
 
@@ -176,14 +145,7 @@ def test_encoded_slice_row_carries_key_sizes_ratio_and_quality() -> None:
 
 
 def test_failed_slice_row_carries_the_cause() -> None:
-    failed = SliceFailed(
-        **_env(2, 3),
-        slice_index=0,
-        total_slices=10,
-        source_key="s/0.dcm",
-        reason="no pixels",
-        error_code="no-pixel-data",
-    )
+    failed = job().slice_failed(0, at=3, reason="no pixels", error_code="no-pixel-data")
     row = slice_row(failed)
     assert row is not None
     assert (row.status, row.error_code, row.reason, row.slice_key) == (
