@@ -14,14 +14,8 @@ from api_live import bearer
 
 from dicompress_api.settings import ApiSettings
 from dicompress_progress.store import Delivered, ProjectionStore
-from dicompress_schemas import (
-    CompressionRequested,
-    Event,
-    JobCompleted,
-    JobStarted,
-    SliceEncoded,
-    new_event_id,
-)
+from dicompress_schemas import Event
+from dicompress_schemas.histories import JobHistory
 
 pytestmark = pytest.mark.integration
 
@@ -29,10 +23,11 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 class Jobs:
-    """Writes a job's events through the progress service's store, as its worker would."""
+    """Writes jobs' events through the progress service's store, as its worker would."""
 
     def __init__(self, store: ProjectionStore) -> None:
         self._store = store
+        self._histories: dict[uuid.UUID, JobHistory] = {}
 
     async def record(self, *events: Event) -> None:
         await self._store.record([Delivered(event) for event in events])
@@ -40,17 +35,14 @@ class Jobs:
     async def requested(
         self, tenant: str, at: datetime, rate: float | None = 10, codec: str = "j2k-lossy"
     ) -> uuid.UUID:
-        job = uuid.uuid4()
-        await self.record(
-            CompressionRequested(
-                **_env(job, 0, tenant, at),
-                source_uri="s3://data/in/",
-                target_uri="s3://data/out/",
-                compression_rate=rate,
-                codec=codec,
-            )
-        )
-        return job
+        """A job asked for `at`; its later events happen then too unless told otherwise."""
+        history = JobHistory(tenant=tenant, start=at, step=timedelta(0))
+        self._histories[history.job_id] = history
+        await self.record(history.requested(rate, codec=codec))
+        return history.job_id
+
+    async def started(self, job: uuid.UUID, total: int) -> None:
+        await self.record(self._histories[job].started(total))
 
     async def finished(
         self,
@@ -63,54 +55,27 @@ class Jobs:
         rate: float | None = 10,
         codec: str = "j2k-lossy",
     ) -> uuid.UUID:
+        """A job started at `at` whose slices (100 -> 10 bytes each) come a second later."""
         job = await self.requested(tenant, at, rate, codec)
-        n = len(psnrs)
+        await self.started(job, len(psnrs))
+        history = self._histories[job]
         slices = [
-            SliceEncoded(
-                **_env(job, 2 + i, tenant, at + timedelta(seconds=1)),
-                slice_index=i,
-                total_slices=n,
-                source_key=f"in/{i}",
-                entry_name=f"{i}.dcm",
+            history.encoded(
+                i,
+                at=at + timedelta(seconds=1),
                 bytes_in=100,
                 bytes_out=10,
                 ratio=ratio,
-                encode_ms=1,
                 psnr_db=psnr,
                 max_error_hu=None if psnr is None else 100 - psnr,
             )
             for i, psnr in enumerate(psnrs)
         ]
-        done = JobCompleted(
-            **_env(job, 2 + n, tenant, at + timedelta(seconds=wall_s)),
-            slices_encoded=n,
-            slices_failed=0,
-            bytes_in=100 * n,
-            bytes_out=10 * n,
-            ratio=ratio,
-            artifact_uri="s3://data/out/a.zip",
-            artifact_bytes=10 * n,
-            download_ms=1,
-            encode_ms=1,
-            upload_ms=1,
-            wall_ms=wall_s * 1000,
-        )
-        await self.record(_started(job, tenant, at, n), *slices, done)
+        done = history.completed(
+            at=at + timedelta(seconds=wall_s), ratio=ratio, wall_ms=wall_s * 1000
+        )  # n slices, 100 n bytes in, 10 n out
+        await self.record(*slices, done)
         return job
-
-
-def _env(job: uuid.UUID, seq: int, tenant: str, at: datetime) -> dict[str, Any]:
-    return {
-        "event_id": new_event_id(job, seq),
-        "job_id": job,
-        "tenant": tenant,
-        "seq": seq,
-        "occurred_at": at,
-    }
-
-
-def _started(job: uuid.UUID, tenant: str, at: datetime, n: int) -> JobStarted:
-    return JobStarted(**_env(job, 1, tenant, at), total_slices=n, total_bytes=100 * n, worker="w")
 
 
 @pytest.fixture
@@ -131,7 +96,7 @@ async def test_queue_shows_places_and_estimates_from_recent_throughput(
     await jobs.finished("globex", T0, wall_s=10, psnrs=[40.0] * 4, ratio=10)
     await jobs.finished("globex", T0, wall_s=30, psnrs=[40.0] * 4, ratio=10)
     running = await jobs.requested("globex", T0 + timedelta(minutes=1))
-    await jobs.record(_started(running, "globex", T0 + timedelta(minutes=1), 8))
+    await jobs.started(running, 8)
     mine_first = await jobs.requested("acme", T0 + timedelta(minutes=2))
     await jobs.requested("globex", T0 + timedelta(minutes=3))
     mine_last = await jobs.requested("acme", T0 + timedelta(minutes=4))
