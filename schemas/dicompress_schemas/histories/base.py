@@ -35,6 +35,7 @@ class Stream:
         self.tenant = tenant
         self.start = start
         self.step = step
+        self._golden: dict[str, dict[str, Any]] = {}
 
     def at(self, seq: int, when: Moment | None = None) -> datetime:
         """The time of the `seq`-th event: `when` if given (seconds count from the start)."""
@@ -62,16 +63,21 @@ class Stream:
         unknown = set(fields) - set(model.model_fields)
         if unknown:
             raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
-        type_name = model.__name__
-        golden = example(type_name)
+        golden = self.golden(model.__name__)
         if bare:
             required = {n for n, f in model.model_fields.items() if f.is_required()}
             golden = {k: v for k, v in golden.items() if k in required | {"type", "version"}}
-        data = {**self.rebase(golden), **envelope, **fields}
-        event = decode(data)
+        event = decode({**golden, **envelope, **fields})
         if not isinstance(event, model):
-            raise TypeError(f"{type_name}'s example decoded as {type(event).__name__}")
+            raise TypeError(f"{model.__name__}'s example decoded as {type(event).__name__}")
         return event
+
+    def golden(self, type_name: str) -> dict[str, Any]:
+        """The current golden example of `type_name` moved onto this stream (`rebase`), once per
+        stream: callers lay their fields over it, never change it."""
+        if type_name not in self._golden:
+            self._golden[type_name] = self.rebase(example(type_name))
+        return self._golden[type_name]
 
     def rebase(self, golden: dict[str, Any]) -> dict[str, Any]:
         """The example's values with its stream id and tenant replaced by this stream's, inside

@@ -147,7 +147,7 @@ class JobHistory:
     def _slice_names(self, model: type[EventBase], index: int) -> dict[str, Any]:
         """What differs from slice to slice (named after SliceEncoded's example, its folder and
         series), for the fields the example of `model` has."""
-        encoded = self.stream.rebase(example("SliceEncoded"))
+        encoded = self.stream.golden("SliceEncoded")
         folder = str(encoded["source_key"]).rsplit("/", 1)[0]
         series = encoded.get("series_instance_uid") or "2.25.1"
         z = float(index) * 1.25
@@ -162,7 +162,7 @@ class JobHistory:
             "position": [-179.648, -179.648, z],
             "position_along_normal": z,
         }
-        golden = example(model.__name__)
+        golden = self.stream.golden(model.__name__)
         return {key: value for key, value in names.items() if key in golden}
 
     def _event(
