@@ -40,7 +40,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 
@@ -51,18 +50,8 @@ from dicompress_progress.replay import check
 from dicompress_progress.retry import RetryPolicy
 from dicompress_progress.settings import ProgressSettings
 from dicompress_progress.store import ProjectionStore
-from dicompress_schemas import (
-    CompressionRequested,
-    Event,
-    JobCompleted,
-    JobStarted,
-    SliceEncoded,
-    SliceFailed,
-    Topics,
-    encode_event,
-    event_key,
-    new_event_id,
-)
+from dicompress_schemas import CompressionRequested, Event, Topics, encode_event, event_key
+from dicompress_schemas.histories import JobHistory
 from dicompress_stack.config import StackConfig
 from dicompress_stack.kafka import create_topics
 from dicompress_stack.net import free_port
@@ -74,62 +63,15 @@ CLASSPATH_CACHE = Path(".pytest_cache/d/dicompress-kafka-classpath")
 
 
 def job_events(job: uuid.UUID, slices: int) -> list[Event]:
-    """One job's whole history, 40 ms apart."""
-
-    def env(seq: int) -> dict[str, Any]:
-        at = T0 + timedelta(milliseconds=40 * seq)
-        return {
-            "event_id": new_event_id(job, seq),
-            "job_id": job,
-            "tenant": "bench",
-            "seq": seq,
-            "occurred_at": at,
-        }
-
-    events: list[Event] = [
-        CompressionRequested(
-            **env(0), source_uri="s3://in-b/s/", target_uri="s3://out-b/z/", compression_rate=20
-        ),
-        JobStarted(**env(1), total_slices=slices, total_bytes=slices * 525_000, worker="c-1"),
-    ]
+    """One job's whole history, 40 ms apart: the golden example's slice (512x512 CT, ~100:1)
+    again and again, every 10th failing."""
+    h = JobHistory(job, "bench", start=T0, step=timedelta(milliseconds=40), total=slices)
+    h.requested(20)
+    h.started(worker="c-1")
     for i in range(slices):
-        common: dict[str, Any] = {"slice_index": i, "total_slices": slices, "source_key": f"s/{i}"}
-        if i % 10 == 9:
-            events.append(SliceFailed(**env(2 + i), **common, reason="bad", error_code="not-dicom"))
-            continue
-        events.append(
-            SliceEncoded(
-                **env(2 + i),
-                **common,
-                entry_name=f"{i:04d}.dcm",
-                bytes_in=525_000,
-                bytes_out=5_300,
-                ratio=99.1,
-                encode_ms=45.0,
-                slice_key=f"z/{job}/{i:04d}.dcm",
-                sop_instance_uid=f"1.2.826.0.1.{i}",
-                psnr_db=42.5,
-                max_abs_error=60,
-            )
-        )
-    failed = slices // 10
-    events.append(
-        JobCompleted(
-            **env(2 + slices),
-            slices_encoded=slices - failed,
-            slices_failed=failed,
-            bytes_in=slices * 525_000,
-            bytes_out=slices * 5_300,
-            ratio=99.0,
-            artifact_uri="s3://out-b/z/j.zip",
-            artifact_bytes=slices * 5_400,
-            download_ms=900,
-            encode_ms=slices * 45.0,
-            upload_ms=300,
-            wall_ms=slices * 25.0,
-        )
-    )
-    return events
+        h.slice(i, failed=i % 10 == 9)
+    h.completed()
+    return h.events
 
 
 def the_log(total: int, slices: int) -> list[Event]:

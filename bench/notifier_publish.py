@@ -12,77 +12,30 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
 
 from dicompress_infra.kafka import make_producer
 from dicompress_notifier.feed import find_partitions
-from dicompress_schemas import (
-    CompressionRequested,
-    Event,
-    JobCompleted,
-    JobStarted,
-    SliceEncoded,
-    Topics,
-    encode_event,
-    event_key,
-    new_event_id,
-)
+from dicompress_schemas import CompressionRequested, Event, Topics, encode_event, event_key
+from dicompress_schemas.envelope import utc_now
+from dicompress_schemas.histories import JobHistory
 
 TENANT = "bench"
 
 
-def make_event(job: uuid.UUID, seq: int, slices: int) -> Event:
-    """Event `seq` of a job of `slices` slices, stamped now: 0 requested, 1 started, then the
-    slices, then the completion."""
-    ids: dict[str, Any] = {
-        "event_id": new_event_id(job, seq),
-        "job_id": job,
-        "tenant": TENANT,
-        "seq": seq,
-    }
+def make_event(history: JobHistory, seq: int) -> Event:
+    """Event `seq` of the job `history` follows, stamped now: 0 requested, 1 started, then the
+    slices (the golden example's 512x512 CT slice), then the completion."""
+    now = utc_now()
     if seq == 0:
-        return CompressionRequested(
-            **ids,
-            source_uri="s3://in-b/series/",
-            target_uri="s3://out-b/zips/",
-            compression_rate=20,
-        )
+        return history.requested(20, at=now)
     if seq == 1:
-        return JobStarted(**ids, total_slices=slices, total_bytes=slices * 525_000, worker="c-1")
-    if seq < slices + 2:
-        i = seq - 2
-        return SliceEncoded(
-            **ids,
-            slice_index=i,
-            total_slices=slices,
-            source_key=f"series/{i}.dcm",
-            entry_name=f"{i:04d}.dcm",
-            bytes_in=525_000,
-            bytes_out=5_300,
-            ratio=99.1,
-            encode_ms=45.0,
-            slice_key=f"zips/{job}/{i:04d}.dcm",
-            sop_instance_uid=f"1.2.826.0.1.{i}",
-            psnr_db=42.5,
-            max_abs_error=60,
-        )
-    return JobCompleted(
-        **ids,
-        slices_encoded=slices,
-        slices_failed=0,
-        bytes_in=slices * 525_000,
-        bytes_out=slices * 5_300,
-        ratio=99.0,
-        artifact_uri=f"s3://out-b/zips/{job}.zip",
-        artifact_bytes=slices * 5_400,
-        download_ms=900,
-        encode_ms=slices * 45.0,
-        upload_ms=300,
-        wall_ms=slices * 25.0,
-    )
+        return history.started(at=now, worker="c-1")
+    if seq < history.total + 2:
+        return history.encoded(seq - 2, at=now)
+    return history.completed(at=now)  # the sums of the slices handed out
 
 
 @dataclass(frozen=True)
@@ -141,6 +94,7 @@ async def publish_paced(
     await producer.start()
     loop = asyncio.get_running_loop()
     acks = []
+    histories = {job: JobHistory(job, TENANT, total=slices) for job in jobs}
     try:
         started = loop.time()
         n = 0
@@ -149,7 +103,7 @@ async def publish_paced(
                 delay = started + n / rate - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                event = make_event(job, seq, slices)
+                event = make_event(histories[job], seq)
                 topic = (
                     topics.requests if isinstance(event, CompressionRequested) else topics.events
                 )

@@ -24,15 +24,15 @@ from dicompress_infra.kafka import make_producer, publish
 from dicompress_infra.s3 import S3Uri
 from dicompress_schemas import (
     Codec,
-    CompressionRequested,
     JobCancelled,
     JobCompleted,
     JobFailed,
     Topics,
     decode_event,
-    new_event_id,
 )
 from dicompress_schemas.codec import DecodeError
+from dicompress_schemas.envelope import utc_now
+from dicompress_schemas.histories import JobHistory
 from dicompress_stack.config import StackConfig
 from dicompress_stack.net import free_port
 from dicompress_stack.processes import Supervised
@@ -125,14 +125,12 @@ class PipelineStack:
             await consumer.seek_to_end(*partitions)
             for partition in partitions:  # resolve the end offsets before the job starts
                 await consumer.position(partition)
-            request = CompressionRequested(
-                event_id=new_event_id(job_id, 0),
-                job_id=job_id,
-                tenant="bench",
-                seq=0,
+            request = JobHistory(job_id, "bench").requested(
+                rate,
+                at=utc_now(),
+                bare=True,  # the model's defaults, as the API publishes it
                 source_uri=f"s3://{self.bucket}/{SOURCE_PREFIX}",
                 target_uri=f"s3://{self.bucket}/{TARGET_PREFIX}",
-                compression_rate=rate,
                 codec=codec,
                 output_filename=f"{job_id}.zip",
             )
