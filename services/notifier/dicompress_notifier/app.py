@@ -109,6 +109,7 @@ async def serve_notifier(
                 Canceller(producer, topics.control, settings.notifier_command_timeout_s),
                 settings.notifier_coalesce_after,
                 settings.notifier_idle_timeout_s,
+                settings.notifier_end_after_projection,
             )
 
             async def handler(ws: ServerConnection) -> None:

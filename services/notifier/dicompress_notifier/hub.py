@@ -31,8 +31,8 @@ class Listener(Protocol):
     def poke(self, change: Change) -> None:
         """The projection changed the job: catch up from Postgres if the live stream lags."""
 
-    def figures(self, change: Change) -> None:
-        """The projection's figures of the job at `change.last_seq`: pass them on, never block."""
+    def projected(self, change: Change) -> None:
+        """Every notification of the job, with its figures; never blocks."""
 
 
 def _utc_now() -> datetime:
@@ -76,11 +76,11 @@ class Hub:
         except ValueError as exc:
             log.warning("ignored a malformed notification", extra={"reason": str(exc)})
             return
-        if change.figures is not None and change.last_seq is not None:
-            # every notification, even one the live stream is ahead of: only the projection
-            # computes the figures (dicompress_schemas.figures), and they are sent as they are
-            for listener in tuple(self._listeners.get(change.job_id, ())):
-                listener.figures(change)
+        # every notification, even one the live stream is ahead of: only the projection
+        # computes the figures (dicompress_schemas.figures), and it alone can say it applied a
+        # job's end (a subscription holds the terminal event until it has)
+        for listener in tuple(self._listeners.get(change.job_id, ())):
+            listener.projected(change)
         self.wake(change)
 
     def wake(self, change: Change) -> None:

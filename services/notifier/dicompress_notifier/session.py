@@ -50,6 +50,7 @@ class Services:
     canceller: Canceller | None = None
     coalesce_at: int = 100
     idle_timeout_s: float = 60.0
+    end_after_projection: bool = True  # see Subscription
 
 
 class Session:
@@ -136,6 +137,7 @@ class Session:
             outbox=self._outbox,
             max_queue=s.max_queue,
             timing=s.timing,
+            end_after_projection=s.end_after_projection,
         )
         # acknowledged before the task starts, so 'subscribed' precedes the job's frames
         self._outbox.put(subscribed_frame(job_id), job_id)

@@ -78,6 +78,14 @@ class NotifierSettings(CommonSettings):
         "kernel memory per connection and makes a stalled client's lag visible sooner",
     )
 
+    notifier_end_after_projection: bool = Field(
+        default=True,
+        description="Send a job's terminal event only once the projection has applied it, so "
+        "that GET /jobs/{id} answers the end (and the artifact is listed) from the moment a "
+        "client hears it; the live stream is usually a few ms ahead of the projection. Off "
+        "only to test the relay without a projection",
+    )
+
     notifier_compression: Literal["none", "deflate"] = Field(
         default="none",
         description="permessage-deflate on client connections: 'deflate' accepts it when the "

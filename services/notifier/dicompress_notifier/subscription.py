@@ -57,6 +57,7 @@ class Subscription:
         outbox: Outbox,
         max_queue: int,
         timing: Timing,
+        end_after_projection: bool = True,
     ) -> None:
         self._job_id = job_id
         self.tenant = tenant
@@ -66,6 +67,13 @@ class Subscription:
         self._catch_up = catch_up
         self._outbox = outbox
         self._timing = timing
+        # Read-your-writes: the terminal event waits in `_held` until the projection has
+        # applied it (`_applied`: the highest seq it is known to hold, from the snapshot, the
+        # notifications and the rows read from it), so GET /jobs/{id} answers the end from the
+        # moment the client hears it.
+        self._end_after_projection = end_after_projection
+        self._applied = -1
+        self._held: JobEvent | None = None
         self._inbox: asyncio.Queue[JobEvent | Change] = asyncio.Queue(max_queue)
         self._owner_known = False
         # what the projection's notifications said it holds: the highest seq, and whether
@@ -113,10 +121,15 @@ class Subscription:
         """A change of the job in the projection; never blocks."""
         self._offer(change)
 
-    def figures(self, change: Change) -> None:
-        """The projection's figures at `change.last_seq`; never blocks. Only while following,
-        so they never precede the snapshot, only for the job's owner, and never before the
-        events up to their seq: they wait for them (the newest set wins)."""
+    def projected(self, change: Change) -> None:
+        """Every notification of the job (the hub may spare the task a `poke`, not this);
+        never blocks. Wakes the task when it holds a terminal event the projection now has,
+        and sends the projection's figures at `change.last_seq`: only while following, so
+        they never precede the snapshot, only for the job's owner, and never before the events
+        up to their seq: they wait for them (the newest set wins)."""
+        held = self._held
+        if held is not None and change.last_seq is not None and change.last_seq >= held.seq:
+            self._offer(change)
         following = self._following
         if following is None or change.tenant != self.tenant:
             return
@@ -175,6 +188,7 @@ class Subscription:
             self._owner_known = True
             if state.tenant != self.tenant:
                 return None
+            self._applied = max(self._applied, state.seq)
         if any(e.tenant != self.tenant for e in cached):
             return None  # the cache names another owner (every event of a job has its tenant)
         if self.since_seq is None:
@@ -184,7 +198,7 @@ class Subscription:
         gap = find_gap(since, events, state)
         if gap is not None and gap.reason is GapReason.NOT_IN_LOG:
             # the cache may have a hole that Postgres fills: ask for the whole rest first
-            events += await self._store.events(self._job_id, self.tenant, since)
+            events += self._read(await self._store.events(self._job_id, self.tenant, since))
             gap = find_gap(since, events, state)
         if gap is not None:
             log.info(
@@ -232,13 +246,18 @@ class Subscription:
         first = min((e.seq for e in held if e.seq > after), default=None)
         if first == after + 1:
             return []
-        return await self._store.events(self._job_id, self.tenant, after, first)
+        return self._read(await self._store.events(self._job_id, self.tenant, after, first))
+
+    def _read(self, events: list[JobEvent]) -> list[JobEvent]:
+        """Events read from the projection: it has applied them."""
+        self._applied = max([self._applied, *(e.seq for e in events)])
+        return events
 
     async def _follow(self, seq: Sequencer) -> None:
         loop = asyncio.get_running_loop()
         delay = self._timing.poll_first_s
         ask_at: float | None = None  # when to ask Postgres for what the live stream lacks
-        while not (seq.finished or seq.foreign):
+        while self._held is not None or not (seq.finished or seq.foreign):
             deadline = ask_at
             if seq.terminal_pending and (since := seq.gap_since) is not None:
                 give_up_at = since + self._timing.give_up_s
@@ -278,8 +297,15 @@ class Subscription:
                 await self._give_up(seq, now)
 
     def _lagging(self, seq: Sequencer) -> bool:
-        """Does the live stream lack something Postgres has (or may have)?"""
-        return self._reread or self._notified_seq > seq.last_sent or bool(seq.missing)
+        """Does the live stream lack something Postgres has (or may have)? Or is the end held
+        for a projection that has not said it applied it (a lost notification is then found
+        by reading)?"""
+        return (
+            self._reread
+            or self._notified_seq > seq.last_sent
+            or bool(seq.missing)
+            or self._held is not None
+        )
 
     def _on_change(self, seq: Sequencer, change: Change) -> None:
         if change.tenant is not None:
@@ -291,6 +317,8 @@ class Subscription:
             self._reread = True
         else:
             self._notified_seq = max(self._notified_seq, change.last_seq)
+            self._applied = max(self._applied, change.last_seq)
+            self._release()
 
     async def _give_up(self, seq: Sequencer, now: float) -> None:
         """The terminal event waited long enough behind missing seqs: say so, send a fresh
@@ -319,7 +347,9 @@ class Subscription:
         if seq.foreign:
             return []
         # shared with every other subscription of the job that lags as well
-        return await self._catch_up.events(self._job_id, self.tenant, seq.last_sent)
+        events = self._read(await self._catch_up.events(self._job_id, self.tenant, seq.last_sent))
+        self._release()
+        return events
 
     async def _check_owner(self, seq: Sequencer) -> None:
         """Once the projection knows the job, a foreign owner ends the subscription."""
@@ -338,6 +368,9 @@ class Subscription:
 
     def _emit(self, events: list[JobEvent]) -> None:
         for event in events:
+            if event.terminal and self._end_after_projection and event.seq > self._applied:
+                self._held = event  # the last one: nothing follows a terminal event
+                continue
             if event.is_slice and self._slices_done is not None:
                 self._slices_done += 1
             self._outbox.put_event(event, self._slices_done)
@@ -350,3 +383,10 @@ class Subscription:
             and waiting[0] <= last.seq
         ):
             self._send_figures()
+
+    def _release(self) -> None:
+        """Send the held terminal event once the projection has applied it."""
+        held = self._held
+        if held is not None and held.seq <= self._applied:
+            self._held = None
+            self._outbox.put_event(held, self._slices_done)

@@ -34,9 +34,10 @@ async def start_notifier(settings_for: Any) -> AsyncIterator[StartNotifier]:
 
     @contextlib.asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Notifier]:
-        settings: NotifierSettings = settings_for(
-            NotifierSettings, **({"notifier_port": free_port()} | overrides)
-        )
+        # No progress service runs here (tests project by hand, if at all), so the wait for
+        # the projection before a terminal event is off unless a test turns it on
+        relay_only = {"notifier_port": free_port(), "notifier_end_after_projection": False}
+        settings: NotifierSettings = settings_for(NotifierSettings, **(relay_only | overrides))
         stop = asyncio.Event()
         task = asyncio.create_task(serve_notifier(settings, stop, FAST))
         try:

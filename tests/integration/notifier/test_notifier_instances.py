@@ -51,7 +51,11 @@ async def test_two_notifier_processes_both_deliver_every_event(
     ):
         for ws in (a, b):
             await subscribe(ws, job, since_seq=-1)
-        await feeder.publish(job_events(job, "acme"))
+        events = job_events(job, "acme")
+        await feeder.publish(events)
+        # projected too, as the progress service would: these processes run with their
+        # defaults, so each holds the job's end until the projection says it applied it
+        await feeder.project(events)
         for ws in (a, b):
             assert seqs(await frames_until(ws, is_end)) == list(range(LAST_SEQ + 1))
 

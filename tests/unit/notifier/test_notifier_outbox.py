@@ -131,6 +131,7 @@ async def test_a_following_subscription_relays_in_order_events_without_a_task_sw
         outbox=outbox,
         max_queue=100,
         timing=Timing(),
+        end_after_projection=False,  # no projection here: the relay alone
     )
     task = asyncio.create_task(sub.run())
     await socket.until_frames(1)  # the snapshot: it follows the job now

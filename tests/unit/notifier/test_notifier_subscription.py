@@ -120,6 +120,9 @@ def subscribe(
         outbox=outbox,
         max_queue=kw.pop("max_queue", 100),
         timing=FAST,
+        # FakeStore's projection never moves (its snapshot is always at seq -1): these tests
+        # are about the relay; the wait for the projection has tests of its own
+        end_after_projection=kw.pop("end_after_projection", False),
     )
     return sub, asyncio.create_task(sub.run())
 
@@ -315,7 +318,7 @@ async def test_hub_fans_out_to_listeners_of_the_job_only() -> None:
         def poke(self, change: Change) -> None:
             got[self.name].append(-1)
 
-        def figures(self, change: Change) -> None:
+        def projected(self, change: Change) -> None:
             got[self.name].append(-2)
 
     hub.publish(ev(job_a, 0))
@@ -345,3 +348,50 @@ async def test_a_notification_the_live_stream_already_covered_reads_nothing(
         await asyncio.wait_for(asyncio.shield(task), FAST.poll_max_s * 3)
     assert len(store.calls) == 1
     task.cancel()
+
+
+async def test_the_end_waits_until_the_projection_has_applied_it(wired: Any) -> None:
+    """Read-your-writes: the live stream has the terminal event first; it goes out only when
+    a notification says the projection holds its seq, so GET /jobs/{id} then answers the end."""
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    _, task = subscribe(hub, store, outbox, job, end_after_projection=True)
+    await asyncio.sleep(0)
+    for seq in range(3):
+        hub.publish(ev(job, seq, terminal=seq == 2))
+    await socket.activity.until(lambda: event_seqs(socket) == [0, 1])
+    payload = {"job_id": str(job), "tenant": "acme", "last_seq": 1}
+    hub.notified(orjson.dumps(payload).decode())  # the projection is at seq 1: not yet
+    await asyncio.sleep(FAST.poll_first_s / 5)
+    assert event_seqs(socket) == [0, 1]
+    assert not task.done()
+    hub.notified(orjson.dumps({**payload, "last_seq": 2}).decode())
+    await asyncio.wait_for(task, 2)
+    await socket.activity.until(lambda: event_seqs(socket) == [0, 1, 2])
+
+
+async def test_a_held_end_is_found_by_reading_when_its_notification_is_lost(wired: Any) -> None:
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    _, task = subscribe(hub, store, outbox, job, end_after_projection=True)
+    await asyncio.sleep(0)
+    hub.publish(ev(job, 0))
+    hub.publish(ev(job, 1, terminal=True))
+    await socket.activity.until(lambda: event_seqs(socket) == [0])
+    store.rows[job] = [ev(job, 0), ev(job, 1, terminal=True)]  # applied; NOTIFY lost
+    await asyncio.wait_for(task, 2)  # the poll (poll_first_s, backing off) finds it
+    await socket.activity.until(lambda: event_seqs(socket) == [0, 1])
+
+
+async def test_an_end_past_the_snapshots_seq_waits_for_the_projection(wired: Any) -> None:
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    store.states[job] = JobState("acme", 1, {"status": "running", "slices_done": 0})
+    hub.publish(ev(job, 2, terminal=True))  # seq 2 > snapshot 1: not known applied
+    store.rows[job] = []
+    _, task = subscribe(hub, store, outbox, job, since=None, end_after_projection=True)
+    await socket.activity.until(lambda: [f["op"] for f in socket.sent] == ["snapshot"])
+    assert not task.done()  # held: the snapshot says seq 1
+    hub.notified(orjson.dumps({"job_id": str(job), "tenant": "acme", "last_seq": 2}).decode())
+    await asyncio.wait_for(task, 2)
+    assert event_seqs(socket) == [2]

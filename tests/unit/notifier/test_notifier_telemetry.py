@@ -43,7 +43,7 @@ class Listener:
     def poke(self, change: Change) -> None:
         pass  # the metrics count subscriptions, not what they hear
 
-    def figures(self, change: Change) -> None:
+    def projected(self, change: Change) -> None:
         pass
 
 
