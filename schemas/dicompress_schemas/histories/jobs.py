@@ -71,6 +71,10 @@ class JobHistory:
     def tenant(self) -> str:
         return self.stream.tenant
 
+    @property
+    def start(self) -> datetime:
+        return self.stream.start
+
     def at(self, seq: int, when: Moment | None = None) -> datetime:
         """When the `seq`-th event happens unless told otherwise (`Stream.at`)."""
         return self.stream.at(seq, when)

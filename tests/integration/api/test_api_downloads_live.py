@@ -21,8 +21,8 @@ from dicompress_infra.auth import issue_token
 from dicompress_infra.s3 import make_s3_client
 from dicompress_progress.store import Delivered, ProjectionStore
 from dicompress_schemas import study_id
+from dicompress_schemas.histories.ingests import AXIAL, STUDY, IngestHistory
 from dicompress_stack.testing import ServiceRunner
-from study_history import AXIAL, STUDY, IngestHistory
 
 pytestmark = pytest.mark.integration
 

@@ -23,9 +23,9 @@ from dicompress_infra.kafka import make_producer, publish
 from dicompress_infra.s3 import make_s3_client
 from dicompress_progress.store import Delivered, ProjectionStore
 from dicompress_schemas import ArchiveUploaded, IngestEvent, InstanceKind, study_id
+from dicompress_schemas.histories.ingests import AXIAL, BASIC_TEXT_SR, STUDY, IngestHistory
 from dicompress_stack.testing import ServiceRunner
 from metrics_scrape import scrape
-from study_history import AXIAL, BASIC_TEXT_SR, STUDY, IngestHistory
 
 pytestmark = pytest.mark.integration
 

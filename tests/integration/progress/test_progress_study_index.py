@@ -15,7 +15,7 @@ from dicompress_progress.errors import ProjectionError
 from dicompress_progress.store import Delivered, Origin, Outcome, ProjectionStore
 from dicompress_schemas import IngestEvent, InstanceKind, study_id
 from dicompress_schemas.histories import JobHistory
-from study_history import AXIAL, BASIC_TEXT_SR, STUDY, IngestHistory
+from dicompress_schemas.histories.ingests import AXIAL, BASIC_TEXT_SR, STUDY, IngestHistory
 
 pytestmark = pytest.mark.integration
 

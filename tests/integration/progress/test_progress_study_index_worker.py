@@ -19,8 +19,8 @@ from dicompress_infra.kafka import make_producer, publish
 from dicompress_progress.replay import check
 from dicompress_progress.settings import ProgressSettings
 from dicompress_schemas import ArchiveUploaded, IngestEvent, ingest_event_key
+from dicompress_schemas.histories.ingests import AXIAL, STUDY, IngestHistory
 from dicompress_stack.net import free_port
-from study_history import AXIAL, STUDY, IngestHistory
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from dicompress_api.downloads.selection import Entry
 from dicompress_api.settings import ApiSettings
 from dicompress_progress.study_rows import instance_row
 from dicompress_schemas import InstanceKind
-from study_history import AXIAL, BASIC_TEXT_SR, STUDY, IngestHistory
+from dicompress_schemas.histories.ingests import AXIAL, BASIC_TEXT_SR, STUDY, IngestHistory
 
 
 def content(key: str, size: int) -> bytes:

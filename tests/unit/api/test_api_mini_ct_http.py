@@ -21,8 +21,8 @@ from dicompress_api.app import create_app
 from dicompress_api.products.mini_ct import PublishOnce
 from dicompress_api.settings import ApiSettings
 from dicompress_schemas import Codec, ProductRequested
+from dicompress_schemas.histories.ingests import AXIAL, STUDY, T0
 from dicompress_schemas.products import MiniCtParams, ProductKind, RoiBox, product_request
-from study_history import AXIAL, STUDY, T0
 
 # The fake study's axial series: three 512 x 512 slices at z = -5, 0, 5 mm (indexes 0, 1, 2),
 # pixels 0.703125 mm apart, the first pixel's centre at (-180, -180).

@@ -16,8 +16,8 @@ from test_api_studies_http import FakeStudyIndex, bearer
 
 from dicompress_api.app import create_app
 from dicompress_api.settings import ApiSettings
+from dicompress_schemas.histories.ingests import AXIAL, STUDY, T0
 from dicompress_schemas.products import ThumbnailView
-from study_history import AXIAL, STUDY, T0
 
 
 @pytest.fixture

@@ -22,12 +22,12 @@ from api_fakes import (
 from test_api_http import BODY, assert_problem
 
 from dicompress_api.app import create_app
-from dicompress_api.listing import Cursor
+from dicompress_api.jobs.listing import Cursor
 from dicompress_api.settings import ApiSettings
 from dicompress_infra.auth import issue_token
 from dicompress_progress.study_rows import instance_row
 from dicompress_schemas import study_id
-from study_history import AXIAL, STUDY, T0, IngestHistory
+from dicompress_schemas.histories.ingests import AXIAL, STUDY, T0, IngestHistory
 
 
 class FakeStudyIndex:

@@ -17,7 +17,7 @@ from dicompress_api.studies.summary import (
     series_geometry,
 )
 from dicompress_schemas import InstanceKind, InstanceStored
-from study_history import IngestHistory
+from dicompress_schemas.histories.ingests import IngestHistory
 
 AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 

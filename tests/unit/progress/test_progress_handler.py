@@ -14,7 +14,7 @@ from dicompress_progress.retry import RetryPolicy
 from dicompress_progress.store import Delivered, Origin, Outcome
 from dicompress_schemas import CancelRequested, JobStarted, encode_command, encode_event
 from dicompress_schemas.histories import JobHistory
-from study_history import IngestHistory
+from dicompress_schemas.histories.ingests import IngestHistory
 
 JOB = uuid.UUID("00000000-0000-4000-8000-000000000002")
 STARTED = JobHistory(JOB, "acme").started(total=2)

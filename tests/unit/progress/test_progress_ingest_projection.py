@@ -26,7 +26,7 @@ from dicompress_progress.study_rows import (
     rejection_row,
 )
 from dicompress_schemas import IngestEvent, InstanceKind
-from study_history import AXIAL, BASIC_TEXT_SR, STUDY, IngestHistory
+from dicompress_schemas.histories.ingests import AXIAL, BASIC_TEXT_SR, STUDY, IngestHistory
 
 
 def fold(events: Sequence[IngestEvent]) -> IngestView:

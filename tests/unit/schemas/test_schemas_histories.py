@@ -1,4 +1,4 @@
-"""The event-history factory tests and benches share (`dicompress_schemas.histories`): its
+"""The event-history factories tests and benches share (`dicompress_schemas.histories`): their
 events are valid events of the current version, with the seqs, ids and times the services give
 them, and they round-trip through the codec."""
 
@@ -11,14 +11,18 @@ import pytest
 
 from dicompress_schemas import (
     EVENT_TYPES,
+    IngestCompleted,
     SliceEncoded,
     SliceFailed,
     decode_event,
+    decode_ingest_event,
     encode_event,
     new_event_id,
+    new_ingest_event_id,
 )
 from dicompress_schemas.golden import MissingExample, example, examples_dir, latest_versions
-from dicompress_schemas.histories import JobHistory
+from dicompress_schemas.histories import IngestHistory, JobHistory
+from dicompress_schemas.histories.ingests import STUDY
 
 JOB = uuid.UUID("00000000-0000-4000-8000-00000000000a")
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -116,3 +120,18 @@ def test_every_event_type_has_a_golden_example_at_its_current_version() -> None:
     assert examples_dir().is_dir()
     with pytest.raises(MissingExample):
         example("NoSuchEvent")
+
+
+def test_an_ingest_history_gets_the_seqs_ids_and_counts_the_ingest_gives() -> None:
+    upload = uuid.UUID("00000000-0000-4000-8000-00000000000b")
+    h = IngestHistory("acme", upload)
+    events = [h.uploaded(), h.started(), h.image(-10.0, 1), h.rejection("README.TXT")]
+    events.append(h.completed(skipped=2))
+    assert [e.seq for e in events] == [0, 1, 2, 3, 4]
+    assert all(e.event_id == new_ingest_event_id(upload, e.seq) for e in events)
+    assert all(decode_ingest_event(encode_event(e)) == e for e in events)
+    done = events[-1]
+    assert isinstance(done, IngestCompleted)
+    assert (done.members, done.images, done.rejected, done.skipped) == (2, 1, 1, 2)
+    assert h.stored[0].key.startswith(f"acme/studies/{STUDY}/")
+    assert h.uploaded(bare=True).etag == ""  # the model's default, not the example's
