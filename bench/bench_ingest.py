@@ -51,7 +51,9 @@ from bench.ingest.uploads import (
 from bench.ingest.watch import IngestSeen, IngestTopics, RssSampler
 from boto3.s3.transfer import TransferConfig
 
-from dicompress_schemas import ArchiveUploaded, IngestCompleted, UploadChannel, new_ingest_event_id
+from dicompress_schemas import ArchiveUploaded, IngestCompleted, UploadChannel
+from dicompress_schemas.envelope import utc_now
+from dicompress_schemas.histories import IngestHistory
 from dicompress_stack.stack import raise_interrupt
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,12 +114,9 @@ def ingest_archive(stack: BenchStack, archive: StudyArchive, timeout_s: float) -
     log(f"put {archive.size / MB:.0f} MB into S3 in {put_seconds:.1f} s")
     archive.path.unlink()
     head = stack.handle.s3_client().head_object(Bucket=stack.config.bucket, Key=key)
-    request = ArchiveUploaded(
-        event_id=new_ingest_event_id(ingest_id, 0),
-        ingest_id=ingest_id,
-        tenant=TENANT,
-        seq=0,
-        bucket=stack.config.bucket,
+    request = IngestHistory(TENANT, ingest_id, bucket=stack.config.bucket).uploaded(
+        bare=True,
+        at=utc_now(),
         key=key,
         size=int(head["ContentLength"]),
         etag=str(head.get("ETag", "")).strip('"'),

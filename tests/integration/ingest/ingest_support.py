@@ -19,8 +19,9 @@ from dicompress_schemas import (
     Topics,
     UploadChannel,
     decode_ingest_event,
-    new_ingest_event_id,
 )
+from dicompress_schemas.envelope import utc_now
+from dicompress_schemas.histories import IngestHistory
 from dicompress_stack.testing import s3_client
 
 TIMEOUT_S = 90.0
@@ -43,12 +44,9 @@ async def upload(
     ingest_id = uuid.uuid4()
     key = f"{TENANT}/uploads/{ingest_id}/{name}"
     s3_client(env).put_object(Bucket=env["S3_BUCKET"], Key=key, Body=data)
-    request = ArchiveUploaded(
-        event_id=new_ingest_event_id(ingest_id, 0),
-        ingest_id=ingest_id,
-        tenant=claimed_tenant,
-        seq=0,
-        bucket=env["S3_BUCKET"],
+    request = IngestHistory(claimed_tenant, ingest_id, bucket=env["S3_BUCKET"]).uploaded(
+        bare=True,
+        at=utc_now(),
         key=key,
         size=len(data),
         file_name=name,

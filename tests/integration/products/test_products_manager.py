@@ -18,15 +18,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from dicompress_infra.kafka import make_producer, publish
 from dicompress_schemas import (
-    ArchiveUploaded,
     IngestCompleted,
     ProductRequested,
     Topics,
     UploadChannel,
     decode_event,
     decode_ingest_event,
-    new_ingest_event_id,
 )
+from dicompress_schemas.envelope import utc_now
+from dicompress_schemas.histories import IngestHistory
 from dicompress_schemas.products import ProductKind
 from dicompress_schemas.topics import PARTITIONS, RENDER_REQUESTS, REQUESTS
 from dicompress_stack.synthetic_study import StudySpec, write_study_zip
@@ -49,12 +49,9 @@ async def upload(env: Mapping[str, str], tenant: str, data: bytes) -> uuid.UUID:
         await publish(
             producer,
             Topics(env["TOPIC_PREFIX"]).ingest_requests,
-            ArchiveUploaded(
-                event_id=new_ingest_event_id(ingest_id, 0),
-                ingest_id=ingest_id,
-                tenant=tenant,
-                seq=0,
-                bucket=env["S3_BUCKET"],
+            IngestHistory(tenant, ingest_id, bucket=env["S3_BUCKET"]).uploaded(
+                bare=True,
+                at=utc_now(),
                 key=key,
                 size=len(data),
                 file_name="study.zip",

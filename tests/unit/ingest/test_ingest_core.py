@@ -23,6 +23,7 @@ from dicompress_schemas import (
     MemberRejected,
     UploadChannel,
 )
+from dicompress_schemas.histories import IngestHistory
 from dicompress_stack.synthetic_ct import slice_bytes
 
 TENANT = "clinic-a"
@@ -62,13 +63,8 @@ class MemoryStore:
 
 
 def request(file_name: str = "study.zip") -> ArchiveUploaded:
-    ingest_id = uuid.UUID(int=7)
-    return ArchiveUploaded(
-        event_id=uuid.uuid4(),
-        ingest_id=ingest_id,
-        tenant=TENANT,
-        seq=0,
-        bucket="dicompress-data",
+    return IngestHistory(TENANT, uuid.UUID(int=7)).uploaded(
+        bare=True,
         key=f"{TENANT}/uploads/x/{file_name}",
         size=0,
         file_name=file_name,
