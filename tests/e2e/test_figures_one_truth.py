@@ -21,7 +21,7 @@ from playwright.sync_api import sync_playwright
 from tests.e2e.test_viewer_browser import _chromium, _serve_static
 from tests.unit.progress.test_progress_detail import JOB, REQUESTED, STARTED, T0, encoded, fold
 
-from dicompress_api.views import job_view
+from dicompress_api.jobs.answers import job_answer
 from dicompress_notifier.protocol import figures_frame
 from dicompress_schemas import changefeed
 from dicompress_stack.client import JobProgress
@@ -51,7 +51,7 @@ def test_api_cli_and_viewer_show_the_same_figures_at_the_same_seq(tmp_path: Path
     assert seq is not None
     now = T0 + timedelta(seconds=5)
 
-    api = job_view(_row(view)).model_dump(mode="json", by_alias=True)
+    api = job_answer(_row(view)).model_dump(mode="json", by_alias=True)
     change = changefeed.parse(changefeed.payload(view))  # what the notifier hears
     assert change.figures is not None
     assert change.last_seq == seq

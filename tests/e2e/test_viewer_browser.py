@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright, Route, sync_playwright
 
-from dicompress_api.viewer import STATIC_DIR
+from dicompress_api.web.viewer import STATIC_DIR
 from dicompress_infra.auth import issue_token
 from dicompress_stack.client import JobProgress
 from dicompress_stack.net import free_port

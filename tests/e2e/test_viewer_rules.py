@@ -16,7 +16,7 @@ from playwright.sync_api import Route, sync_playwright
 from pydicom import dcmread
 from tests.e2e.test_viewer_browser import _chromium
 
-from dicompress_api.viewer import STATIC_DIR
+from dicompress_api.web.viewer import STATIC_DIR
 from dicompress_compressor.encoder import EncodeOptions, encode_slice
 from dicompress_stack.synthetic_ct import slice_bytes
 

@@ -8,42 +8,42 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from dicompress_api.audit import PostgresAudit, audit_router
-from dicompress_api.auth import tenant_dependency
-from dicompress_api.bodylimit import BodyLimit
-from dicompress_api.database import Database
+from dicompress_api.adapters.database import Database
+from dicompress_api.adapters.idempotency import PostgresKeys
+from dicompress_api.adapters.kafka_publisher import KafkaPublisher
+from dicompress_api.adapters.presign import S3Presigner
+from dicompress_api.adapters.s3client import S3Connection
 from dicompress_api.downloads.composition import Downloads
 from dicompress_api.downloads.objects import S3Chunks
 from dicompress_api.downloads.reading import ChunksOf
-from dicompress_api.files import files_router
-from dicompress_api.health import health_router
-from dicompress_api.idempotency import PostgresKeys
-from dicompress_api.insight import insight_router
-from dicompress_api.jobs import jobs_router
-from dicompress_api.kafka_publisher import KafkaPublisher
-from dicompress_api.metrics import install_metrics
+from dicompress_api.jobs.accept import Limits, Submitter
+from dicompress_api.jobs.audit import PostgresAudit, audit_router
+from dicompress_api.jobs.files import files_router
+from dicompress_api.jobs.insight import insight_router
+from dicompress_api.jobs.postgres import PostgresJobs
+from dicompress_api.jobs.postgres_stats import PostgresStats
+from dicompress_api.jobs.routes import jobs_router
+from dicompress_api.jobs.sources import S3Sources
+from dicompress_api.jobs.stream import stream_router
+from dicompress_api.jobs.submission import SubmitPolicy
 from dicompress_api.ports import JobStore, Keys, Publisher, Sources, Stats
-from dicompress_api.postgres_jobs import PostgresJobs
-from dicompress_api.postgres_stats import PostgresStats
-from dicompress_api.presign import S3Presigner
-from dicompress_api.problems import install_problem_handlers
 from dicompress_api.products.composition import Products
 from dicompress_api.products.ports import ProductIndex, ProductPublisher
 from dicompress_api.products.postgres_index import PostgresProductIndex
-from dicompress_api.ratelimit import TokenBuckets, rate_limited
-from dicompress_api.s3client import S3Connection
 from dicompress_api.settings import ApiSettings
-from dicompress_api.sources import S3Sources
-from dicompress_api.stream import stream_router
 from dicompress_api.studies.composition import Studies
 from dicompress_api.studies.ports import StudyIndex
 from dicompress_api.studies.postgres_index import PostgresStudyIndex
-from dicompress_api.submission import SubmitPolicy
-from dicompress_api.submit import Limits, Submitter
 from dicompress_api.uploads.announce import ArchivePublisher
 from dicompress_api.uploads.composition import TokenGate, Uploads
 from dicompress_api.uploads.routes import STREAM_PATH
-from dicompress_api.viewer import viewer_router
+from dicompress_api.web.auth import tenant_dependency
+from dicompress_api.web.bodylimit import BodyLimit
+from dicompress_api.web.health import health_router
+from dicompress_api.web.metrics import install_metrics
+from dicompress_api.web.problems import install_problem_handlers
+from dicompress_api.web.ratelimit import TokenBuckets, rate_limited
+from dicompress_api.web.viewer import viewer_router
 from dicompress_infra.auth import verifier_from_settings
 
 

@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from dicompress_api.idempotency import KeyRecord
-from dicompress_api.listing import JobFilter
-from dicompress_api.queue import Throughput
-from dicompress_api.sources import SourceInfo
+from dicompress_api.adapters.idempotency import KeyRecord
+from dicompress_api.jobs.listing import JobFilter
+from dicompress_api.jobs.queue import Throughput
+from dicompress_api.jobs.sources import SourceInfo
 from dicompress_infra.s3 import S3Uri
 from dicompress_schemas import CompressionRequested
 from dicompress_schemas.commands import Command
@@ -70,7 +70,7 @@ class Sources(Protocol):
 
 
 class Keys(Protocol):
-    """Idempotency-Key records shared by every API instance (see idempotency.py)."""
+    """Idempotency-Key records shared by every API instance (see adapters/idempotency.py)."""
 
     async def find(self, tenant: str, key: str) -> KeyRecord | None: ...
 

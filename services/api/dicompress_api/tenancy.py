@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from dicompress_api.errors import FieldProblem
+from dicompress_api.web.errors import FieldProblem
 from dicompress_infra.s3 import S3Uri
 
 

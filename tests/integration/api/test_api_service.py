@@ -14,8 +14,8 @@ import pytest
 from aiokafka.errors import KafkaError
 from api_live import bearer, end_offsets, read_request, serve
 
+from dicompress_api.adapters.kafka_publisher import discard
 from dicompress_api.app import create_app
-from dicompress_api.kafka_publisher import discard
 from dicompress_api.settings import ApiSettings
 from dicompress_infra.kafka import make_producer
 from dicompress_infra.s3 import make_s3_client

@@ -21,10 +21,10 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 import polling
-from dicompress_api.database import Database
-from dicompress_api.problems import install_problem_handlers
+from dicompress_api.adapters.database import Database
+from dicompress_api.jobs.stream import stream_router
 from dicompress_api.settings import ApiSettings
-from dicompress_api.stream import stream_router
+from dicompress_api.web.problems import install_problem_handlers
 from dicompress_infra.auth import issue_token, verifier_from_settings
 from dicompress_infra.kafka import make_producer, publish
 from dicompress_schemas import CompressionRequested, EventBase

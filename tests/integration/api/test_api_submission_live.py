@@ -15,9 +15,9 @@ import httpx
 import pytest
 from api_live import bearer, end_offsets, serve, wait_until_ready
 
+from dicompress_api.adapters.database import Database
+from dicompress_api.adapters.idempotency import PostgresKeys
 from dicompress_api.app import create_app
-from dicompress_api.database import Database
-from dicompress_api.idempotency import PostgresKeys
 from dicompress_api.settings import ApiSettings
 from dicompress_infra.s3 import make_s3_client
 

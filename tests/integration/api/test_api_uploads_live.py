@@ -19,10 +19,10 @@ import httpx
 import pytest
 from api_live import bearer, end_offsets, read_request, serve, wait_until_ready
 
+from dicompress_api.adapters.database import Database
+from dicompress_api.adapters.kafka_publisher import KafkaPublisher
+from dicompress_api.adapters.s3client import S3Connection
 from dicompress_api.app import create_app
-from dicompress_api.database import Database
-from dicompress_api.kafka_publisher import KafkaPublisher
-from dicompress_api.s3client import S3Connection
 from dicompress_api.settings import ApiSettings
 from dicompress_api.uploads.announce import ingest_id_for
 from dicompress_api.uploads.multipart import S3Multipart

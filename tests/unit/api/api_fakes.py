@@ -6,11 +6,16 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from dicompress_api.errors import FieldProblem, InvalidRequest, PublishUnavailable, StoreUnavailable
-from dicompress_api.idempotency import KeyRecord
-from dicompress_api.listing import EPOCH, JobFilter
-from dicompress_api.queue import Throughput
-from dicompress_api.sources import SourceInfo
+from dicompress_api.adapters.idempotency import KeyRecord
+from dicompress_api.jobs.listing import EPOCH, JobFilter
+from dicompress_api.jobs.queue import Throughput
+from dicompress_api.jobs.sources import SourceInfo
+from dicompress_api.web.errors import (
+    FieldProblem,
+    InvalidRequest,
+    PublishUnavailable,
+    StoreUnavailable,
+)
 from dicompress_infra.s3 import S3Uri
 from dicompress_schemas import ArchiveUploaded, CompressionRequested, ProductRequested
 from dicompress_schemas.commands import Command

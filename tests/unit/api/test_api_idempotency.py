@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from dicompress_api.errors import InvalidRequest
-from dicompress_api.idempotency import fingerprint, idempotency_key
+from dicompress_api.adapters.idempotency import fingerprint, idempotency_key
+from dicompress_api.web.errors import InvalidRequest
 from dicompress_schemas import CompressionRequested
 from dicompress_schemas.histories import JobHistory
 

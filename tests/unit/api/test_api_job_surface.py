@@ -10,9 +10,9 @@ import httpx
 import pytest
 from api_fakes import FakePublisher, FakeStore
 
-from dicompress_api.errors import InvalidRequest
-from dicompress_api.listing import Cursor, decode_cursor, encode_cursor
-from dicompress_api.slices import slice_view
+from dicompress_api.jobs.listing import Cursor, decode_cursor, encode_cursor
+from dicompress_api.jobs.slices import slice_view
+from dicompress_api.web.errors import InvalidRequest
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 

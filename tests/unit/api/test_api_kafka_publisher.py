@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
-from dicompress_api.errors import PublishUnavailable
-from dicompress_api.kafka_publisher import KafkaPublisher
+from dicompress_api.adapters.kafka_publisher import KafkaPublisher
+from dicompress_api.web.errors import PublishUnavailable
 from dicompress_schemas import CompressionRequested
 from dicompress_schemas.commands import CancelRequested, decode_command
 from dicompress_schemas.histories import JobHistory

@@ -1,7 +1,7 @@
 import uuid
 from datetime import UTC, datetime
 
-from dicompress_api.naming import planned_artifact
+from dicompress_api.jobs.naming import planned_artifact
 from dicompress_schemas import CompressionRequested
 from dicompress_schemas.histories import JobHistory
 

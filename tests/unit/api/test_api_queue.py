@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dicompress_api.queue import Throughput, estimate
+from dicompress_api.jobs.queue import Throughput, estimate
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 PACE = Throughput(jobs=5, slices_per_s=10.0, mean_job_s=60.0)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from dicompress_api.errors import RateLimited
-from dicompress_api.ratelimit import TokenBuckets
+from dicompress_api.web.errors import RateLimited
+from dicompress_api.web.ratelimit import TokenBuckets
 
 
 class Clock:

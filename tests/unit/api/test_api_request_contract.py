@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from dicompress_api.errors import ForbiddenLocation, InvalidRequest
+from dicompress_api.jobs.sources import SourceInfo
+from dicompress_api.jobs.submission import JobRequest, SubmitPolicy, accepted, plan_job
 from dicompress_api.settings import ApiSettings
-from dicompress_api.sources import SourceInfo
-from dicompress_api.submission import JobRequest, SubmitPolicy, accepted, plan_job
+from dicompress_api.web.errors import ForbiddenLocation, InvalidRequest
 from dicompress_schemas import CompressionRequested, decode_event, encode_event
 
 PROPERTY = settings(

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from dicompress_api.stream import EventStream, Watched
+from dicompress_api.jobs.stream import EventStream, Watched
 from dicompress_schemas.changefeed import Change
 
 JOB = uuid.UUID("00000000-0000-4000-8000-00000000000f")

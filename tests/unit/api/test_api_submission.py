@@ -4,10 +4,10 @@ from collections.abc import Mapping
 import pytest
 from pydantic import ValidationError
 
-from dicompress_api.errors import ForbiddenLocation, InvalidRequest
+from dicompress_api.jobs.sources import SourceInfo
+from dicompress_api.jobs.submission import JobRequest, SubmitPolicy, accepted, plan_job
 from dicompress_api.settings import ApiSettings
-from dicompress_api.sources import SourceInfo
-from dicompress_api.submission import JobRequest, SubmitPolicy, accepted, plan_job
+from dicompress_api.web.errors import ForbiddenLocation, InvalidRequest
 from dicompress_schemas import Codec, CompressionRequested, decode_event, encode_event, new_event_id
 from dicompress_schemas.events import DEFAULT_MIN_PSNR_DB
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from dicompress_api.errors import InvalidRequest
 from dicompress_api.uploads.names import MAX_NAME, base_name, object_name
+from dicompress_api.web.errors import InvalidRequest
 
 ZIP = "application/zip"
 

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from dicompress_api.problems import install_problem_handlers
 from dicompress_api.settings import ApiSettings
-from dicompress_api.viewer import STATIC_DIR, viewer_router
+from dicompress_api.web.problems import install_problem_handlers
+from dicompress_api.web.viewer import STATIC_DIR, viewer_router
 
 NOTIFIER = "ws://notify.example:9000/ws"
 

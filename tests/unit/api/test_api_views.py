@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from dicompress_api.views import job_view, progress
+from dicompress_api.jobs.answers import job_answer, progress
 
 
 @pytest.mark.parametrize(
@@ -24,7 +24,7 @@ def test_progress_is_a_share_of_handled_slices(
 
 def test_a_sparse_row_still_makes_a_view() -> None:
     job = uuid.uuid4()
-    view = job_view({"job_id": job, "status": "queued", "slices_done": None}).model_dump(
+    view = job_answer({"job_id": job, "status": "queued", "slices_done": None}).model_dump(
         by_alias=True
     )
     assert view["jobId"] == job

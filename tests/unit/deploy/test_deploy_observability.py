@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from prometheus_client import CollectorRegistry
 
-from dicompress_api.metrics import ApiMetrics
+from dicompress_api.web.metrics import ApiMetrics
 from dicompress_compressor.telemetry import CompressorMetrics
 from dicompress_infra.metrics import new_registry
 from dicompress_notifier.history import JobHistory

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dicompress_api.s3client import S3Connection
+from dicompress_api.adapters.s3client import S3Connection
 
 CHUNK_BYTES = 1024 * 1024
 

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from dicompress_api.downloads.reading import NotStoredYet
 from dicompress_api.downloads.selection import RangeRefused
-from dicompress_api.problems import problem_response
+from dicompress_api.web.problems import problem_response
 
 
 def install_download_problems(app: FastAPI) -> None:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from dicompress_api.downloads.archive import Chunks, SizedZip
 from dicompress_api.downloads.selection import entries
-from dicompress_api.errors import ApiError, FieldProblem, InvalidRequest
 from dicompress_api.studies.errors import SeriesNotFound, StudyNotFound
 from dicompress_api.studies.ports import StudyIndex
 from dicompress_api.studies.summary import indexed_instance
+from dicompress_api.web.errors import ApiError, FieldProblem, InvalidRequest
 
 ChunksOf = Callable[[str], Chunks]  # the reader of one bucket
 

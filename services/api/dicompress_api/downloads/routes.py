@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from dicompress_api.auth import tenant_of_routes
 from dicompress_api.downloads.reading import StudyDownloads
+from dicompress_api.web.auth import tenant_of_routes
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -13,8 +13,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dicompress_api.errors import ApiError
 from dicompress_api.studies.summary import IndexedInstance, series_geometry
+from dicompress_api.web.errors import ApiError
 
 
 class RangeRefused(ApiError):

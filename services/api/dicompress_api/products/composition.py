@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
 
-from dicompress_api.presign import S3Presigner
+from dicompress_api.adapters.presign import S3Presigner
 from dicompress_api.products.mini_ct import MiniCtService
 from dicompress_api.products.ports import ProductIndex, ProductPublisher
 from dicompress_api.products.problems import install_product_problems

@@ -20,7 +20,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dicompress_api.errors import ApiError, FieldProblem, InvalidRequest
 from dicompress_api.products.answers import Presign
 from dicompress_api.products.mini_ct_models import MiniCtAnswer, MiniCtRequest, PixelBox, RegionView
 from dicompress_api.products.mini_ct_region import Region, region_of
@@ -29,6 +28,7 @@ from dicompress_api.products.requesting import NotIndexedYet
 from dicompress_api.studies.errors import SeriesNotFound, StudyNotFound
 from dicompress_api.studies.ports import StudyIndex
 from dicompress_api.studies.summary import indexed_instance, pixel_facts, series_geometry
+from dicompress_api.web.errors import ApiError, FieldProblem, InvalidRequest
 from dicompress_infra.s3 import S3Uri, S3UriError
 from dicompress_schemas import ProductRequested
 from dicompress_schemas.products import MiniCtParams, product_request, series_version

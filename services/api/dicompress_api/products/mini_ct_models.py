@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from dicompress_api.camel import CAMEL
+from dicompress_api.web.camel import CAMEL
 from dicompress_schemas import Codec
 from dicompress_schemas.products import MiniCtFormat
 

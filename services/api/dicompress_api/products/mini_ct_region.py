@@ -23,9 +23,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dicompress_api.errors import ApiError
 from dicompress_api.products.mini_ct_models import MiniCtRequest, PixelBox
 from dicompress_api.studies.summary import ORIENTATION_TOLERANCE, PixelFacts, SeriesGeometry
+from dicompress_api.web.errors import ApiError
 from dicompress_schemas.geometry import Orientation, Vector, slice_normal
 from dicompress_schemas.products import RoiBox
 

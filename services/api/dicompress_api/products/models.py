@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from dicompress_api.camel import CAMEL
+from dicompress_api.web.camel import CAMEL
 from dicompress_schemas.products import ProductParams
 
 

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dicompress_api.database import FAILURES, Database
-from dicompress_api.errors import StoreUnavailable
+from dicompress_api.adapters.database import FAILURES, Database
+from dicompress_api.web.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

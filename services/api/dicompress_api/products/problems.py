@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from dicompress_api.problems import problem_response
 from dicompress_api.products.mini_ct_region import NotARegionSource, RegionRefused
 from dicompress_api.products.requesting import NotAVolume, NotIndexedYet
+from dicompress_api.web.problems import problem_response
 
 
 def install_product_problems(app: FastAPI) -> None:

@@ -8,12 +8,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from dicompress_api.errors import ApiError
 from dicompress_api.products.answers import Presign, product_view
 from dicompress_api.products.models import ItemCounts, ProductsRequest, ProductView
 from dicompress_api.products.ports import ProductIndex, ProductPublisher
 from dicompress_api.studies.errors import SeriesNotFound, StudyNotFound
 from dicompress_api.studies.ports import StudyIndex
+from dicompress_api.web.errors import ApiError
 from dicompress_schemas import ProductRequested
 from dicompress_schemas.products import (
     MIN_PRODUCT_IMAGES,

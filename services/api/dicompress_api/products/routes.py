@@ -16,11 +16,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from dicompress_api.auth import tenant_of_routes
 from dicompress_api.products.mini_ct import MiniCtService
 from dicompress_api.products.mini_ct_models import MiniCtAnswer, MiniCtRequest
 from dicompress_api.products.models import ProductList, ProductsRequest
 from dicompress_api.products.requesting import ProductService
+from dicompress_api.web.auth import tenant_of_routes
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -3,7 +3,7 @@ status). Another tenant's study, series or ingest is 'not found', exactly like a
 
 from __future__ import annotations
 
-from dicompress_api.errors import ApiError
+from dicompress_api.web.errors import ApiError
 
 
 class StudyIndexError(ApiError):

@@ -8,8 +8,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from dicompress_api.camel import CAMEL
 from dicompress_api.products.models import ProductView
+from dicompress_api.web.camel import CAMEL
 
 
 class StudyItem(BaseModel):

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from dicompress_api.listing import Cursor
+from dicompress_api.jobs.listing import Cursor
 
 
 class StudyIndex(Protocol):

@@ -11,9 +11,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dicompress_api.database import FAILURES, Database
-from dicompress_api.errors import StoreUnavailable
-from dicompress_api.listing import Cursor
+from dicompress_api.adapters.database import FAILURES, Database
+from dicompress_api.jobs.listing import Cursor
+from dicompress_api.web.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -8,13 +8,13 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from dicompress_api.problems import problem_response
 from dicompress_api.studies.errors import (
     IngestNotFound,
     SeriesNotFound,
     StudyIndexError,
     StudyNotFound,
 )
+from dicompress_api.web.problems import problem_response
 
 log = logging.getLogger(__name__)
 

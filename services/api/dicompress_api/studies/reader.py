@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from dicompress_api.listing import Cursor, decode_cursor, encode_cursor
+from dicompress_api.jobs.listing import Cursor, decode_cursor, encode_cursor
 from dicompress_api.products.models import ProductView
 from dicompress_api.studies.answers import (
     ingest_detail,

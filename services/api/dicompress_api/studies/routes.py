@@ -17,9 +17,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from dicompress_api.auth import tenant_of_routes
 from dicompress_api.studies.models import IngestDetail, SeriesDetail, StudyDetail, StudyPage
 from dicompress_api.studies.reader import StudyReader
+from dicompress_api.web.auth import tenant_of_routes
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {code: _PROBLEM for code in (401, 404, 422, 429, 503)}

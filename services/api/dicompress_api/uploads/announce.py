@@ -12,9 +12,9 @@ import logging
 import uuid
 from typing import Protocol
 
-from dicompress_api.errors import StoreUnavailable
 from dicompress_api.uploads.multipart import StoredObject
 from dicompress_api.uploads.records import PostgresUploads, UploadRecord
+from dicompress_api.web.errors import StoreUnavailable
 from dicompress_schemas import ArchiveUploaded, UploadChannel, new_ingest_event_id
 
 log = logging.getLogger(__name__)

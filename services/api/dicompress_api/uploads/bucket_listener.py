@@ -17,13 +17,13 @@ from collections.abc import Collection
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
-from dicompress_api.errors import PublishUnavailable
 from dicompress_api.uploads.announce import ArchivePublisher
 from dicompress_api.uploads.bucket_events import (
     BucketEventError,
     archive_uploaded,
     incoming_objects,
 )
+from dicompress_api.web.errors import PublishUnavailable
 
 log = logging.getLogger(__name__)
 

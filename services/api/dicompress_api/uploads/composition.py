@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dicompress_api.auth import verified_tenant
-from dicompress_api.database import Database
-from dicompress_api.ratelimit import TokenBuckets
-from dicompress_api.s3client import S3Connection
+from dicompress_api.adapters.database import Database
+from dicompress_api.adapters.s3client import S3Connection
 from dicompress_api.settings import ApiSettings
 from dicompress_api.uploads.announce import ArchivePublisher
 from dicompress_api.uploads.bucket_listener import BucketNotifications
@@ -19,6 +17,8 @@ from dicompress_api.uploads.records import PostgresUploads
 from dicompress_api.uploads.routes import UploadRoutes, router
 from dicompress_api.uploads.streamed import StreamedUploads
 from dicompress_api.uploads.sweep import UploadSweep
+from dicompress_api.web.auth import verified_tenant
+from dicompress_api.web.ratelimit import TokenBuckets
 from dicompress_infra.auth import TokenVerifier
 
 

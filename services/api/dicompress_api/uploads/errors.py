@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dicompress_api.errors import ApiError
+from dicompress_api.web.errors import ApiError
 
 
 class UploadError(ApiError):

@@ -9,7 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from dicompress_api.camel import CAMEL
+from dicompress_api.web.camel import CAMEL
 
 
 class UploadType(StrEnum):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dicompress_api.s3client import S3Connection
+from dicompress_api.adapters.s3client import S3Connection
 from dicompress_api.uploads.errors import StorageUnavailable
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from dicompress_api.errors import FieldProblem, InvalidRequest
+from dicompress_api.web.errors import FieldProblem, InvalidRequest
 
 MAX_NAME = 100
 _MAX_EXTENSION = 16

@@ -15,7 +15,6 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from dicompress_api.errors import FieldProblem, InvalidRequest
 from dicompress_api.uploads.announce import ArchivePublisher, announce, ingest_id_for
 from dicompress_api.uploads.errors import StorageUnavailable, UploadConflict, UploadNotFound
 from dicompress_api.uploads.models import (
@@ -37,6 +36,7 @@ from dicompress_api.uploads.names import base_name, object_name
 from dicompress_api.uploads.parts import PartPlan, check_parts, plan_parts
 from dicompress_api.uploads.policy import UploadPolicy
 from dicompress_api.uploads.records import PostgresUploads, UploadRecord
+from dicompress_api.web.errors import FieldProblem, InvalidRequest
 
 # Above this many URLs, signing moves off the event loop (about 0.1 ms each).
 _SIGN_INLINE_MAX = 64

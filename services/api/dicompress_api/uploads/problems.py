@@ -8,7 +8,6 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from dicompress_api.problems import RETRY_AFTER_S, problem_response
 from dicompress_api.uploads.errors import (
     StorageUnavailable,
     TooManyStreams,
@@ -17,6 +16,7 @@ from dicompress_api.uploads.errors import (
     UploadNotFound,
     UploadTooLarge,
 )
+from dicompress_api.web.problems import RETRY_AFTER_S, problem_response
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from dicompress_api.database import FAILURES, Database
-from dicompress_api.errors import StoreUnavailable
+from dicompress_api.adapters.database import FAILURES, Database
+from dicompress_api.web.errors import StoreUnavailable
 
 _SELECT = """
 SELECT upload_id, tenant, channel, bucket, object_key, s3_upload_id, file_name, content_type,

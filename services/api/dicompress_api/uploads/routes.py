@@ -16,8 +16,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
-from dicompress_api.auth import tenant_of_routes
-from dicompress_api.errors import FieldProblem, InvalidRequest
 from dicompress_api.uploads.models import (
     CompleteRequest,
     UploadAccepted,
@@ -27,6 +25,8 @@ from dicompress_api.uploads.models import (
 )
 from dicompress_api.uploads.presigned import PresignedUploads
 from dicompress_api.uploads.streamed import StreamedUploads
+from dicompress_api.web.auth import tenant_of_routes
+from dicompress_api.web.errors import FieldProblem, InvalidRequest
 
 STREAM_PATH = "/uploads/stream"
 

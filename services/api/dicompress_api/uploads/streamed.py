@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from dicompress_api.errors import FieldProblem, InvalidRequest
 from dicompress_api.uploads.announce import ArchivePublisher, announce, ingest_id_for
 from dicompress_api.uploads.errors import StorageUnavailable, TooManyStreams, UploadTooLarge
 from dicompress_api.uploads.models import UploadAccepted, UploadState
@@ -24,6 +23,7 @@ from dicompress_api.uploads.names import base_name, object_name
 from dicompress_api.uploads.policy import UploadPolicy
 from dicompress_api.uploads.presigned import accepted
 from dicompress_api.uploads.records import PostgresUploads, UploadRecord
+from dicompress_api.web.errors import FieldProblem, InvalidRequest
 
 _BUSY_RETRY_S = 5
 

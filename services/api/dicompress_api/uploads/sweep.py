@@ -22,13 +22,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from dicompress_api.errors import PublishUnavailable, StoreUnavailable
 from dicompress_api.uploads.announce import ArchivePublisher, announce
 from dicompress_api.uploads.errors import StorageUnavailable
 from dicompress_api.uploads.multipart import S3Multipart
 from dicompress_api.uploads.policy import UploadPolicy
 from dicompress_api.uploads.presigned import stored_object
 from dicompress_api.uploads.records import PostgresUploads
+from dicompress_api.web.errors import PublishUnavailable, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

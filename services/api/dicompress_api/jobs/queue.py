@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from dicompress_api.camel import CAMEL
+from dicompress_api.web.camel import CAMEL
 
 
 @dataclass(frozen=True)

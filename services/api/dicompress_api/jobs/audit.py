@@ -22,10 +22,10 @@ import orjson
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel
 
-from dicompress_api.auth import TenantDependency
-from dicompress_api.camel import CAMEL
-from dicompress_api.database import FAILURES, Database
-from dicompress_api.errors import JobNotFound, StoreUnavailable
+from dicompress_api.adapters.database import FAILURES, Database
+from dicompress_api.web.auth import TenantDependency
+from dicompress_api.web.camel import CAMEL
+from dicompress_api.web.errors import JobNotFound, StoreUnavailable
 from dicompress_schemas import DecodeError, decode_event
 from dicompress_schemas.jobs import JobView, apply
 

@@ -9,7 +9,7 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dicompress_api.errors import Unauthenticated
+from dicompress_api.web.errors import Unauthenticated
 from dicompress_infra.auth import AuthError, TokenVerifier, verifier_from_settings
 from dicompress_infra.settings import CommonSettings
 

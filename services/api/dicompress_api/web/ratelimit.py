@@ -14,8 +14,8 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from dicompress_api.auth import TenantDependency
-from dicompress_api.errors import RateLimited
+from dicompress_api.web.auth import TenantDependency
+from dicompress_api.web.errors import RateLimited
 
 # Forget the buckets of idle tenants beyond this many, so memory stays bounded.
 MAX_TRACKED = 10_000

@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from dicompress_api.problems import problem_response
 from dicompress_api.settings import ApiSettings
+from dicompress_api.web.problems import problem_response
 
-STATIC_DIR = Path(__file__).parent / "static" / "viewer"
+STATIC_DIR = Path(__file__).parent.parent / "static" / "viewer"
 _MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",

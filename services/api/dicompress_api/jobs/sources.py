@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from dicompress_api.camel import CAMEL
-from dicompress_api.errors import FieldProblem, InvalidRequest, StoreUnavailable
-from dicompress_api.s3client import S3Connection
+from dicompress_api.adapters.s3client import S3Connection
+from dicompress_api.web.camel import CAMEL
+from dicompress_api.web.errors import FieldProblem, InvalidRequest, StoreUnavailable
 from dicompress_infra.s3 import S3Uri
 
 if TYPE_CHECKING:

@@ -56,9 +56,9 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dicompress_api.auth import TenantDependency, verified_tenant
-from dicompress_api.database import FAILURES, Database
-from dicompress_api.errors import JobNotFound, StoreUnavailable, Unauthenticated
+from dicompress_api.adapters.database import FAILURES, Database
+from dicompress_api.web.auth import TenantDependency, verified_tenant
+from dicompress_api.web.errors import JobNotFound, StoreUnavailable, Unauthenticated
 from dicompress_infra.auth import TokenVerifier
 from dicompress_infra.listen import PgListener
 from dicompress_schemas import changefeed

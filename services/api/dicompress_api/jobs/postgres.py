@@ -9,11 +9,11 @@ from typing import Any
 
 import asyncpg
 
-from dicompress_api.database import FAILURES, Database
-from dicompress_api.errors import StoreUnavailable
-from dicompress_api.listing import EPOCH, JobFilter
-from dicompress_api.slices import SLICE_COLUMNS
-from dicompress_api.views import COLUMNS
+from dicompress_api.adapters.database import FAILURES, Database
+from dicompress_api.jobs.answers import COLUMNS
+from dicompress_api.jobs.listing import EPOCH, JobFilter
+from dicompress_api.jobs.slices import SLICE_COLUMNS
+from dicompress_api.web.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,10 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from dicompress_api.auth import TenantDependency
-from dicompress_api.camel import CAMEL
-from dicompress_api.errors import JobConflict, JobNotFound
-from dicompress_api.idempotency import MAX_KEY, idempotency_key
-from dicompress_api.listing import (
+from dicompress_api.adapters.idempotency import MAX_KEY, idempotency_key
+from dicompress_api.jobs.accept import Submitter
+from dicompress_api.jobs.answers import JobAnswer, job_answer
+from dicompress_api.jobs.listing import (
     TERMINAL,
     JobFilter,
     JobPage,
@@ -28,11 +27,12 @@ from dicompress_api.listing import (
     decode_cursor,
     encode_cursor,
 )
+from dicompress_api.jobs.submission import JobAccepted, JobRequest
 from dicompress_api.ports import JobStore, Publisher
 from dicompress_api.settings import ApiSettings
-from dicompress_api.submission import JobAccepted, JobRequest
-from dicompress_api.submit import Submitter
-from dicompress_api.views import JobView, job_view
+from dicompress_api.web.auth import TenantDependency
+from dicompress_api.web.camel import CAMEL
+from dicompress_api.web.errors import JobConflict, JobNotFound
 from dicompress_schemas import Codec
 from dicompress_schemas.commands import CancelRequested
 
@@ -147,24 +147,24 @@ def jobs_router(
         rows = await store.list_jobs(tenant, where)
         page, more = rows[:limit], len(rows) > limit
         return JobPage(
-            items=[job_view(row) for row in page],
+            items=[job_answer(row) for row in page],
             next_cursor=encode_cursor(cursor_after(page[-1])) if more else None,
         )
 
     @router.get(
         "/compress-dicom/{job_id}",
-        response_model=JobView,
+        response_model=JobAnswer,
         responses={401: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM, 503: _PROBLEM},
         operation_id="compress_dicom_status",
     )
     @router.get(
         "/jobs/{job_id}",
-        response_model=JobView,
+        response_model=JobAnswer,
         responses={401: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM, 503: _PROBLEM},
     )
-    async def get_job(job_id: uuid.UUID, tenant: Tenant) -> JobView:
+    async def get_job(job_id: uuid.UUID, tenant: Tenant) -> JobAnswer:
         """The job's progress as the progress service last projected it."""
-        return job_view(await owned(job_id, tenant))
+        return job_answer(await owned(job_id, tenant))
 
     @router.post(
         "/jobs/{job_id}/cancel",

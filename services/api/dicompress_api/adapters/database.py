@@ -6,7 +6,7 @@ import asyncio
 
 import asyncpg
 
-from dicompress_api.errors import StoreUnavailable
+from dicompress_api.web.errors import StoreUnavailable
 
 # What a query may raise when Postgres is away or refuses: answered as 503, never a 500.
 FAILURES = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from dicompress_api.camel import CAMEL
+from dicompress_api.web.camel import CAMEL
 from dicompress_schemas.figures import Figures, of_row
 from dicompress_schemas.jobs import TERMINAL_STATUSES
 
@@ -89,7 +89,7 @@ class FiguresView(BaseModel):
     )
 
 
-class JobView(BaseModel):
+class JobAnswer(BaseModel):
     """One job as its tenant sees it."""
 
     model_config = CAMEL
@@ -123,12 +123,12 @@ class JobView(BaseModel):
     figures: FiguresView
 
 
-def job_view(row: Mapping[str, Any]) -> JobView:
+def job_answer(row: Mapping[str, Any]) -> JobAnswer:
     """Build the view of one projection row (missing counters count as zero)."""
     fields = {name: row.get(name) for name in COLUMNS}
     done = fields["slices_done"] or 0
     failed = fields["slices_failed"] or 0
-    return JobView(
+    return JobAnswer(
         **{k: v for k, v in fields.items() if k not in _NESTED and v is not None},
         slices_done=done,
         slices_failed=failed,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from dicompress_api.s3client import S3Connection
+from dicompress_api.adapters.s3client import S3Connection
 from dicompress_infra.s3 import S3Uri
 
 

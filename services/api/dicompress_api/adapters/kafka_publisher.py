@@ -13,7 +13,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
-from dicompress_api.errors import PublishUnavailable
+from dicompress_api.web.errors import PublishUnavailable
 from dicompress_infra.kafka import make_producer, publish, publish_command
 from dicompress_schemas import ArchiveUploaded, CompressionRequested, ProductRequested, Topics
 from dicompress_schemas.commands import Command

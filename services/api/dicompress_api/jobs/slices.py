@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from dicompress_api.camel import CAMEL
+from dicompress_api.web.camel import CAMEL
 
 # The `job_slices` columns the view reads; the store selects exactly these.
 SLICE_COLUMNS = (

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dicompress_api.errors import (
+from dicompress_api.web.errors import (
     ApiError,
     FieldProblem,
     ForbiddenLocation,

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from dicompress_api.ports import JobStore, Publisher, Sources
-from dicompress_api.problems import problem_response
+from dicompress_api.web.problems import problem_response
 
 
 def health_router(publisher: Publisher, store: JobStore, sources: Sources) -> APIRouter:

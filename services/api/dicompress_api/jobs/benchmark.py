@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from dicompress_api.camel import CAMEL
+from dicompress_api.web.camel import CAMEL
 
 
 class BenchmarkGroup(BaseModel):

@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from dicompress_api.database import FAILURES, Database
-from dicompress_api.errors import FieldProblem, InvalidRequest, StoreUnavailable
+from dicompress_api.adapters.database import FAILURES, Database
+from dicompress_api.web.errors import FieldProblem, InvalidRequest, StoreUnavailable
 from dicompress_schemas import CompressionRequested
 
 MAX_KEY = 255

@@ -12,23 +12,23 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from dicompress_api.errors import (
-    IdempotencyConflict,
-    PublishUnavailable,
-    QueueFull,
-    StoreUnavailable,
-)
-from dicompress_api.idempotency import KeyRecord, fingerprint
-from dicompress_api.ports import JobStore, Keys, Publisher, Sources, Stats
-from dicompress_api.studies.job_source import study_source_uri
-from dicompress_api.studies.ports import StudyIndex
-from dicompress_api.submission import (
+from dicompress_api.adapters.idempotency import KeyRecord, fingerprint
+from dicompress_api.jobs.submission import (
     JobAccepted,
     JobRequest,
     SubmitPolicy,
     accepted,
     check_source_choice,
     plan_job,
+)
+from dicompress_api.ports import JobStore, Keys, Publisher, Sources, Stats
+from dicompress_api.studies.job_source import study_source_uri
+from dicompress_api.studies.ports import StudyIndex
+from dicompress_api.web.errors import (
+    IdempotencyConflict,
+    PublishUnavailable,
+    QueueFull,
+    StoreUnavailable,
 )
 from dicompress_infra.s3 import S3Uri
 

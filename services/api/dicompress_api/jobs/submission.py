@@ -11,12 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from dicompress_api.camel import CAMEL
-from dicompress_api.errors import FieldProblem, ForbiddenLocation, InvalidRequest
-from dicompress_api.naming import planned_artifact
+from dicompress_api.jobs.naming import planned_artifact
+from dicompress_api.jobs.sources import SourceInfo
 from dicompress_api.settings import ApiSettings
-from dicompress_api.sources import SourceInfo
 from dicompress_api.tenancy import TenantRules
+from dicompress_api.web.camel import CAMEL
+from dicompress_api.web.errors import FieldProblem, ForbiddenLocation, InvalidRequest
 from dicompress_infra.s3 import S3Uri, S3UriError
 from dicompress_schemas import Codec, CompressionRequested, new_event_id
 from dicompress_schemas.envelope import DicomUid, InvalidFilename, OutputFilename, zip_filename

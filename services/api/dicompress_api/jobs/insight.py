@@ -11,11 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from dicompress_api.auth import TenantDependency
-from dicompress_api.benchmark import BenchmarkSummary, benchmark_group
+from dicompress_api.jobs.benchmark import BenchmarkSummary, benchmark_group
+from dicompress_api.jobs.queue import QueueView, ThroughputView, estimate
 from dicompress_api.ports import Stats
-from dicompress_api.queue import QueueView, ThroughputView, estimate
 from dicompress_api.settings import ApiSettings
+from dicompress_api.web.auth import TenantDependency
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 

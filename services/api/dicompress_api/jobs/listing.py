@@ -19,8 +19,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from dicompress_api.errors import FieldProblem, InvalidRequest
-from dicompress_api.views import JobView
+from dicompress_api.jobs.answers import JobAnswer
+from dicompress_api.web.errors import FieldProblem, InvalidRequest
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 JobStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
@@ -50,7 +50,7 @@ class JobPage(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
-    items: list[JobView]
+    items: list[JobAnswer]
     next_cursor: str | None = None
 
 

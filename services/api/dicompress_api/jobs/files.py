@@ -10,11 +10,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from dicompress_api.auth import TenantDependency
-from dicompress_api.errors import JobConflict, JobNotFound
+from dicompress_api.adapters.presign import S3Presigner
+from dicompress_api.jobs.slices import SliceList, slice_view
 from dicompress_api.ports import JobStore
-from dicompress_api.presign import S3Presigner
-from dicompress_api.slices import SliceList, slice_view
+from dicompress_api.web.auth import TenantDependency
+from dicompress_api.web.errors import JobConflict, JobNotFound
 from dicompress_infra.s3 import S3Uri, S3UriError
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dicompress_api.database import FAILURES, Database
-from dicompress_api.errors import StoreUnavailable
-from dicompress_api.queue import Throughput
+from dicompress_api.adapters.database import FAILURES, Database
+from dicompress_api.jobs.queue import Throughput
+from dicompress_api.web.errors import StoreUnavailable
 
 # Every tenant's waiting and running jobs, in the order the compressors take them. Bounded:
 # the queue itself is bounded by API_MAX_QUEUE_LENGTH, so this only guards against surprises.

@@ -1,0 +1,3 @@
+"""The jobs feature: submit, list, read, cancel, follow (SSE), audit, queue and results of
+compression jobs.
+"""
