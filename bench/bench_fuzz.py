@@ -33,10 +33,11 @@ import orjson
 from dicompress_compressor.encoder import EncodeOptions, encode_slice
 from dicompress_compressor.errors import SliceRejected
 from dicompress_schemas import DecodeError, decode_command, decode_event
+from dicompress_schemas.golden import examples_dir
 from dicompress_stack.synthetic_ct import slice_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "schemas" / "examples"
+EXAMPLES = examples_dir()
 RESULTS = ROOT / "bench" / "results"
 COMMANDS = {"CancelRequested.v1.json"}
 

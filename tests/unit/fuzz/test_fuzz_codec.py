@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,8 +19,9 @@ from pydantic import BaseModel
 
 from dicompress_schemas import DecodeError, decode_command, decode_event
 from dicompress_schemas.events import EventBase
+from dicompress_schemas.golden import examples_dir
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[3] / "schemas" / "examples"
+EXAMPLES_DIR = examples_dir()
 COMMAND_EXAMPLES = {"CancelRequested.v1.json"}
 EVENT_EXAMPLES = [
     json.loads(p.read_text()) for p in sorted(EXAMPLES_DIR.glob("*.json"))
