@@ -20,8 +20,10 @@ M = TypeVar("M", bound=BaseModel)
 Moment = datetime | float
 
 
-class Stream:
-    """One stream's identity and clock: its id field, tenant, start and the gap between seqs.
+class History:
+    """What a job's and an upload's history share: the stream's identity and clock (its id
+    field, tenant, start and the gap between seqs) and the building of an event from a golden
+    example.
 
     Unless told otherwise, the `seq`-th event happens `seq * step` after `start`, so the same
     call builds the same event (a redelivery is the very same fact).
@@ -74,7 +76,7 @@ class Stream:
 
     def golden(self, type_name: str) -> dict[str, Any]:
         """The current golden example of `type_name` moved onto this stream (`rebase`), once per
-        stream: callers lay their fields over it, never change it."""
+        history: callers lay their fields over it, never change it."""
         if type_name not in self._golden:
             self._golden[type_name] = self.rebase(example(type_name))
         return self._golden[type_name]

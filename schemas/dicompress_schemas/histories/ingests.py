@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dicompress_schemas.codec import decode_ingest_event
-from dicompress_schemas.histories.base import M, Stream
+from dicompress_schemas.histories.base import History, M
 from dicompress_schemas.studies import (
     ArchiveUploaded,
     IngestCompleted,
@@ -43,7 +43,7 @@ def sop_uid(series_uid: str, number: int) -> str:
     return f"{series_uid}.{number}"
 
 
-class IngestHistory:
+class IngestHistory(History):
     """The events of one upload, in the order the ingest service emits them."""
 
     def __init__(
@@ -54,7 +54,7 @@ class IngestHistory:
         bucket: str = "dicompress-data",
         start: datetime = T0,
     ) -> None:
-        self.stream = Stream(
+        super().__init__(
             "ingest_id", ingest_id or uuid.uuid4(), tenant, start, timedelta(milliseconds=100)
         )
         self.bucket = bucket
@@ -64,15 +64,7 @@ class IngestHistory:
 
     @property
     def ingest_id(self) -> uuid.UUID:
-        return self.stream.stream_id
-
-    @property
-    def tenant(self) -> str:
-        return self.stream.tenant
-
-    @property
-    def start(self) -> datetime:
-        return self.stream.start
+        return self.stream_id
 
     def uploaded(self, *, bare: bool = False, **fields: Any) -> ArchiveUploaded:
         """ArchiveUploaded (seq 0) of `{tenant}/uploads/{ingest}/study.zip`; `bare`: the model's
@@ -101,7 +93,7 @@ class IngestHistory:
     ) -> InstanceStored:
         """An axial CT slice at table position `z` (mm) with InstanceNumber `number`."""
         header = {
-            **self.stream.golden("InstanceStored")["image"],
+            **self.golden("InstanceStored")["image"],
             "image_position": [-180.0, -180.0, z] if orientation else None,
             "image_orientation": list(orientation) if orientation else None,
             "slice_location": z,
@@ -179,9 +171,9 @@ class IngestHistory:
             "ingest_id": self.ingest_id,
             "tenant": self.tenant,
             "seq": seq,
-            "occurred_at": self.stream.at(seq, fields.pop("at", None)),
+            "occurred_at": self.at(seq, fields.pop("at", None)),
         }
-        return self.stream.build(model, decode_ingest_event, envelope, fields, bare=bare)
+        return self.build(model, decode_ingest_event, envelope, fields, bare=bare)
 
     def _next(self) -> int:
         seq = self.seq

@@ -32,12 +32,12 @@ from dicompress_schemas.events import (
     SliceFailed,
 )
 from dicompress_schemas.golden import example
-from dicompress_schemas.histories.base import M, Moment, Stream
+from dicompress_schemas.histories.base import History, M, Moment
 
 FIRST_SLICE_SEQ = 2  # requested 0, started 1
 
 
-class JobHistory:
+class JobHistory(History):
     """The events of one compression job, in the order a test hands them out."""
 
     def __init__(
@@ -51,7 +51,7 @@ class JobHistory:
         total: int | None = None,
     ) -> None:
         golden = example("CompressionRequested")
-        self.stream = Stream(
+        super().__init__(
             "job_id",
             job_id or uuid.uuid4(),
             tenant or golden["tenant"],
@@ -65,19 +65,7 @@ class JobHistory:
 
     @property
     def job_id(self) -> uuid.UUID:
-        return self.stream.stream_id
-
-    @property
-    def tenant(self) -> str:
-        return self.stream.tenant
-
-    @property
-    def start(self) -> datetime:
-        return self.stream.start
-
-    def at(self, seq: int, when: Moment | None = None) -> datetime:
-        """When the `seq`-th event happens unless told otherwise (`Stream.at`)."""
-        return self.stream.at(seq, when)
+        return self.stream_id
 
     def requested(
         self,
@@ -151,7 +139,7 @@ class JobHistory:
     def _slice_names(self, model: type[EventBase], index: int) -> dict[str, Any]:
         """What differs from slice to slice (named after SliceEncoded's example, its folder and
         series), for the fields the example of `model` has."""
-        encoded = self.stream.golden("SliceEncoded")
+        encoded = self.golden("SliceEncoded")
         folder = str(encoded["source_key"]).rsplit("/", 1)[0]
         series = encoded.get("series_instance_uid") or "2.25.1"
         z = float(index) * 1.25
@@ -166,7 +154,7 @@ class JobHistory:
             "position": [-179.648, -179.648, z],
             "position_along_normal": z,
         }
-        golden = self.stream.golden(model.__name__)
+        golden = self.golden(model.__name__)
         return {key: value for key, value in names.items() if key in golden}
 
     def _event(
@@ -188,7 +176,7 @@ class JobHistory:
             "attempt": attempt,
             "occurred_at": self.at(seq, at),
         }
-        event = self.stream.build(model, decode_event, envelope, fields, bare=bare)
+        event = self.build(model, decode_event, envelope, fields, bare=bare)
         self.events.append(cast("Event", event))  # decoded through the Event union
         self.next_seq = max(self.next_seq, seq + 1)
         return event

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import pytest
 
 from dicompress_progress.slices import slice_row
-from dicompress_schemas import Event, SliceEncoded, changefeed, pace
+from dicompress_schemas import Event, JobCompleted, SliceEncoded, changefeed, pace
 from dicompress_schemas.figures import Figures
 from dicompress_schemas.histories import JobHistory
 from dicompress_schemas.jobs import JobView, apply
@@ -42,6 +43,11 @@ def encoded(index: int, at_s: float) -> SliceEncoded:
     )
 
 
+def completed(**fields: Any) -> JobCompleted:
+    """The end after slices 0 and 1 (seq 4), 10 s after T0 and 8 s after the start."""
+    return job().completed(seq=4, at=10, slices_encoded=2, slices_failed=0, wall_ms=8000, **fields)
+
+
 def fold(events: list[Event]) -> JobView:
     view: JobView | None = None
     for event in events:
@@ -71,20 +77,9 @@ def test_a_slice_out_of_time_order_counts_as_no_gap() -> None:
 
 
 def test_phase_timings_first_last_and_eta_cleared_at_the_end() -> None:
-    completed = job().completed(
-        seq=4,
-        at=10,
-        slices_encoded=2,
-        slices_failed=0,
-        bytes_in=2000,
-        bytes_out=100,
-        ratio=20,
-        wall_ms=8000,
-        cpu_s=1.5,
-        peak_rss_bytes=123_456,
-    )
+    done = completed(bytes_in=2000, bytes_out=100, ratio=20, cpu_s=1.5, peak_rss_bytes=123_456)
     # The request arrives last (another topic): queue_ms is corrected when it does.
-    view = fold([STARTED, encoded(0, 3), encoded(1, 4), completed, REQUESTED])
+    view = fold([STARTED, encoded(0, 3), encoded(1, 4), done, REQUESTED])
     assert (view.queue_ms, view.run_ms) == (2000.0, 8000.0)
     assert (view.first_event_at, view.last_event_at) == (T0, T0 + timedelta(seconds=10))
     assert view.eta_at is None
@@ -101,17 +96,7 @@ def test_figures_are_the_recent_pace_eta_and_size_weighted_ratio_so_far() -> Non
     assert figures.ratio == pytest.approx(4000 / 350)
     assert figures.slices_per_second == pytest.approx(1000 / running.slice_interval_ms)
     assert figures.eta_at == running.eta_at == T0 + timedelta(seconds=12)  # 8 left at 1 s
-    completed = job().completed(
-        seq=4,
-        at=10,
-        slices_encoded=2,
-        slices_failed=0,
-        bytes_in=4000,
-        bytes_out=400,
-        ratio=11.0,
-        wall_ms=8000,
-    )
-    ended = apply(running, completed).figures
+    ended = apply(running, completed(bytes_in=4000, bytes_out=400, ratio=11.0)).figures
     assert (ended.slices_per_second, ended.eta_at, ended.ratio) == (None, None, 11.0)
 
 
