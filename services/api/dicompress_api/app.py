@@ -24,7 +24,7 @@ from dicompress_api.jobs.postgres import PostgresJobs
 from dicompress_api.jobs.postgres_stats import PostgresStats
 from dicompress_api.jobs.routes import jobs_router
 from dicompress_api.jobs.sources import S3Sources
-from dicompress_api.jobs.stream import stream_router
+from dicompress_api.jobs.stream_routes import stream_router
 from dicompress_api.jobs.submission import SubmitPolicy
 from dicompress_api.ports import JobStore, Keys, Publisher, Sources, Stats
 from dicompress_api.products.composition import Products

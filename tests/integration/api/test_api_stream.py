@@ -22,7 +22,7 @@ from fastapi import FastAPI
 
 import polling
 from dicompress_api.adapters.database import Database
-from dicompress_api.jobs.stream import stream_router
+from dicompress_api.jobs.stream_routes import stream_router
 from dicompress_api.settings import ApiSettings
 from dicompress_api.web.problems import install_problem_handlers
 from dicompress_infra.auth import issue_token, verifier_from_settings

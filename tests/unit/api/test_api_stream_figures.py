@@ -11,7 +11,8 @@ from typing import Any
 
 import orjson
 
-from dicompress_api.jobs.stream import EventStream, Watched
+from dicompress_api.jobs.changes import Watched
+from dicompress_api.jobs.stream import EventStream
 from dicompress_schemas.changefeed import Change
 
 JOB = uuid.UUID("00000000-0000-4000-8000-00000000000f")
