@@ -13,6 +13,7 @@ from api_fakes import FakePublisher, FakeStore
 from dicompress_api.jobs.listing import Cursor, decode_cursor, encode_cursor
 from dicompress_api.jobs.slices import slice_view
 from dicompress_api.web.errors import InvalidRequest
+from dicompress_api.web.problems import Problem
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -194,3 +195,31 @@ async def test_compress_dicom_aliases(
     assert {"/compress-dicom", "/compress-dicom/{job_id}", "/jobs", "/jobs/{job_id}/cancel"} <= set(
         operations
     )
+
+
+async def test_every_error_response_in_openapi_is_a_documented_problem(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    """Issue 16: error answers have a schema in OpenAPI (RFC 9457 problem details), and what
+    the API really answers matches it."""
+    document = (await client.get("/openapi.json")).json()
+    problem = document["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail"} <= set(problem["required"])
+    errors = [
+        (path, method, status, answer)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        for status, answer in operation["responses"].items()
+        if status[0] in "45"
+    ]
+    assert len(errors) > 40  # every route names its errors
+    for path, method, status, answer in errors:
+        schema = answer.get("content", {}).get("application/problem+json", {}).get("schema")
+        assert schema == {"$ref": "#/components/schemas/Problem"}, (path, method, status)
+    # and a real one validates against it
+    missing = await client.get(f"/jobs/{uuid.uuid4()}", headers=auth)
+    assert missing.headers["content-type"] == "application/problem+json"
+    Problem.model_validate(missing.json())
+    invalid = await client.post("/jobs", json={"s3SourceUri": "x"}, headers=auth)
+    assert invalid.status_code == 422
+    assert {e.field for e in Problem.model_validate(invalid.json()).errors or []} >= {"s3SourceUri"}

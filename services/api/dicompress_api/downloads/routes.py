@@ -13,10 +13,10 @@ from fastapi.responses import StreamingResponse
 
 from dicompress_api.downloads.reading import StudyDownloads
 from dicompress_api.web.auth import tenant_of_routes
+from dicompress_api.web.problems import PROBLEM
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: _PROBLEM for code in (401, 404, 409, 422, 429, 503)
+    code: PROBLEM for code in (401, 404, 409, 422, 429, 503)
 }
 _UID = r"^[0-9]+(\.[0-9]+)*$"  # a DICOM UID (PS3.5 9.1), as the contract's DicomUid
 

@@ -26,12 +26,12 @@ from dicompress_api.adapters.database import FAILURES, Database
 from dicompress_api.web.auth import TenantDependency
 from dicompress_api.web.camel import CAMEL
 from dicompress_api.web.errors import JobNotFound, StoreUnavailable
+from dicompress_api.web.problems import PROBLEM
 from dicompress_schemas import DecodeError, decode_event
 from dicompress_schemas.jobs import JobView, apply
 
 log = logging.getLogger(__name__)
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 _OWNED = "EXISTS (SELECT 1 FROM jobs WHERE job_id = $1 AND tenant = $2)"
 _EVENTS = f"""
@@ -127,7 +127,7 @@ def audit_router(audit: PostgresAudit, tenant_of: TenantDependency) -> APIRouter
     router = APIRouter(prefix="/jobs", tags=["audit"])
     Tenant = Annotated[str, Depends(tenant_of)]
     responses: dict[int | str, dict[str, Any]] = {
-        code: _PROBLEM for code in (401, 404, 422, 429, 503)
+        code: PROBLEM for code in (401, 404, 422, 429, 503)
     }
 
     async def trail_of(job_id: uuid.UUID, tenant: str) -> AuditTrail:

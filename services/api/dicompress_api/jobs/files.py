@@ -15,9 +15,8 @@ from dicompress_api.jobs.slices import SliceList, slice_view
 from dicompress_api.ports import JobStore
 from dicompress_api.web.auth import TenantDependency
 from dicompress_api.web.errors import JobConflict, JobNotFound
+from dicompress_api.web.problems import PROBLEM
 from dicompress_infra.s3 import S3Uri, S3UriError
-
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 def files_router(store: JobStore, presigner: S3Presigner, tenant_of: TenantDependency) -> APIRouter:
@@ -25,7 +24,7 @@ def files_router(store: JobStore, presigner: S3Presigner, tenant_of: TenantDepen
     router = APIRouter(prefix="/jobs", tags=["jobs"])
     Tenant = Annotated[str, Depends(tenant_of)]
     responses: dict[int | str, dict[str, Any]] = {
-        code: _PROBLEM for code in (401, 404, 422, 429, 503)
+        code: PROBLEM for code in (401, 404, 422, 429, 503)
     }
 
     async def job_of(job_id: uuid.UUID, tenant: str) -> dict[str, Any]:

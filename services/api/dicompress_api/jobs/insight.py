@@ -16,15 +16,14 @@ from dicompress_api.jobs.queue import QueueView, ThroughputView, estimate
 from dicompress_api.ports import Stats
 from dicompress_api.settings import ApiSettings
 from dicompress_api.web.auth import TenantDependency
-
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+from dicompress_api.web.problems import PROBLEM
 
 
 def insight_router(settings: ApiSettings, stats: Stats, tenant_of: TenantDependency) -> APIRouter:
     """Routes that summarise many jobs rather than show one."""
     router = APIRouter(tags=["jobs"])
     Tenant = Annotated[str, Depends(tenant_of)]
-    responses: dict[int | str, dict[str, Any]] = {401: _PROBLEM, 429: _PROBLEM, 503: _PROBLEM}
+    responses: dict[int | str, dict[str, Any]] = {401: PROBLEM, 429: PROBLEM, 503: PROBLEM}
 
     @router.get("/queue", response_model=QueueView, responses=responses)
     async def queue(tenant: Tenant) -> QueueView:

@@ -33,12 +33,11 @@ from dicompress_api.settings import ApiSettings
 from dicompress_api.web.auth import TenantDependency
 from dicompress_api.web.camel import CAMEL
 from dicompress_api.web.errors import JobConflict, JobNotFound
+from dicompress_api.web.problems import PROBLEM
 from dicompress_schemas import Codec
 from dicompress_schemas.commands import CancelRequested
 
 log = logging.getLogger(__name__)
-
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 class CancelBody(BaseModel):
@@ -62,14 +61,14 @@ class CancelAccepted(BaseModel):
 
 _SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": JobAccepted, "description": "A retry: the job of the same Idempotency-Key"},
-    401: _PROBLEM,
-    403: _PROBLEM,
-    404: _PROBLEM,  # a studyId (or seriesUid) the tenant does not have
-    409: _PROBLEM,
-    413: _PROBLEM,
-    422: _PROBLEM,
-    429: _PROBLEM,
-    503: _PROBLEM,
+    401: PROBLEM,
+    403: PROBLEM,
+    404: PROBLEM,  # a studyId (or seriesUid) the tenant does not have
+    409: PROBLEM,
+    413: PROBLEM,
+    422: PROBLEM,
+    429: PROBLEM,
+    503: PROBLEM,
 }
 
 
@@ -128,7 +127,7 @@ def jobs_router(
     @router.get(
         "/jobs",
         response_model=JobPage,
-        responses={401: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM, 503: _PROBLEM},
+        responses={401: PROBLEM, 422: PROBLEM, 429: PROBLEM, 503: PROBLEM},
     )
     async def list_jobs(
         tenant: Tenant,
@@ -154,13 +153,13 @@ def jobs_router(
     @router.get(
         "/compress-dicom/{job_id}",
         response_model=JobAnswer,
-        responses={401: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM, 503: _PROBLEM},
+        responses={401: PROBLEM, 404: PROBLEM, 422: PROBLEM, 429: PROBLEM, 503: PROBLEM},
         operation_id="compress_dicom_status",
     )
     @router.get(
         "/jobs/{job_id}",
         response_model=JobAnswer,
-        responses={401: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM, 503: _PROBLEM},
+        responses={401: PROBLEM, 404: PROBLEM, 422: PROBLEM, 429: PROBLEM, 503: PROBLEM},
     )
     async def get_job(job_id: uuid.UUID, tenant: Tenant) -> JobAnswer:
         """The job's progress as the progress service last projected it."""
@@ -171,7 +170,7 @@ def jobs_router(
         status_code=202,
         response_model=CancelAccepted,
         responses={
-            **{code: _PROBLEM for code in (401, 404, 409, 413, 422, 429, 503)},
+            **{code: PROBLEM for code in (401, 404, 409, 413, 422, 429, 503)},
         },
     )
     async def cancel_job(

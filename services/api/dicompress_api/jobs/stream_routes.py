@@ -18,10 +18,9 @@ from dicompress_api.jobs.stream import MEDIA_TYPE, EventStream
 from dicompress_api.web.access_log import redact_tokens_in_access_log
 from dicompress_api.web.auth import TenantDependency, verified_tenant
 from dicompress_api.web.errors import JobNotFound, Unauthenticated
+from dicompress_api.web.problems import PROBLEM
 from dicompress_infra.auth import TokenVerifier
 from dicompress_schemas.envelope import SEQ_MAX
-
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 def stream_router(
@@ -86,10 +85,10 @@ def stream_router(
             "then a last message `event: end` (close the EventSource on it)",
             "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
         },
-        401: _PROBLEM,
-        404: _PROBLEM,
-        422: _PROBLEM,
-        503: _PROBLEM,
+        401: PROBLEM,
+        404: PROBLEM,
+        422: PROBLEM,
+        503: PROBLEM,
     }
 
     caller = limit(stream_tenant) if limit is not None else stream_tenant

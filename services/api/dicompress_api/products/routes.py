@@ -21,10 +21,10 @@ from dicompress_api.products.mini_ct_models import MiniCtAnswer, MiniCtRequest
 from dicompress_api.products.models import ProductList, ProductsRequest
 from dicompress_api.products.requesting import ProductService
 from dicompress_api.web.auth import tenant_of_routes
+from dicompress_api.web.problems import PROBLEM
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: _PROBLEM for code in (401, 404, 409, 422, 429, 503)
+    code: PROBLEM for code in (401, 404, 409, 422, 429, 503)
 }
 _UID = r"^[0-9]+(\.[0-9]+)*$"  # a DICOM UID (PS3.5 9.1), as the contract's DicomUid
 _OVER = frozenset({"completed", "failed", "cancelled"})

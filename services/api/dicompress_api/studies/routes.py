@@ -20,9 +20,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from dicompress_api.studies.models import IngestDetail, SeriesDetail, StudyDetail, StudyPage
 from dicompress_api.studies.reader import StudyReader
 from dicompress_api.web.auth import tenant_of_routes
+from dicompress_api.web.problems import PROBLEM
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-_RESPONSES: dict[int | str, dict[str, Any]] = {code: _PROBLEM for code in (401, 404, 422, 429, 503)}
+_RESPONSES: dict[int | str, dict[str, Any]] = {code: PROBLEM for code in (401, 404, 422, 429, 503)}
 # A DICOM UID (PS3.5 9.1), as the contract's DicomUid.
 _UID = r"^[0-9]+(\.[0-9]+)*$"
 

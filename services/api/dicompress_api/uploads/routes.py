@@ -12,7 +12,7 @@ PUT    /uploads/stream          the file as the request body (202, Location); PO
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
@@ -27,10 +27,10 @@ from dicompress_api.uploads.presigned import PresignedUploads
 from dicompress_api.uploads.streamed import StreamedUploads
 from dicompress_api.web.auth import tenant_of_routes
 from dicompress_api.web.errors import FieldProblem, InvalidRequest
+from dicompress_api.web.problems import PROBLEM
 
 STREAM_PATH = "/uploads/stream"
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _BINARY = {"type": "string", "format": "binary"}
 _TYPES = tuple(t.value for t in UploadType)
 
@@ -59,7 +59,7 @@ router = APIRouter(tags=["uploads"])
     "/uploads",
     status_code=201,
     response_model=UploadView,
-    responses={code: _PROBLEM for code in (401, 413, 422, 429, 503)},
+    responses={code: PROBLEM for code in (401, 413, 422, 429, 503)},
 )
 async def begin_upload(
     body: UploadRequest, tenant: Tenant, routes: Routes, response: Response
@@ -73,7 +73,7 @@ async def begin_upload(
 @router.get(
     "/uploads/{upload_id}",
     response_model=UploadView,
-    responses={code: _PROBLEM for code in (401, 404, 422, 429, 503)},
+    responses={code: PROBLEM for code in (401, 404, 422, 429, 503)},
 )
 async def get_upload(upload_id: uuid.UUID, tenant: Tenant, routes: Routes) -> UploadView:
     """The parts S3 holds (do not send them again) and fresh URLs for the missing ones."""
@@ -84,7 +84,7 @@ async def get_upload(upload_id: uuid.UUID, tenant: Tenant, routes: Routes) -> Up
     "/uploads/{upload_id}/complete",
     status_code=202,
     response_model=UploadAccepted,
-    responses={code: _PROBLEM for code in (401, 404, 409, 422, 429, 503)},
+    responses={code: PROBLEM for code in (401, 404, 409, 422, 429, 503)},
 )
 async def complete_upload(
     upload_id: uuid.UUID,
@@ -103,7 +103,7 @@ async def complete_upload(
 @router.delete(
     "/uploads/{upload_id}",
     status_code=204,
-    responses={code: _PROBLEM for code in (401, 404, 409, 422, 429, 503)},
+    responses={code: PROBLEM for code in (401, 404, 409, 422, 429, 503)},
 )
 async def abort_upload(upload_id: uuid.UUID, tenant: Tenant, routes: Routes) -> Response:
     """Abort an open upload and delete its parts (aborting twice is fine)."""
@@ -115,7 +115,7 @@ async def abort_upload(upload_id: uuid.UUID, tenant: Tenant, routes: Routes) -> 
     STREAM_PATH,
     status_code=202,
     response_model=UploadAccepted,
-    responses={code: _PROBLEM for code in (401, 413, 422, 429, 503)},
+    responses={code: PROBLEM for code in (401, 413, 422, 429, 503)},
     openapi_extra={
         "requestBody": {
             "required": True,

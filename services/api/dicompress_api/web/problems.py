@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dicompress_api.web.errors import (
@@ -38,6 +39,63 @@ RETRY_AFTER_S = 5
 _TYPE = "urn:dicompress:problem:"
 
 
+class RejectedField(BaseModel):
+    """One rejected input of a 422 (or a 403's location): which, the rule, what to do."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    field: str = Field(description="The field's JSON name (camelCase), dotted into objects")
+    rule: str = Field(description="The rule it broke (pydantic's error type, or ours)")
+    detail: str
+    in_: str = Field(alias="in", description="body, query, header or path")
+
+
+class Problem(BaseModel):
+    """An error as RFC 9457 problem details, as every error of the API is answered."""
+
+    model_config = ConfigDict(extra="allow")  # extensions, e.g. jobStatus on a 409
+
+    type: str = Field(description="urn:dicompress:problem:<kind>, or about:blank")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str = Field(description="What happened and what to do, in words")
+    errors: list[RejectedField] | None = Field(
+        default=None, description="One entry per rejected field (422, 403)"
+    )
+
+
+# What a route names for each error status it may answer: the Problem schema under
+# application/problem+json (`document_problems` puts the schema in the OpenAPI components).
+PROBLEM: dict[str, Any] = {
+    "description": "Problem details (RFC 9457)",
+    "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a route that may answer these error statuses."""
+    return {status: PROBLEM for status in statuses}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Add the Problem schema (and what it refers to) to the app's OpenAPI components."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        found = Problem.model_json_schema(
+            by_alias=True, ref_template="#/components/schemas/{model}"
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(found.pop("$defs", {}))
+        components["Problem"] = found
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
+
+
 def problem_response(
     status: int,
     detail: str,
@@ -59,7 +117,8 @@ def problem_response(
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Make every error the app can produce answer as problem details."""
+    """Make every error the app can produce answer as problem details, and say so in OpenAPI."""
+    document_problems(app)
     app.add_exception_handler(RequestValidationError, _invalid_input)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
