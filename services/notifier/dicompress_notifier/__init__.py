@@ -22,6 +22,7 @@ Guarantees: per subscription, every event after the snapshot's seq or since_seq 
 in seq order, with no gap (or an explicit ``gap`` frame), then live ones until the terminal
 event, which is always delivered. Only the token's tenant's jobs are ever sent.
 
-Close codes: 1000 idle, 1001 shutting down, 1008 token expired, 1009 frame too big, 1011
-internal error or no pong, 1013 too far behind (reconnect and resume with the last seq).
+Close codes: 1000 idle, 1001 shutting down, 1007 a text frame that is not UTF-8, 1008 token
+expired, 1009 frame too big, 1011 internal error or no pong, 1013 too far behind (reconnect and
+resume with the last seq).
 """
