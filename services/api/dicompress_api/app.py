@@ -39,6 +39,7 @@ from dicompress_api.uploads.composition import TokenGate, Uploads
 from dicompress_api.uploads.routes import STREAM_PATH
 from dicompress_api.web.auth import tenant_dependency
 from dicompress_api.web.bodylimit import BodyLimit
+from dicompress_api.web.docs import docs_router
 from dicompress_api.web.health import health_router
 from dicompress_api.web.metrics import install_metrics
 from dicompress_api.web.problems import install_problem_handlers
@@ -148,12 +149,15 @@ def create_app(
         summary="Lossy JPEG 2000 compression of DICOM CT series, with live progress",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # web/docs.py serves Swagger UI from the package, under a CSP
+        redoc_url=None,  # FastAPI's ReDoc page loads from a CDN too
     )
     install_problem_handlers(app)
     # the streamed upload reads its body as a stream, under its own cap
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes, exempt={STREAM_PATH})
     install_metrics(app)  # after BodyLimit, so the metrics middleware also counts the 413s
     app.include_router(health_router(publisher, store, sources))
+    app.include_router(docs_router())
     app.include_router(insight_router(settings, stats, tenant_of))  # before /compress-dicom/{id}
     app.include_router(jobs_router(settings, publisher, store, submitter, tenant_of))
     app.include_router(audit_router(audit, tenant_of))
