@@ -1,10 +1,27 @@
-"""The one way a service runs: until SIGTERM or SIGINT, then a clean shutdown."""
+"""The one way a service runs: until SIGTERM or SIGINT, then a clean shutdown.
+
+And the pieces every consuming service (compressor, ingest, products, renderer) starts in its
+`serve`, each handed the service's AsyncExitStack so that it is closed, in reverse order, when
+`serve` returns: the health endpoint, a producer, a consumer that has joined its group. The
+service still names each piece and its order; only how one is started and stopped lives here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.abc import ConsumerRebalanceListener
+from prometheus_client import CollectorRegistry
+
+from dicompress_infra.health import serve_health
+from dicompress_infra.kafka import make_producer
+
+# aiokafka's own default: a handler that runs longer loses its partition to another member.
+DEFAULT_MAX_POLL_INTERVAL_MS = 5 * 60 * 1000
 
 
 async def run_until_signalled(serve: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -18,3 +35,49 @@ async def run_until_signalled(serve: Callable[[asyncio.Event], Awaitable[None]])
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+
+
+async def start_health(
+    stack: AsyncExitStack,
+    port: int,
+    host: str,
+    is_ready: Callable[[], bool],
+    registry: CollectorRegistry,
+) -> asyncio.Server:
+    """`serve_health` on host:port, closed when `stack` closes."""
+    health = await serve_health(port, is_ready, host=host, registry=registry)
+    stack.push_async_callback(health.wait_closed)
+    stack.callback(health.close)
+    return health
+
+
+async def start_producer(stack: AsyncExitStack, bootstrap_servers: str) -> AIOKafkaProducer:
+    """A started `make_producer` producer, stopped (its buffer flushed) when `stack` closes."""
+    producer = make_producer(bootstrap_servers)
+    await producer.start()
+    stack.push_async_callback(producer.stop)
+    return producer
+
+
+async def join_group(
+    stack: AsyncExitStack,
+    bootstrap_servers: str,
+    group_id: str,
+    topic: str,
+    listener: ConsumerRebalanceListener,
+    max_poll_interval_ms: int = DEFAULT_MAX_POLL_INTERVAL_MS,
+) -> AIOKafkaConsumer:
+    """A started member of `group_id` subscribed to `topic`: offsets committed by the service
+    after each effect (never automatically), a new group starting at the earliest message.
+    When `stack` closes it leaves the group, so the others take its partitions at once."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_interval_ms=max_poll_interval_ms,
+    )
+    consumer.subscribe([topic], listener=listener)
+    await consumer.start()
+    stack.push_async_callback(consumer.stop)
+    return consumer

@@ -19,10 +19,9 @@ from dicompress_compressor.settings import CompressorSettings
 from dicompress_compressor.storage import FastS3ObjectStore
 from dicompress_compressor.telemetry import CompressorMetrics
 from dicompress_compressor.worker import JoinTracker, Runners, compression_requests
-from dicompress_infra.health import serve_health
-from dicompress_infra.kafka import make_producer, publish
+from dicompress_infra.kafka import publish
 from dicompress_infra.metrics import new_registry
-from dicompress_infra.running import run_until_signalled
+from dicompress_infra.running import join_group, run_until_signalled, start_health, start_producer
 from dicompress_infra.s3 import make_s3_client
 
 log = logging.getLogger(__name__)
@@ -49,35 +48,30 @@ async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
     )
     metrics_registry = new_registry()
     async with AsyncExitStack() as stack:
-        health = await serve_health(
+        await start_health(
+            stack,
             settings.compressor_health_port,
+            settings.compressor_health_host,
             lambda: tracker.joined and control.ready.is_set() and not stop.is_set(),
-            host=settings.compressor_health_host,
-            registry=metrics_registry,
+            metrics_registry,
         )
-        stack.push_async_callback(health.wait_closed)
-        stack.callback(health.close)
         pool = EncoderPool(settings.compressor_processes)
         stack.callback(pool.shutdown)
         await pool.warm_up()
-        producer = make_producer(settings.kafka_bootstrap_servers)
-        await producer.start()
-        stack.push_async_callback(producer.stop)
+        producer = await start_producer(stack, settings.kafka_bootstrap_servers)
         await control.start()
         stack.push_async_callback(control.stop)
         listening = asyncio.create_task(control.run())
         stack.push_async_callback(_cancel, listening)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=settings.compressor_group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
+        consumer = await join_group(
+            stack,
+            settings.kafka_bootstrap_servers,
+            settings.compressor_group_id,
+            topics.requests,
+            tracker,
+            MAX_POLL_INTERVAL_MS,
         )
         metrics = CompressorMetrics(metrics_registry, functools.partial(_highwater, consumer))
-        consumer.subscribe([topics.requests], listener=tracker)
-        await consumer.start()
-        stack.push_async_callback(consumer.stop)  # leaves the group: a quick rebalance
         store = FastS3ObjectStore(make_s3_client(settings), settings)
         emit = metrics.counting(functools.partial(publish, producer, topics.events))
         allowed = frozenset(settings.compressor_allowed_buckets)

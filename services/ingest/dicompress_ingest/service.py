@@ -7,13 +7,10 @@ import functools
 import logging
 from contextlib import AsyncExitStack
 
-from aiokafka import AIOKafkaConsumer
-
-from dicompress_infra.health import serve_health
-from dicompress_infra.kafka import enqueue, make_producer
+from dicompress_infra.kafka import enqueue
 from dicompress_infra.metrics import new_registry
 from dicompress_infra.requests import JoinTracker
-from dicompress_infra.running import run_until_signalled
+from dicompress_infra.running import join_group, run_until_signalled, start_health, start_producer
 from dicompress_infra.s3 import make_s3_client
 from dicompress_ingest.members import Caps
 from dicompress_ingest.runner import IngestRunner
@@ -36,27 +33,22 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
     topics = settings.topics
     tracker = JoinTracker()
     async with AsyncExitStack() as stack:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=settings.ingest_group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
-        )
-        health = await serve_health(
+        await start_health(
+            stack,
             settings.ingest_health_port,
+            settings.ingest_health_host,
             lambda: tracker.joined and not stop.is_set(),
-            host=settings.ingest_health_host,
-            registry=new_registry(),
+            new_registry(),
         )
-        stack.push_async_callback(health.wait_closed)
-        stack.callback(health.close)
-        producer = make_producer(settings.kafka_bootstrap_servers)
-        await producer.start()
-        stack.push_async_callback(producer.stop)
-        consumer.subscribe([topics.ingest_requests], listener=tracker)
-        await consumer.start()
-        stack.push_async_callback(consumer.stop)  # leaves the group: a quick rebalance
+        producer = await start_producer(stack, settings.kafka_bootstrap_servers)
+        consumer = await join_group(
+            stack,
+            settings.kafka_bootstrap_servers,
+            settings.ingest_group_id,
+            topics.ingest_requests,
+            tracker,
+            MAX_POLL_INTERVAL_MS,
+        )
         runner = IngestRunner(
             client=make_s3_client(settings),
             settings=settings,

@@ -8,13 +8,11 @@ import logging
 from contextlib import AsyncExitStack
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
 
-from dicompress_infra.health import serve_health
-from dicompress_infra.kafka import make_producer, publish
+from dicompress_infra.kafka import publish
 from dicompress_infra.metrics import new_registry
 from dicompress_infra.requests import JoinTracker
-from dicompress_infra.running import run_until_signalled
+from dicompress_infra.running import join_group, run_until_signalled, start_health, start_producer
 from dicompress_products.index import StudyIndex
 from dicompress_products.manager import ProcessManager
 from dicompress_products.settings import ProductsSettings
@@ -35,28 +33,23 @@ async def serve(settings: ProductsSettings, stop: asyncio.Event) -> None:
     topics = settings.topics
     tracker = JoinTracker()
     async with AsyncExitStack() as stack:
-        health = await serve_health(
+        await start_health(
+            stack,
             settings.products_health_port,
+            settings.products_health_host,
             lambda: tracker.joined and not stop.is_set(),
-            host=settings.products_health_host,
-            registry=new_registry(),
+            new_registry(),
         )
-        stack.push_async_callback(health.wait_closed)
-        stack.callback(health.close)
         pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
         stack.push_async_callback(pool.close)
-        producer = make_producer(settings.kafka_bootstrap_servers)
-        await producer.start()
-        stack.push_async_callback(producer.stop)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=settings.products_group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
+        producer = await start_producer(stack, settings.kafka_bootstrap_servers)
+        consumer = await join_group(
+            stack,
+            settings.kafka_bootstrap_servers,
+            settings.products_group_id,
+            topics.ingest_events,
+            tracker,
         )
-        consumer.subscribe([topics.ingest_events], listener=tracker)
-        await consumer.start()
-        stack.push_async_callback(consumer.stop)
 
         async def send(request: ProductRequested, to: Topics = topics) -> None:
             await publish(producer, request_topic(request.kind, to), request)

@@ -9,13 +9,10 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
 
-from aiokafka import AIOKafkaConsumer
-
-from dicompress_infra.health import serve_health
-from dicompress_infra.kafka import make_producer, publish
+from dicompress_infra.kafka import publish
 from dicompress_infra.metrics import new_registry
 from dicompress_infra.requests import JoinTracker
-from dicompress_infra.running import run_until_signalled
+from dicompress_infra.running import join_group, run_until_signalled, start_health, start_producer
 from dicompress_infra.s3 import make_s3_client
 from dicompress_renderer.runner import RenderRunner
 from dicompress_renderer.settings import RendererSettings
@@ -38,33 +35,28 @@ async def serve(settings: RendererSettings, stop: asyncio.Event) -> None:
     topics = settings.topics
     tracker = JoinTracker()
     async with AsyncExitStack() as stack:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=settings.renderer_group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
-        )
-        health = await serve_health(
+        await start_health(
+            stack,
             settings.renderer_health_port,
+            settings.renderer_health_host,
             lambda: tracker.joined and not stop.is_set(),
-            host=settings.renderer_health_host,
-            registry=new_registry(),
+            new_registry(),
         )
-        stack.push_async_callback(health.wait_closed)
-        stack.callback(health.close)
         pool = None
         if settings.renderer_vtk_process:
             # spawn: a fresh interpreter, no copy of our threads, sockets or Kafka clients
             pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
             stack.callback(pool.shutdown, wait=True, cancel_futures=True)
             pool.submit(warm_up)  # starts the process and loads vtk while nothing waits on it
-        producer = make_producer(settings.kafka_bootstrap_servers)
-        await producer.start()
-        stack.push_async_callback(producer.stop)
-        consumer.subscribe([topics.render_requests], listener=tracker)
-        await consumer.start()
-        stack.push_async_callback(consumer.stop)  # leaves the group: a quick rebalance
+        producer = await start_producer(stack, settings.kafka_bootstrap_servers)
+        consumer = await join_group(
+            stack,
+            settings.kafka_bootstrap_servers,
+            settings.renderer_group_id,
+            topics.render_requests,
+            tracker,
+            MAX_POLL_INTERVAL_MS,
+        )
         runner = RenderRunner(
             client=make_s3_client(settings),
             emit=functools.partial(publish, producer, topics.events),
