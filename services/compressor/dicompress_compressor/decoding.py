@@ -1,97 +1,15 @@
-"""Decode what scanners send: every input transfer syntax through a pydicom plugin named here.
-
-pydicom picks among the decoder plugins it finds installed, so the same code could decode with
-a different library on another machine, or fail on every slice where none is installed (JPEG
-Lossless and JPEG-LS did: "all plugins are missing dependencies", reported as malformed files).
-We name one plugin per transfer syntax and check at start-up that each is there:
-
-- the JPEG family (Baseline .4.50, Extended .4.51, Lossless .4.57 and .4.70, JPEG-LS .4.80 and
-  .4.81): python-gdcm (BSD). highdicom pulls pyjpegls into the development environment only,
-  and pylibjpeg-libjpeg is GPL-3: production names gdcm and depends on nothing else.
-- JPEG 2000 (.4.90, .4.91) and HTJ2K (.4.201-.4.203): pylibjpeg-openjpeg, the library the
-  encoder and the quality measure already use.
-- RLE Lossless (.5): pydicom's own decoder.
-- Uncompressed and Deflated Explicit VR Little Endian: pydicom itself, no plugin.
-
-Deflated files are inflated by pydicom when the dataset is read, before any pixel is decoded.
-"""
+"""What the compressor decodes: every transfer syntax of the shared plugin table
+(`dicompress_infra.dicom_decoding`, where each plugin is named and why), checked at start-up,
+except 12-bit JPEG Extended, refused in words."""
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
 from pydicom.dataset import Dataset
-from pydicom.pixels.decoders.base import Decoder, get_decoder
-from pydicom.uid import (
-    HTJ2K,
-    JPEG2000,
-    UID,
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    ExplicitVRLittleEndian,
-    HTJ2KLossless,
-    HTJ2KLosslessRPCL,
-    ImplicitVRLittleEndian,
-    JPEG2000Lossless,
-    JPEGBaseline8Bit,
-    JPEGExtended12Bit,
-    JPEGLossless,
-    JPEGLosslessSV1,
-    JPEGLSLossless,
-    JPEGLSNearLossless,
-    RLELossless,
-)
+from pydicom.uid import JPEGExtended12Bit
 
 from dicompress_compressor.errors import DecoderUnavailable, UnsupportedInput
-
-GDCM = "gdcm"
-PYLIBJPEG = "pylibjpeg"
-PYDICOM = "pydicom"
-
-Pixels = npt.NDArray[np.integer]
-
-# Transfer syntax -> the pydicom decoder plugin that decodes it; None: uncompressed, no plugin.
-DECODING_PLUGINS: dict[UID, str | None] = {
-    ImplicitVRLittleEndian: None,
-    ExplicitVRLittleEndian: None,
-    DeflatedExplicitVRLittleEndian: None,
-    ExplicitVRBigEndian: None,
-    JPEGBaseline8Bit: GDCM,
-    JPEGExtended12Bit: GDCM,
-    JPEGLossless: GDCM,
-    JPEGLosslessSV1: GDCM,
-    JPEGLSLossless: GDCM,
-    JPEGLSNearLossless: GDCM,
-    JPEG2000Lossless: PYLIBJPEG,
-    JPEG2000: PYLIBJPEG,
-    HTJ2KLossless: PYLIBJPEG,
-    HTJ2KLosslessRPCL: PYLIBJPEG,
-    HTJ2K: PYLIBJPEG,
-    RLELossless: PYDICOM,
-}
-
-_INSTALL = {
-    GDCM: "python-gdcm",
-    PYLIBJPEG: "pylibjpeg and pylibjpeg-openjpeg",
-    PYDICOM: "numpy (pydicom's RLE decoder needs it)",
-}
-
-
-def missing_decoders() -> list[str]:
-    """What is missing to decode every transfer syntax of DECODING_PLUGINS; [] when all is."""
-    missing = []
-    for syntax, plugin in DECODING_PLUGINS.items():
-        decoder = get_decoder(syntax)
-        if plugin is None:
-            if not decoder.is_available:
-                missing.append(f"pydicom's decoder of {syntax.name}")
-        elif plugin not in decoder.available_plugins:
-            reasons = "; ".join(_missing_dependencies(decoder, plugin)) or "not installed"
-            missing.append(
-                f"pydicom's '{plugin}' decoder of {syntax.name} ({syntax}): {reasons}; "
-                f"install {_INSTALL[plugin]}"
-            )
-    return missing
+from dicompress_infra import dicom_decoding
+from dicompress_infra.dicom_decoding import DECODING_PLUGINS, Pixels, missing_decoders
 
 
 def check_decoders_available() -> None:
@@ -110,7 +28,7 @@ def frame_count(ds: Dataset) -> int:
 def decode_frame(ds: Dataset, index: int) -> Pixels:
     """The stored values of frame `index` (0-based), decoded by the plugin named for the
     file's transfer syntax. Raises UnsupportedInput for a syntax we do not decode."""
-    syntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
+    syntax = dicom_decoding.transfer_syntax(ds)
     if syntax not in DECODING_PLUGINS:
         name = syntax.name if syntax.is_valid else "an unknown one"
         raise UnsupportedInput(
@@ -126,14 +44,4 @@ def decode_frame(ds: Dataset, index: int) -> Pixels:
             "12-bit JPEG Extended (1.2.840.10008.1.2.4.51) pixel data cannot be decoded "
             "reliably here: export the series uncompressed or JPEG Lossless and send it again"
         )
-    plugin = DECODING_PLUGINS[syntax]
-    # The decoder itself rather than `ds.pixel_array`: no array cached on the dataset, so a
-    # multi-frame object holds one decoded frame at a time.
-    decoded, _ = get_decoder(syntax).as_array(ds, index=index, decoding_plugin=plugin or "")
-    pixels: Pixels = np.ascontiguousarray(decoded)
-    return pixels
-
-
-def _missing_dependencies(decoder: Decoder, plugin: str) -> list[str]:
-    """pydicom's own words for what the plugin lacks ("gdcm - requires gdcm>=3.0.10")."""
-    return [m for m in decoder.missing_dependencies if m.startswith(f"{plugin} ")]
+    return dicom_decoding.decode_frame(ds, index)

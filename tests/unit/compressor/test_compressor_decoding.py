@@ -31,15 +31,10 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from dicompress_compressor.decoding import (
-    DECODING_PLUGINS,
-    GDCM,
-    check_decoders_available,
-    decode_frame,
-    missing_decoders,
-)
+from dicompress_compressor.decoding import check_decoders_available, decode_frame
 from dicompress_compressor.encoder import EncodeOptions, check_encoder_available, encode_slice
 from dicompress_compressor.errors import DecoderUnavailable, UnsupportedInput
+from dicompress_infra.dicom_decoding import DECODING_PLUGINS, GDCM, missing_decoders
 from dicompress_schemas import Codec
 from dicompress_stack.synthetic_ct import slice_bytes
 
