@@ -62,7 +62,7 @@ async def test_post_answers_source_info_target_and_options_at_once(
         "anonymize": False,
         "outputFilename": None,
         "overwriteExisting": False,
-        "minPsnr": None,
+        "minPsnrDb": 30.0,  # the default floor of a lossy job (README: Quality floor)
         "includeNonImage": True,
     }
 
