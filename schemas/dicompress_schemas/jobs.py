@@ -58,6 +58,35 @@ class Status(StrEnum):
 
 
 TERMINAL_STATUSES: Final = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+
+
+class Outcome(StrEnum):
+    """How a job ended, said once for every reader: a `completed` job that lost slices on the
+    way (failed ones, or fewer handled than listed) is `completed-with-failures`, never a plain
+    success."""
+
+    COMPLETED = "completed"
+    COMPLETED_WITH_FAILURES = "completed-with-failures"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def outcome(
+    status: str | None, slices_total: int | None, slices_done: int, slices_failed: int
+) -> Outcome | None:
+    """The outcome of a job in `status` with these counts; None while it is not over."""
+    if status == Status.COMPLETED:
+        short = slices_total is not None and slices_done < slices_total
+        if slices_failed > 0 or short:
+            return Outcome.COMPLETED_WITH_FAILURES
+        return Outcome.COMPLETED
+    if status == Status.FAILED:
+        return Outcome.FAILED
+    if status == Status.CANCELLED:
+        return Outcome.CANCELLED
+    return None
+
+
 # The event types that end a job: the `type` of each `TerminalEvent`.
 TERMINAL_EVENT_TYPES: Final = frozenset(cls.__name__ for cls in get_args(TerminalEvent))
 

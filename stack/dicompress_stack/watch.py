@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TextIO
 
+from dicompress_schemas import jobs
 from dicompress_stack.client import JobProgress, follow_job
 from dicompress_stack.progressbar import ProgressBar, render
 
@@ -47,6 +48,11 @@ def outcome(progress: JobProgress) -> str:
     event = progress.terminal or {}
     head = f"job {progress.job_id} {progress.status}"
     if progress.status == "completed" and event:
+        ended = jobs.outcome(
+            progress.status, progress.total, event["slices_encoded"], event["slices_failed"]
+        )
+        if ended is jobs.Outcome.COMPLETED_WITH_FAILURES:
+            head += " WITH FAILED SLICES (see GET /jobs/{id}/slices for which and why)"
         return (
             f"{head}: {event['slices_encoded']} slices encoded, {event['slices_failed']} failed, "
             f"ratio {event['ratio']:.1f}:1, ZIP {event['artifact_uri']}"

@@ -17,7 +17,7 @@ import asyncpg
 from dicompress_notifier.model import JobEvent
 from dicompress_schemas import DecodeError, decode_event
 from dicompress_schemas.figures import of_row
-from dicompress_schemas.jobs import TERMINAL_EVENT_TYPES, TERMINAL_STATUSES
+from dicompress_schemas.jobs import TERMINAL_EVENT_TYPES, TERMINAL_STATUSES, outcome
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,9 @@ class EventStore:
             codestream_estimate=row["codestream_estimate"],
         )
         fields["ratio"] = figures.ratio  # so far while it runs, as GET /jobs/{id} says
+        fields["outcome"] = outcome(
+            row["status"], row["slices_total"], row["slices_done"] or 0, row["slices_failed"] or 0
+        )
         fields["figures"] = figures.as_json()
         last_seq = row["last_seq"]
         return JobState(str(row["tenant"]), -1 if last_seq is None else int(last_seq), fields)

@@ -35,3 +35,22 @@ def test_a_sparse_row_still_makes_a_view() -> None:
         "uploadMs": None,
         "wallMs": None,
     }
+
+
+@pytest.mark.parametrize(
+    ("status", "total", "done", "failed", "expected"),
+    [
+        ("running", 141, 6, 0, None),
+        ("completed", 141, 141, 0, "completed"),
+        ("completed", 141, 138, 3, "completed-with-failures"),
+        ("completed", 141, 6, 0, "completed-with-failures"),  # 135 never handled: not a success
+        ("failed", 141, 6, 0, "failed"),
+        ("cancelled", 141, 6, 0, "cancelled"),
+    ],
+)
+def test_the_answer_says_how_the_job_ended(
+    status: str, total: int, done: int, failed: int, expected: str | None
+) -> None:
+    row = {"job_id": uuid.uuid4(), "status": status, "slices_total": total}
+    answer = job_answer({**row, "slices_done": done, "slices_failed": failed})
+    assert answer.model_dump(mode="json", by_alias=True)["outcome"] == expected

@@ -192,6 +192,23 @@ def test_outcome_of_a_completed_job_gives_its_figures() -> None:
     )
 
 
+def test_the_end_says_completed_with_failed_slices_in_capitals() -> None:
+    progress = JobProgress(JOB)
+    progress.apply(event(1, "JobStarted", total_slices=3))
+    progress.apply(
+        event(
+            5,
+            "JobCompleted",
+            slices_encoded=2,
+            slices_failed=1,
+            ratio=10.0,
+            artifact_uri="s3://b/acme/results/ct.zip",
+        )
+    )
+    assert outcome(progress).startswith(f"job {JOB} completed WITH FAILED SLICES")
+    assert "2 slices encoded, 1 failed" in outcome(progress)
+
+
 def test_backoff_doubles_to_its_cap_with_jitter_in_the_upper_half() -> None:
     seeded = random.Random(7)  # noqa: S311 (a reproducible jitter, not cryptography)
     delays = list(itertools.islice(backoff_delays(0.5, 4.0, seeded), 7))

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from dicompress_api.web.camel import CAMEL
 from dicompress_schemas.figures import Figures, of_row
-from dicompress_schemas.jobs import TERMINAL_STATUSES
+from dicompress_schemas.jobs import TERMINAL_STATUSES, Outcome, outcome
 
 # The columns the view reads; the store selects exactly these.
 COLUMNS = (
@@ -109,6 +109,11 @@ class JobAnswer(BaseModel):
     slices_total: int | None = None
     slices_failed: int = 0
     progress: float = Field(ge=0, le=1, description="Share of slices handled, 0..1")
+    outcome: Outcome | None = Field(
+        default=None,
+        description="How the job ended (null while it runs): completed, "
+        "completed-with-failures (slicesFailed say how many), failed or cancelled",
+    )
     bytes_in: int | None = None
     bytes_out: int | None = None
     ratio: float | None = None
@@ -134,6 +139,7 @@ def job_answer(row: Mapping[str, Any]) -> JobAnswer:
         slices_failed=failed,
         status=fields["status"],
         progress=progress(fields["status"], done + failed, fields["slices_total"]),
+        outcome=outcome(fields["status"], fields["slices_total"], done, failed),
         timings=Timings(**{k: fields[k] for k in _TIMINGS}),
         timestamps=Timestamps(**{k: fields[k] for k in _TIMESTAMPS}),
         figures=FiguresView(**_figures(fields).as_json()),
