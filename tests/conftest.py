@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
+from dicompress_infra.kafka import make_producer
 from dicompress_stack.testing import (
     ServiceRunner,
     TestBackends,
@@ -120,6 +122,17 @@ def settings_for(test_env: dict[str, str]) -> Callable[..., Any]:
         return cls(**({key.lower(): value for key, value in test_env.items()} | overrides))
 
     return build
+
+
+@pytest.fixture
+async def producer(test_env: dict[str, str]) -> AsyncIterator[AIOKafkaProducer]:
+    """A started Kafka producer on the test's broker (the services' own `make_producer`)."""
+    producer = make_producer(test_env["KAFKA_BOOTSTRAP_SERVERS"])
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +18,7 @@ from api_live import bearer, read_request
 
 import polling
 from dicompress_api.settings import ApiSettings
-from dicompress_infra.kafka import make_producer, publish
+from dicompress_infra.kafka import publish
 from dicompress_infra.s3 import make_s3_client
 from dicompress_progress.store import Delivered, ProjectionStore
 from dicompress_schemas import ArchiveUploaded, IngestEvent, InstanceKind, study_id
@@ -32,16 +31,6 @@ pytestmark = pytest.mark.integration
 SLICES = 10
 CORONAL = "1.2.826.0.1.3680043.8.498.2002"
 MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
-
-
-@pytest.fixture
-async def producer(test_env: dict[str, str]) -> AsyncIterator[AIOKafkaProducer]:
-    producer = make_producer(test_env["KAFKA_BOOTSTRAP_SERVERS"])
-    await producer.start()
-    try:
-        yield producer
-    finally:
-        await producer.stop()
 
 
 def an_upload(history: IngestHistory, slices: int = SLICES) -> list[IngestEvent]:

@@ -8,11 +8,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from compressor_support import running
 
 from dicompress_compressor.settings import CompressorSettings
-from dicompress_infra.kafka import make_producer
 from dicompress_stack.net import free_port
 
 
@@ -36,11 +34,3 @@ def compressor_settings(
 async def compressor(compressor_settings: CompressorSettings) -> AsyncIterator[CompressorSettings]:
     async with running(compressor_settings) as settings:
         yield settings
-
-
-@pytest.fixture
-async def producer(compressor_settings: CompressorSettings) -> AsyncIterator[AIOKafkaProducer]:
-    producer = make_producer(compressor_settings.kafka_bootstrap_servers)
-    await producer.start()
-    yield producer
-    await producer.stop()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +16,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from progress_harness import healthy, wait_for, worker
 
-from dicompress_infra.kafka import make_producer
 from dicompress_progress.replay import STUDY_INDEX, check, rebuild_and_swap
 from dicompress_progress.settings import ProgressSettings
 from dicompress_schemas import (
@@ -56,16 +55,6 @@ def job_events(job: uuid.UUID, tenant: str = "acme") -> list[Event]:
 async def send(producer: AIOKafkaProducer, topics: Topics, event: Event) -> None:
     topic = topics.requests if isinstance(event, CompressionRequested) else topics.events
     await producer.send(topic, encode_event(event), key=event_key(event))
-
-
-@pytest.fixture
-async def producer(test_env: dict[str, str]) -> AsyncIterator[AIOKafkaProducer]:
-    producer = make_producer(test_env["KAFKA_BOOTSTRAP_SERVERS"])
-    await producer.start()
-    try:
-        yield producer
-    finally:
-        await producer.stop()
 
 
 async def test_replay_equals_live_after_redeliveries_and_a_kill_9(

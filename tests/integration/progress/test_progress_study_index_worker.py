@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from progress_harness import healthy, wait_for, worker
 from test_progress_worker import dead_letters
 
-from dicompress_infra.kafka import make_producer, publish
+from dicompress_infra.kafka import publish
 from dicompress_progress.replay import check
 from dicompress_progress.settings import ProgressSettings
 from dicompress_schemas import ArchiveUploaded, IngestEvent, ingest_event_key
@@ -25,16 +25,6 @@ from dicompress_stack.net import free_port
 pytestmark = pytest.mark.integration
 
 SLICES = 12
-
-
-@pytest.fixture
-async def producer(test_env: dict[str, str]) -> AsyncIterator[AIOKafkaProducer]:
-    producer = make_producer(test_env["KAFKA_BOOTSTRAP_SERVERS"])
-    await producer.start()
-    try:
-        yield producer
-    finally:
-        await producer.stop()
 
 
 def a_study(history: IngestHistory) -> list[IngestEvent]:

@@ -5,7 +5,7 @@ rows equal those of the same job written as the version 2 reading the upcasters 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from progress_harness import healthy, wait_for, worker
 
-from dicompress_infra.kafka import make_producer
 from dicompress_progress.replay import check
 from dicompress_progress.settings import ProgressSettings
 from dicompress_schemas import CompressionRequested, Event, SliceEncoded, encode_event, event_key
@@ -63,16 +62,6 @@ _NOT_COMPARED = {"job_id", "updated_at"}  # the job's own id; when the row was w
 
 def _same_job(row: asyncpg.Record) -> dict[str, Any]:
     return {k: v for k, v in dict(row).items() if k not in _NOT_COMPARED}
-
-
-@pytest.fixture
-async def producer(test_env: dict[str, str]) -> AsyncIterator[AIOKafkaProducer]:
-    producer = make_producer(test_env["KAFKA_BOOTSTRAP_SERVERS"])
-    await producer.start()
-    try:
-        yield producer
-    finally:
-        await producer.stop()
 
 
 async def test_a_v1_log_projects_and_replays_as_its_v2_reading(

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from progress_harness import healthy, tail, wait_for, worker
 
-from dicompress_infra.kafka import make_producer, publish
+from dicompress_infra.kafka import publish
 from dicompress_progress.migrate import apply_migrations
 from dicompress_progress.settings import ProgressSettings
 from dicompress_schemas import Topics, event_key
@@ -39,16 +39,6 @@ SLICES = [HISTORY.encoded(i, bytes_in=1000, bytes_out=50 + i) for i in range(3)]
 COMPLETED = HISTORY.completed(
     ratio=19.6, artifact_uri="s3://out-bucket/zips/job.zip", artifact_bytes=400
 )
-
-
-@pytest.fixture
-async def producer(test_env: dict[str, str]) -> AsyncIterator[AIOKafkaProducer]:
-    producer = make_producer(test_env["KAFKA_BOOTSTRAP_SERVERS"])
-    await producer.start()
-    try:
-        yield producer
-    finally:
-        await producer.stop()
 
 
 @pytest.fixture
