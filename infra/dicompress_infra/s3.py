@@ -65,6 +65,36 @@ class S3Uri:
         return f"s3://{self.bucket}/{self.key}"
 
 
+class LocationRefused(ValueError):
+    """A request's source or target this service will not use; `error_code` and `reason`
+    (what to do, in words) are what the service's JobFailed carries."""
+
+    def __init__(self, error_code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.error_code = error_code
+        self.reason = reason
+
+
+def request_locations(
+    source_uri: str, target_uri: str, allowed: frozenset[str] | None, settings_to_ask: str
+) -> tuple[S3Uri, S3Uri]:
+    """A worker's source and target parsed (no '..' escapes) and in an allowed bucket (None:
+    any). `settings_to_ask` names the setting(s) an operator adds a bucket to.
+    Raises LocationRefused ('invalid-uri' or 'bucket-not-allowed')."""
+    try:
+        source, target = S3Uri.parse(source_uri), S3Uri.parse(target_uri)
+    except S3UriError as exc:
+        raise LocationRefused("invalid-uri", f"{exc}; fix the request and send it again") from exc
+    for uri in (source, target):
+        if allowed is not None and uri.bucket not in allowed:
+            raise LocationRefused(
+                "bucket-not-allowed",
+                f"bucket {uri.bucket!r} is not one this service may use ({sorted(allowed)}): "
+                f"use one of those, or ask the operator to add it to {settings_to_ask}",
+            )
+    return source, target
+
+
 def make_s3_client(settings: CommonSettings) -> S3Client:
     """A thread-safe boto3 S3 client with bounded retries and path-style addressing.
 
@@ -91,6 +121,20 @@ def make_s3_client(settings: CommonSettings) -> S3Client:
         ),
     )
     return client
+
+
+class ObstoreBuckets:
+    """One `obstore_bucket` client per bucket, made on first use and kept."""
+
+    def __init__(self, settings: CommonSettings) -> None:
+        self._settings = settings
+        self._stores: dict[str, S3Store] = {}
+
+    def __call__(self, bucket: str) -> S3Store:
+        store = self._stores.get(bucket)
+        if store is None:
+            store = self._stores[bucket] = obstore_bucket(self._settings, bucket)
+        return store
 
 
 def obstore_bucket(settings: CommonSettings, bucket: str) -> S3Store:

@@ -38,7 +38,7 @@ from dicompress_compressor.source import SourceUnreadable, lay_out_source
 from dicompress_compressor.storage import ObjectStore
 from dicompress_compressor.tally import Tally
 from dicompress_compressor.zipstream import MIN_PART_SIZE
-from dicompress_infra.s3 import S3Uri, S3UriError
+from dicompress_infra.s3 import LocationRefused, S3Uri, S3UriError, request_locations
 from dicompress_schemas import (
     CompressionRequested,
     EventBase,
@@ -248,21 +248,16 @@ class _Job:
 
     def _locations(self) -> tuple[S3Uri, S3Uri]:
         """The source and target prefixes, validated (no '..' escapes, allowed buckets)."""
-        request = self.request
+        request, allowed = self.request, self.runner.allowed_buckets
         try:
-            source, target = S3Uri.parse(request.source_uri), S3Uri.parse(request.target_uri)
-        except S3UriError as exc:
-            raise JobAborted("invalid-uri", f"{exc}; fix the request and send it again") from exc
-        allowed = self.runner.allowed_buckets
-        for uri in (source, target):
-            if allowed is not None and uri.bucket not in allowed:
-                raise JobAborted(
-                    "bucket-not-allowed",
-                    f"bucket {uri.bucket!r} is not one this service may use ({sorted(allowed)}): "
-                    "use one of those, or ask the operator to add it to "
-                    "COMPRESSOR_ALLOWED_BUCKETS and API_ALLOWED_BUCKETS",
-                )
-        return source, target
+            return request_locations(
+                request.source_uri,
+                request.target_uri,
+                allowed,
+                "COMPRESSOR_ALLOWED_BUCKETS and API_ALLOWED_BUCKETS",
+            )
+        except LocationRefused as exc:
+            raise JobAborted(exc.error_code, exc.reason) from exc
 
     async def _artifact_uri(self, target: S3Uri, source: S3Uri) -> S3Uri:
         """The ZIP's URI under the naming and overwrite rules (see `artifact.place_artifact`)."""

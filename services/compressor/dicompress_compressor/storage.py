@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import obstore
 from botocore.exceptions import ClientError
-from obstore.store import S3Store
 
-from dicompress_infra.s3 import S3Uri, obstore_bucket
+from dicompress_infra.s3 import ObstoreBuckets, S3Uri
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -173,14 +172,7 @@ class FastS3ObjectStore(S3ObjectStore):
 
     def __init__(self, client: S3Client, settings: CommonSettings) -> None:
         super().__init__(client)
-        self._settings = settings
-        self._stores: dict[str, S3Store] = {}
-
-    def _store(self, bucket: str) -> S3Store:
-        store = self._stores.get(bucket)
-        if store is None:
-            store = self._stores[bucket] = obstore_bucket(self._settings, bucket)
-        return store
+        self._store = ObstoreBuckets(settings)
 
     async def get_bytes(self, obj: SourceObject) -> bytes:
         try:

@@ -11,9 +11,8 @@ from typing import IO, TYPE_CHECKING
 
 import obstore
 from botocore.exceptions import ClientError
-from obstore.store import S3Store
 
-from dicompress_infra.s3 import obstore_bucket
+from dicompress_infra.s3 import ObstoreBuckets
 from dicompress_ingest.archive import CHUNK
 
 if TYPE_CHECKING:
@@ -64,14 +63,7 @@ class S3Instances:
 
     def __init__(self, client: S3Client, settings: CommonSettings) -> None:
         self._client = client
-        self._settings = settings
-        self._stores: dict[str, S3Store] = {}
-
-    def _store(self, bucket: str) -> S3Store:
-        store = self._stores.get(bucket)
-        if store is None:
-            store = self._stores[bucket] = obstore_bucket(self._settings, bucket)
-        return store
+        self._store = ObstoreBuckets(settings)
 
     def put(
         self, bucket: str, key: str, fp: IO[bytes], size: int, sha256: str, rerun: bool

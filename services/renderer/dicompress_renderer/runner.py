@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from dicompress_infra.s3 import S3Uri, S3UriError
+from dicompress_infra.s3 import LocationRefused, S3Uri, request_locations
 from dicompress_renderer.errors import RenderAborted
 from dicompress_renderer.items import Item, Made, ThumbnailMaker, plan
 from dicompress_renderer.key_image import key_slice, key_slice_of_volume
@@ -285,20 +285,14 @@ class _Job:
 
     def _locations(self) -> tuple[S3Uri, S3Uri]:
         """Source and target, validated: allowed buckets, under the tenant's own prefix."""
-        request = self.request
+        request, allowed = self.request, self.runner.allowed_buckets
         try:
-            source, target = S3Uri.parse(request.source_uri), S3Uri.parse(request.target_uri)
-        except S3UriError as exc:
-            raise RenderAborted("invalid-uri", f"{exc}; fix the request and send it again") from exc
-        allowed = self.runner.allowed_buckets
+            source, target = request_locations(
+                request.source_uri, request.target_uri, allowed, "RENDERER_ALLOWED_BUCKETS"
+            )
+        except LocationRefused as exc:
+            raise RenderAborted(exc.error_code, exc.reason) from exc
         for uri in (source, target):
-            if allowed is not None and uri.bucket not in allowed:
-                raise RenderAborted(
-                    "bucket-not-allowed",
-                    f"bucket {uri.bucket!r} is not one this service may use ({sorted(allowed)}): "
-                    "use one of those, or ask the operator to add it to "
-                    "RENDERER_ALLOWED_BUCKETS",
-                )
             if not uri.prefix.startswith(f"{request.tenant}/"):
                 raise RenderAborted(
                     "not-allowed",

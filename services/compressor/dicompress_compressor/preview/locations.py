@@ -10,7 +10,7 @@ from dicompress_compressor.job import JobAborted
 from dicompress_compressor.layout import Layout, PlannedSlice, Series
 from dicompress_compressor.source import SourceUnreadable, lay_out_source
 from dicompress_compressor.storage import ObjectStore
-from dicompress_infra.s3 import S3Uri, S3UriError
+from dicompress_infra.s3 import LocationRefused, S3Uri, request_locations
 from dicompress_schemas import ProductRequested
 
 
@@ -20,17 +20,12 @@ def product_locations(
     """Source and target, validated: no '..' escapes, allowed buckets (None: any), and both
     under the tenant's own prefix (a product never reads or writes another tenant's objects)."""
     try:
-        source, target = S3Uri.parse(request.source_uri), S3Uri.parse(request.target_uri)
-    except S3UriError as exc:
-        raise JobAborted("invalid-uri", f"{exc}; fix the request and send it again") from exc
+        source, target = request_locations(
+            request.source_uri, request.target_uri, allowed, "COMPRESSOR_ALLOWED_BUCKETS"
+        )
+    except LocationRefused as exc:
+        raise JobAborted(exc.error_code, exc.reason) from exc
     for uri in (source, target):
-        if allowed is not None and uri.bucket not in allowed:
-            raise JobAborted(
-                "bucket-not-allowed",
-                f"bucket {uri.bucket!r} is not one this service may use ({sorted(allowed)}): "
-                "use one of those, or ask the operator to add it to "
-                "COMPRESSOR_ALLOWED_BUCKETS",
-            )
         if not uri.prefix.startswith(f"{request.tenant}/"):
             raise JobAborted(
                 "invalid-uri",
