@@ -6,7 +6,8 @@
 `IngestHistory` hands out an upload's events in order (ArchiveUploaded 0, IngestStarted 1, a
 member event each from 2, then the end), each the golden example of its type with the fields a
 test cares about replaced and the envelope filled as the ingest service fills it (`ingest_id`,
-`tenant`, `seq`, `new_ingest_event_id`, a time 100 ms a seq after the start).
+`tenant`, `seq`, `new_ingest_event_id`, a time 100 ms a seq after the start; `at=` sets another,
+a datetime or seconds after the start).
 """
 
 from __future__ import annotations
