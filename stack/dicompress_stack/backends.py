@@ -3,6 +3,7 @@ database and bucket."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
@@ -10,6 +11,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
+
+import psutil
 
 from dicompress_schemas import Topics
 from dicompress_stack import kafka, postgres, s3
@@ -26,8 +29,8 @@ Stops = list[Callable[[], object]]
 @dataclass
 class Backends:
     """Kafka, Postgres and S3, started; `stop()` stops them all. The fault tests restart one
-    while the services run: `restart_kafka`, `stop_postgres`/`start_postgres`,
-    `pause_s3`/`resume_s3`, `restart_s3`."""
+    while the services run: `restart_kafka`, `crash_kafka`, `stop_postgres`/`start_postgres`,
+    `crash_postgres`, `pause_s3`/`resume_s3`, `restart_s3`."""
 
     config: StackConfig
     kafka: Supervised
@@ -49,6 +52,30 @@ class Backends:
             self.config.kafka_port,
             self.config.kafka_controller_port,
         )
+
+    def crash_kafka(self) -> None:
+        """SIGKILL the broker (no controlled shutdown: unflushed segments, no clean-shutdown
+        marker) and start it again on the same log dir: it recovers from its log as after a
+        power cut, and every acknowledged record must still be there (acks=all, one replica:
+        what the broker acknowledged, it had written to its log)."""
+        _kill9(self.kafka.popen.pid)
+        self.kafka.popen.wait(timeout=30)
+        classpath = kafka.resolve_classpath(self.config.kafka_classpath_cache)
+        self.kafka = kafka.start_kafka(
+            self.config.data_dir / "kafka",
+            classpath,
+            self.config.kafka_port,
+            self.config.kafka_controller_port,
+        )
+
+    def crash_postgres(self) -> None:
+        """SIGKILL the postmaster and every backend (no shutdown checkpoint) and start the same
+        cluster: it replays its WAL (crash recovery) before it answers again."""
+        pid = self.postgres.pid()
+        if pid is not None:
+            _kill9(pid, with_children=True)
+            _wait_gone(pid)
+        self.start_postgres()
 
     def stop_postgres(self) -> None:
         """Fast shutdown: open sessions are ended; `start_postgres` brings the cluster back."""
@@ -165,3 +192,21 @@ def stop_all(stops: Stops) -> None:
             first = first or exc
     if first is not None:
         raise first
+
+
+def _kill9(pid: int, *, with_children: bool = False) -> None:
+    """SIGKILL `pid` (and, first, every process it started): nothing gets to clean up."""
+    try:
+        process = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    victims = process.children(recursive=True) if with_children else []
+    for victim in [process, *victims]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            victim.send_signal(signal.SIGKILL)
+
+
+def _wait_gone(pid: int, timeout_s: float = 30.0) -> None:
+    """Until `pid` has exited (a killed postmaster is not our child: poll, do not wait())."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(pid).wait(timeout=timeout_s)

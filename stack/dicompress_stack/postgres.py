@@ -87,6 +87,9 @@ def start_postgres(pg_dir: Path, port: int, durable: bool = True) -> PostgresSer
     """Create the cluster if needed and start it on 127.0.0.1:`port` (pg_ctl waits until ready).
 
     durable=False turns fsync off: the tests' throwaway clusters create databases much faster.
+    A commit is still written to the OS before it returns (synchronous_commit stays on), so a
+    crash of Postgres itself (kill -9, the fault tests' postgres-kill9) loses nothing; only a
+    crash of the machine could.
     """
     binaries = bin_dir()
     server = PostgresServer(pg_dir, port, binaries)
@@ -118,7 +121,7 @@ def start_postgres(pg_dir: Path, port: int, durable: bool = True) -> PostgresSer
         server.stop()
     options = f"-p {port} -h 127.0.0.1 -k {shlex.quote(str(pg_dir))}"
     if not durable:
-        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        options += " -c fsync=off -c full_page_writes=off"
     try:
         _pg_ctl(
             binaries,

@@ -39,6 +39,14 @@ async def restart_kafka(rig: Rig) -> None:
     await asyncio.to_thread(rig.own_backends.restart_kafka)
 
 
+async def crash_kafka(rig: Rig) -> None:
+    await asyncio.to_thread(rig.own_backends.crash_kafka)
+
+
+async def crash_postgres(rig: Rig) -> None:
+    await asyncio.to_thread(rig.own_backends.crash_postgres)
+
+
 async def restart_postgres(rig: Rig) -> None:
     backends = rig.own_backends
     await asyncio.to_thread(backends.stop_postgres)
@@ -74,6 +82,14 @@ SCENARIOS: dict[str, tuple[str, Harm]] = {
         kill_notifier,
     ),
     "kafka-restart": ("stop the broker (SIGTERM), start it on the same log dir", restart_kafka),
+    "kafka-kill9": (
+        "SIGKILL the broker, start it on the same log dir (recovery from its log)",
+        crash_kafka,
+    ),
+    "postgres-kill9": (
+        "SIGKILL the postmaster and its backends, start the same cluster (WAL replay)",
+        crash_postgres,
+    ),
     "postgres-restart": (
         f"pg_ctl stop -m fast, {POSTGRES_DOWN_S:g} s down, start the same cluster",
         restart_postgres,

@@ -1,7 +1,8 @@
 """Faults mid-job on a whole stack (four service processes, real Kafka, Postgres and S3 of the
 module's own): a compressor, the progress worker or the notifier killed with SIGKILL and started
-again, the broker restarted on its log dir, Postgres stopped for 3 s, S3 frozen for 4 s and S3
-restarted on its data dir. After each,
+again, the broker restarted on its log dir (cleanly, and after a SIGKILL: recovery from its log),
+Postgres stopped for 3 s (and SIGKILLed: WAL replay), S3 frozen for 4 s and S3 restarted on its
+data dir. After each,
 every job ends completed (or failed with a reason), each ZIP holds every slice exactly once,
 the projection equals a replay of the log, and each job's WebSocket subscriber (reconnecting
 with since_seq when dropped) got its terminal event."""
