@@ -17,10 +17,8 @@ JobFailed at seq 1. A cancelled job ends with JobCancelled at the next seq.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +26,7 @@ from dicompress_compressor.anonymize import anonymized_series_uid
 from dicompress_compressor.artifact import MAX_COLLISIONS, ArtifactWriter, place_artifact
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_compressor.encoder import ANONYMIZE_SUPPORTED, SUPPORTED_CODECS, EncodeOptions
-from dicompress_compressor.errors import CompressorError
+from dicompress_compressor.lifecycle import Emit, JobAborted, JobLifecycle
 from dicompress_compressor.manifest import MANIFEST_NAME
 from dicompress_compressor.metrics import ResourceMeter
 from dicompress_compressor.non_image import copy_others
@@ -42,28 +40,13 @@ from dicompress_infra.s3 import LocationRefused, S3Uri, S3UriError, request_loca
 from dicompress_schemas import (
     CompressionRequested,
     EventBase,
-    JobCancelled,
     JobCompleted,
-    JobFailed,
     JobStarted,
     TerminalEvent,
-    new_event_id,
 )
 from dicompress_schemas.naming import default_name
 
 log = logging.getLogger(__name__)
-
-Emit = Callable[[EventBase], Awaitable[None]]
-_REASON_MAX = 1000
-
-
-class JobAborted(CompressorError):
-    """The job cannot go on; `error_code` and `reason` become its JobFailed."""
-
-    def __init__(self, error_code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.error_code = error_code
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -92,88 +75,33 @@ class JobRunner:
 
 
 class _Job:
-    """One run of one job."""
+    """One run of one job: its work, on the lifecycle every compressor job shares."""
 
     def __init__(self, runner: JobRunner, request: CompressionRequested) -> None:
         self.runner = runner
         self.request = request
-        self.attempt = 1  # known once the attempt is registered in the target bucket
-        self.next_seq = 1  # the terminal event takes this seq: no gap before it
-        self.started = time.perf_counter()
-        self.log_extra: dict[str, Any] = {"job_id": str(request.job_id), "tenant": request.tenant}
-        self._sending: asyncio.Future[None] | None = None
+        self.life = JobLifecycle(request.job_id, request.tenant, runner.emit, runner.cancellations)
+        self.log_extra = self.life.log_extra
+
+    @property
+    def attempt(self) -> int:
+        """Which run this is: 1 until the attempt is registered in the target bucket."""
+        return self.life.attempt
 
     def envelope(self, seq: int) -> dict[str, Any]:
-        job_id = self.request.job_id
-        return {
-            "event_id": new_event_id(job_id, seq),  # attempt 1 always: a re-run's ids match
-            "job_id": job_id,
-            "seq": seq,
-            "attempt": self.attempt,
-            "tenant": self.request.tenant,
-        }
+        return self.life.envelope(seq)
 
     async def emit(self, event: EventBase) -> None:
-        # The seq is taken before sending: if a cancel interrupts the send, the event may
-        # still reach the broker, and JobCancelled must not reuse its seq.
-        self.next_seq = event.seq + 1
-        self._sending = asyncio.ensure_future(self.runner.emit(event))
-        await asyncio.shield(self._sending)
-        extra = {**self.log_extra, "event_type": event.__class__.__name__, "seq": event.seq}
-        log.debug("event emitted", extra=extra)
+        await self.life.emit(event)
 
     async def run(self) -> TerminalEvent:
-        registry = self.runner.cancellations
-        cancelled = registry.watch(self.request.job_id)
-        try:
-            terminal = await self._unless_cancelled(cancelled)
-        finally:
-            registry.unwatch(self.request.job_id)
-        await self.emit(terminal)
-        extra = {**self.log_extra, "event_type": terminal.type, "seq": terminal.seq}
-        log.info("job finished", extra={**extra, "wall_ms": _ms_since(self.started)})
-        return terminal
-
-    async def _unless_cancelled(self, cancelled: asyncio.Event) -> TerminalEvent:
-        """The job's terminal event, or JobCancelled as soon as `cancelled` is set."""
-        if not cancelled.is_set():
-            work = asyncio.create_task(self._outcome())
-            waiter = asyncio.create_task(cancelled.wait())
-            try:
-                await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                waiter.cancel()
-                if not work.done():  # cancelled, or we are: stop the pipeline and the upload
-                    work.cancel()
-                    await asyncio.gather(work, return_exceptions=True)
-            if not work.cancelled():
-                return work.result()  # raises if an event could not be emitted
-            if self._sending is not None:  # let an event already on its way land first
-                await self._sending
-        reason = self.runner.cancellations.reason(self.request.job_id) or "cancelled"
-        log.info("job cancelled", extra={**self.log_extra, "reason": reason})
-        return JobCancelled(**self.envelope(self.next_seq), reason=reason[:_REASON_MAX])
-
-    async def _outcome(self) -> TerminalEvent:
-        try:
-            return await self._run()
-        except JobAborted as exc:
-            return self._failed(exc.error_code, exc.reason)
-        except Exception as exc:  # anything unexpected still closes the job, with its cause
-            log.exception("job failed unexpectedly", extra=self.log_extra)
-            reason = f"internal error: {type(exc).__name__}: {exc}; request the job again"
-            return self._failed("internal", reason)
-
-    def _failed(self, error_code: str, reason: str) -> JobFailed:
-        return JobFailed(
-            **self.envelope(self.next_seq), error_code=error_code, reason=reason[:_REASON_MAX]
-        )
+        return await self.life.run(self._run)
 
     async def _run(self) -> JobCompleted:
         options = self._options()
         source, target = self._locations()
         own = job_prefix(target.bucket, self.request.tenant, self.request.job_id)
-        self.attempt = await register_attempt(self.runner.store, own, self.runner.worker)
+        self.life.attempt = await register_attempt(self.runner.store, own, self.runner.worker)
         store = self.runner.store
         try:
             layout = await lay_out_source(
@@ -234,7 +162,7 @@ class _Job:
             artifact_uri=str(artifact),
             artifact_bytes=artifact_bytes,
             upload_ms=tally.upload_ms + writer.upload_ms,
-            wall_ms=_ms_since(self.started),
+            wall_ms=_ms_since(self.life.started),
             cpu_s=cpu_s,
             peak_rss_bytes=peak_rss,
         )

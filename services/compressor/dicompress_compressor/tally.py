@@ -14,6 +14,7 @@ from dicompress_compressor.artifact import ArtifactWriter
 from dicompress_compressor.layout import Layout, PlannedSlice, Series
 from dicompress_compressor.manifest import ManifestEntry, OtherEntry, render_manifest
 from dicompress_compressor.pipeline import SliceOutcome, SliceWork, in_index_order
+from dicompress_compressor.slice_counts import SliceCounts
 from dicompress_schemas import CompressionRequested, EventBase, SliceEncoded, SliceFailed
 
 log = logging.getLogger(__name__)
@@ -25,15 +26,17 @@ class JobContext(Protocol):
     """What the tally needs of its job: the request, the envelope, the event sink."""
 
     request: CompressionRequested
-    attempt: int
     log_extra: dict[str, Any]
+
+    @property
+    def attempt(self) -> int: ...
 
     def envelope(self, seq: int) -> dict[str, Any]: ...
 
     async def emit(self, event: EventBase) -> None: ...
 
 
-class Tally:
+class Tally(SliceCounts):
     """Records every outcome; `totals()` gives JobCompleted's counters. `series_uid` maps a
     source's Series Instance UID to the one reported (the de-identified one when anonymizing)."""
 
@@ -44,6 +47,7 @@ class Tally:
         layout: Layout,
         series_uid: Callable[[str], str] = str,
     ) -> None:
+        super().__init__()
         self.job = job
         self.writer = writer
         self.layout = layout
@@ -51,10 +55,7 @@ class Tally:
         self.total = len(layout.slices)
         self.entries: list[ManifestEntry] = []
         self.others: list[OtherEntry] = []
-        self.encoded = self.failed = self.reused = 0
-        self.bytes_in = self.bytes_out = self.pixel_bytes = self.codestream_bytes = 0
-        self.download_ms = self.encode_ms = self.upload_ms = 0.0
-        self.reasons: list[str] = []
+        self.reused = 0
 
     async def run(self, work: SliceWork, max_in_flight: int) -> None:
         sources = [planned.header.source for planned in self.layout.slices]
@@ -76,8 +77,7 @@ class Tally:
         self.download_ms += outcome.download_ms
         self.upload_ms += outcome.upload_ms
         if encoded is None:
-            self.failed += 1
-            self.reasons.append(f"{outcome.source.key}: {outcome.reason}")
+            self.count_failed(outcome.source.key, outcome.reason)
             extra = {**self.job.log_extra, **common, "reason": outcome.reason}
             log.warning("slice failed", extra=extra)
             self.entries.append(
@@ -98,13 +98,9 @@ class Tally:
             return
         entry = planned.entry_name
         await self.writer.add(entry, encoded.data)
-        self.encoded += 1
+        self.count_encoded(encoded, 0.0 if outcome.reused else encoded.encode_ms)
         self.reused += outcome.reused
         self.bytes_in += outcome.bytes_in
-        self.bytes_out += len(encoded.data)
-        self.pixel_bytes += encoded.pixel_bytes
-        self.codestream_bytes += encoded.codestream_bytes
-        self.encode_ms += 0.0 if outcome.reused else encoded.encode_ms
         described: dict[str, Any] = {
             "slice_key": outcome.slice_key,
             "sop_instance_uid": encoded.sop_instance_uid or None,
@@ -175,16 +171,4 @@ class Tally:
             "orientation": series.orientation,
             "spacing": None if series.spacing is None else asdict(series.spacing),
             "gantry_tilt_deg": series.gantry_tilt_deg,
-        }
-
-    def totals(self) -> dict[str, Any]:
-        """JobCompleted's counters (the job adds the artifact, upload and wall time)."""
-        return {
-            "slices_encoded": self.encoded,
-            "slices_failed": self.failed,
-            "bytes_in": self.bytes_in,
-            "bytes_out": self.bytes_out,
-            "ratio": self.pixel_bytes / self.codestream_bytes if self.codestream_bytes else 0.0,
-            "download_ms": self.download_ms,
-            "encode_ms": self.encode_ms,
         }

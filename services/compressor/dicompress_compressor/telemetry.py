@@ -12,7 +12,7 @@ import uuid
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from dicompress_compressor.job import Emit
+from dicompress_compressor.lifecycle import Emit
 from dicompress_infra.metrics import ConsumerLag, Highwater
 from dicompress_schemas import (
     EventBase,

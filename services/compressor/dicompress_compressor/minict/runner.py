@@ -28,7 +28,7 @@ from pydicom import dcmread
 from dicompress_compressor.artifact import ArtifactWriter
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_compressor.encoder import SUPPORTED_CODECS
-from dicompress_compressor.job import JobAborted
+from dicompress_compressor.lifecycle import Emit, JobAborted, JobLifecycle
 from dicompress_compressor.manifest import MANIFEST_NAME, ManifestEntry
 from dicompress_compressor.metrics import ResourceMeter
 from dicompress_compressor.minict import output
@@ -47,7 +47,6 @@ from dicompress_compressor.minict.specs import (
 from dicompress_compressor.preview.counts import PreviewCounts
 from dicompress_compressor.preview.dataset import PreviewSliceSpec
 from dicompress_compressor.preview.encode import PreviewSlice
-from dicompress_compressor.preview.lifecycle import Emit, JobLifecycle
 from dicompress_compressor.preview.locations import product_source
 from dicompress_compressor.preview.plan import Group, PlanRefused, plan_groups
 from dicompress_compressor.preview.runner import PoolPreviews

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dicompress_compressor.job import JobAborted
 from dicompress_compressor.layout import Layout, PlannedSlice, Series
+from dicompress_compressor.lifecycle import JobAborted
 from dicompress_compressor.source import SourceUnreadable, lay_out_source
 from dicompress_compressor.storage import ObjectStore
 from dicompress_infra.s3 import LocationRefused, S3Uri, request_locations

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_compressor.encoder import SUPPORTED_CODECS
-from dicompress_compressor.job import JobAborted
+from dicompress_compressor.lifecycle import Emit, JobAborted, JobLifecycle
 from dicompress_compressor.metrics import ResourceMeter
 from dicompress_compressor.pool import EncoderPool
 from dicompress_compressor.preview.counts import PreviewCounts
@@ -28,7 +28,6 @@ from dicompress_compressor.preview.dataset import (
     preview_sop_uid,
 )
 from dicompress_compressor.preview.encode import PreviewSlice, make_preview_slice
-from dicompress_compressor.preview.lifecycle import Emit, JobLifecycle
 from dicompress_compressor.preview.locations import product_source
 from dicompress_compressor.preview.plan import Group, PlanRefused, plan_groups
 from dicompress_compressor.preview.stream import GroupWork, PreviewMaker, in_order, make_group

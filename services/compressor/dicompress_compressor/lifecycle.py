@@ -1,9 +1,6 @@
-"""The life of one job on the event log, whatever it makes: its envelopes, its emits (the seq
-of the next event always known, so the terminal event leaves no gap), its cancellation, and the
-terminal event that always closes it.
-
-The compression job (`job._Job`) follows the same rules; this is the same lifecycle for a
-product job, whose request is a ProductRequested.
+"""The life of one job on the event log, whatever it makes (a compression, a preview, a Mini
+CT): its envelopes, its emits (the seq of the next event always known, so the terminal event
+leaves no gap), its cancellation, and the terminal event that always closes it.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dicompress_compressor.cancellation import CancelRegistry
-from dicompress_compressor.job import JobAborted
+from dicompress_compressor.errors import CompressorError
 from dicompress_schemas import (
     EventBase,
     JobCancelled,
@@ -32,8 +29,18 @@ Emit = Callable[[EventBase], Awaitable[None]]
 _REASON_MAX = 1000
 
 
+class JobAborted(CompressorError):
+    """The job cannot go on; `error_code` and `reason` become its JobFailed."""
+
+    def __init__(self, error_code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.error_code = error_code
+        self.reason = reason
+
+
 class JobLifecycle:
-    """Envelopes and emits of one run of job `job_id`, and its terminal event."""
+    """Envelopes and emits of one run of job `job_id`, and its terminal event. `attempt` is
+    which run this is, once the job knows it (a compression registers it in its target)."""
 
     def __init__(
         self, job_id: uuid.UUID, tenant: str, emit: Emit, cancellations: CancelRegistry
@@ -42,6 +49,7 @@ class JobLifecycle:
         self.tenant = tenant
         self._emit = emit
         self.cancellations = cancellations
+        self.attempt = 1
         self.next_seq = 1  # the terminal event takes this seq: no gap before it
         self.started = time.perf_counter()
         self.log_extra: dict[str, Any] = {"job_id": str(job_id), "tenant": tenant}
@@ -52,6 +60,7 @@ class JobLifecycle:
             "event_id": new_event_id(self.job_id, seq),  # attempt 1 always: a re-run's ids match
             "job_id": self.job_id,
             "seq": seq,
+            "attempt": self.attempt,
             "tenant": self.tenant,
         }
 
@@ -61,6 +70,8 @@ class JobLifecycle:
         self.next_seq = event.seq + 1
         self._sending = asyncio.ensure_future(self._emit(event))
         await asyncio.shield(self._sending)
+        extra = {**self.log_extra, "event_type": event.__class__.__name__, "seq": event.seq}
+        log.debug("event emitted", extra=extra)
 
     async def run(self, work: Callable[[], Awaitable[JobCompleted]]) -> TerminalEvent:
         """Run `work`, emit its terminal event (JobFailed for a JobAborted or a surprise,
@@ -104,7 +115,7 @@ class JobLifecycle:
             return self._failed(exc.error_code, exc.reason)
         except Exception as exc:  # anything unexpected still closes the job, with its cause
             log.exception("job failed unexpectedly", extra=self.log_extra)
-            reason = f"internal error: {type(exc).__name__}: {exc}; request it again"
+            reason = f"internal error: {type(exc).__name__}: {exc}; request the job again"
             return self._failed("internal", reason)
 
     def _failed(self, error_code: str, reason: str) -> JobFailed:
