@@ -7,6 +7,7 @@ import logging
 from typing import Any, Protocol
 
 from dicompress_compressor.preview.stream import GroupOutcome
+from dicompress_compressor.slice_counts import SliceCounts
 from dicompress_schemas import EventBase, SliceEncoded, SliceFailed
 
 log = logging.getLogger(__name__)
@@ -22,21 +23,18 @@ class Job(Protocol):
     async def emit(self, event: EventBase) -> None: ...
 
 
-class PreviewCounts:
+class PreviewCounts(SliceCounts):
     """Emits each outcome's event and adds it up. `series_uid` is the preview series' UID."""
 
     def __init__(
         self, job: Job, total: int, series_uid: str, object_uid: str | None = None
     ) -> None:
+        super().__init__()
         self.job = job
         self.total = total
         self.series_uid = series_uid
         # a multi-frame product: every frame's event names the one object it goes into
         self.object_uid = object_uid
-        self.encoded = self.failed = 0
-        self.bytes_in = self.bytes_out = self.pixel_bytes = self.codestream_bytes = 0
-        self.download_ms = self.encode_ms = self.upload_ms = 0.0
-        self.reasons: list[str] = []
 
     async def record(self, outcome: GroupOutcome) -> None:
         group, made = outcome.group, outcome.made
@@ -51,8 +49,7 @@ class PreviewCounts:
         self.upload_ms += outcome.upload_ms
         envelope = self.job.envelope(2 + group.index)
         if made is None:
-            self.failed += 1
-            self.reasons.append(f"{first}: {outcome.reason}")
+            self.count_failed(first, outcome.reason)
             extra = {**self.job.log_extra, **common, "reason": outcome.reason}
             log.warning("slice failed", extra=extra)
             await self.job.emit(
@@ -65,11 +62,7 @@ class PreviewCounts:
             )
             return
         encoded = made.encoded
-        self.encoded += 1
-        self.bytes_out += len(encoded.data)
-        self.pixel_bytes += encoded.pixel_bytes
-        self.codestream_bytes += encoded.codestream_bytes
-        self.encode_ms += encoded.encode_ms
+        self.count_encoded(encoded, encoded.encode_ms)
         await self.job.emit(
             SliceEncoded(
                 **envelope,
@@ -93,14 +86,4 @@ class PreviewCounts:
 
     def totals(self) -> dict[str, Any]:
         """JobCompleted's counters; the preview's artifact is its slices."""
-        return {
-            "slices_encoded": self.encoded,
-            "slices_failed": self.failed,
-            "bytes_in": self.bytes_in,
-            "bytes_out": self.bytes_out,
-            "ratio": self.pixel_bytes / self.codestream_bytes if self.codestream_bytes else 0.0,
-            "artifact_bytes": self.bytes_out,
-            "download_ms": self.download_ms,
-            "encode_ms": self.encode_ms,
-            "upload_ms": self.upload_ms,
-        }
+        return super().totals() | {"artifact_bytes": self.bytes_out, "upload_ms": self.upload_ms}
