@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pydicom import dcmread
@@ -124,24 +126,13 @@ def encode_slice(data: bytes, options: EncodeOptions) -> EncodedSlice:
     codestream_bytes = sum(len(c) for c in codestreams)
     ratio = pixel_bytes / codestream_bytes
     _store(ds, codestreams, options.codec, image)
-    out = io.BytesIO()
-    try:
+    with unwritable_values_refused():
         if not spec.lossless:
             what = f"{options.codec.value}/{options.rate:g}"
             uid = derived_instance_uid(source_uid, what)
             mark_lossy(ds, ratio=ratio, method=spec.method, new_uid=uid)
-        dcmwrite(out, ds, enforce_file_format=True)
-    except (ValueError, TypeError, OverflowError, AttributeError, OSError) as exc:
-        # pydicom reads an invalid value leniently but refuses to write it back (found by
-        # bench_fuzz: a corrupt LossyImageCompressionRatio made ValueError or OSError escape,
-        # a lost (0002,0002) AttributeError). The output is written to memory, so an OSError
-        # here is pydicom's wrapper of a bad element, never a disk.
-        raise MalformedDicom(
-            f"an element of the file holds an invalid value that cannot be written back "
-            f"({type(exc).__name__}: {exc}); the file is corrupt: export it again from the source"
-        ) from exc
     return EncodedSlice(
-        data=out.getvalue(),
+        data=write_dicom(ds),
         pixel_bytes=pixel_bytes,
         codestream_bytes=codestream_bytes,
         ratio=ratio,
@@ -168,14 +159,38 @@ def _prepare(data: bytes, options: EncodeOptions) -> tuple[Dataset, ImageFormat,
         raise
     except Exception as exc:  # pydicom parses lazily: a broken tag, VR or length raises
         # anything (AttributeError, NotImplementedError, struct.error...) at first access
-        raise _malformed(exc) from exc
+        raise malformed(exc) from exc
 
 
-def _malformed(exc: Exception) -> MalformedDicom:
+def malformed(exc: Exception) -> MalformedDicom:
+    """The file's fault, in words: pydicom could not parse it."""
     return MalformedDicom(
         f"the DICOM file is malformed ({type(exc).__name__}: {exc}); it is probably "
         "truncated or corrupt: export it again from the source"
     )
+
+
+@contextmanager
+def unwritable_values_refused() -> Iterator[None]:
+    """MalformedDicom for what pydicom read leniently but refuses to write back (found by
+    bench_fuzz: a corrupt LossyImageCompressionRatio made ValueError or OSError escape, a lost
+    (0002,0002) AttributeError). The output is written to memory, so an OSError here is
+    pydicom's wrapper of a bad element, never a disk."""
+    try:
+        yield
+    except (ValueError, TypeError, OverflowError, AttributeError, OSError) as exc:
+        raise MalformedDicom(
+            f"an element of the file holds an invalid value that cannot be written back "
+            f"({type(exc).__name__}: {exc}); the file is corrupt: export it again from the source"
+        ) from exc
+
+
+def write_dicom(ds: Dataset) -> bytes:
+    """The dataset as a DICOM Part 10 file (see `unwritable_values_refused`)."""
+    out = io.BytesIO()
+    with unwritable_values_refused():
+        dcmwrite(out, ds, enforce_file_format=True)
+    return out.getvalue()
 
 
 def _read(data: bytes) -> Dataset:
@@ -242,7 +257,7 @@ def _frame(ds: Dataset, image: ImageFormat, index: int, frames: int) -> Pixels:
     except SliceRejected:
         raise
     except Exception as exc:  # a codec's error on corrupt pixel data, or a short buffer
-        raise _malformed(exc) from exc
+        raise malformed(exc) from exc
     if pixels.shape != (image.rows, image.columns):
         where = f"frame {index + 1} of {frames}" if frames > 1 else "the pixel data"
         raise UnsupportedInput(

@@ -20,15 +20,13 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.errors import InvalidDicomError
-from pydicom.filewriter import dcmwrite
 from pydicom.uid import UID
 
 from dicompress_compressor import quality
 from dicompress_compressor.codecs import SPECS, ImageFormat, codestream_precision, encode_frame
 from dicompress_compressor.decoding import decode_frame, frame_count
-from dicompress_compressor.encoder import EncodedSlice
+from dicompress_compressor.encoder import EncodedSlice, malformed, write_dicom
 from dicompress_compressor.errors import (
-    MalformedDicom,
     NoPixelData,
     NotDicom,
     SliceRejected,
@@ -104,7 +102,7 @@ def make_preview_slice(sources: Sequence[bytes], spec: PreviewSliceSpec) -> Prev
         method = SPECS[spec.codec].method
         mark_lossy(template, ratio=ratio, method=method, new_uid=UID(spec.sop_uid))
     template.SourceImageSequence = references
-    data = _write(template)
+    data = write_dicom(template)
     encoded = EncodedSlice(
         data=data,
         pixel_bytes=out.pixel_bytes,
@@ -139,17 +137,10 @@ def _read(data: bytes) -> Dataset:
     except InvalidDicomError as exc:
         raise NotDicom(f"not a DICOM Part 10 file ({exc})") from exc
     except Exception as exc:  # pydicom raises anything on a broken tag, VR or length
-        raise _malformed(exc) from exc
+        raise malformed(exc) from exc
     if "PixelData" not in ds:
         raise NoPixelData("no Pixel Data (7FE0,0010): not an image")
     return ds
-
-
-def _malformed(exc: Exception) -> MalformedDicom:
-    return MalformedDicom(
-        f"the DICOM file is malformed ({type(exc).__name__}: {exc}); it is probably truncated "
-        "or corrupt: export it again from the source"
-    )
 
 
 def _group_format(datasets: Sequence[Dataset]) -> ImageFormat:
@@ -160,7 +151,7 @@ def _group_format(datasets: Sequence[Dataset]) -> ImageFormat:
     except SliceRejected:
         raise
     except Exception as exc:  # a value pydicom cannot convert
-        raise _malformed(exc) from exc
+        raise malformed(exc) from exc
     first = formats[0]
     if any(f != first for f in formats[1:]):
         raise UnsupportedInput(
@@ -234,7 +225,7 @@ def _decode(ds: Dataset, image: ImageFormat) -> Stored:
     except SliceRejected:
         raise
     except Exception as exc:  # a codec's error on corrupt pixel data, or a short buffer
-        raise _malformed(exc) from exc
+        raise malformed(exc) from exc
     if pixels.shape != (image.rows, image.columns):
         raise UnsupportedInput(
             f"the pixel data decodes to {pixels.shape}, not {image.rows}x{image.columns}"
@@ -247,7 +238,7 @@ def _rescale(ds: Dataset) -> Rescale:
         slope, intercept = ds.get("RescaleSlope", 1.0), ds.get("RescaleIntercept", 0.0)
         return Rescale(float(slope or 1.0), float(intercept or 0.0))
     except (TypeError, ValueError) as exc:
-        raise _malformed(exc) from exc
+        raise malformed(exc) from exc
 
 
 def _padding(ds: Dataset, signed: bool) -> Padding | None:
@@ -284,16 +275,3 @@ def _store(ds: Dataset, codestream: bytes, spec: PreviewSliceSpec, image: ImageF
     if precision != image.bits_stored:  # see codecs.codestream_precision
         ds.BitsStored = precision
         ds.HighBit = precision - 1
-
-
-def _write(ds: Dataset) -> bytes:
-    out = io.BytesIO()
-    try:
-        dcmwrite(out, ds, enforce_file_format=True)
-    except (ValueError, TypeError, OverflowError, AttributeError, OSError) as exc:
-        # as in `encoder`: an invalid value pydicom read leniently but will not write back
-        raise MalformedDicom(
-            f"an element of the file holds an invalid value that cannot be written back "
-            f"({type(exc).__name__}: {exc}); export the series again from the source"
-        ) from exc
-    return out.getvalue()
