@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -48,6 +49,25 @@ from dicompress_api.web.viewer import viewer_router
 from dicompress_infra.auth import verifier_from_settings
 
 
+@dataclass(frozen=True)
+class Adapters:
+    """The outside world the routes are bound to: Kafka, Postgres, S3 (or a test's fakes)."""
+
+    kafka: KafkaPublisher  # one producer for jobs, commands, uploads and products
+    publisher: Publisher
+    archives: ArchivePublisher
+    separate_archives: bool  # a test's archives or publisher: started on their own
+    database: Database  # one pool for every reader of the projection
+    store: JobStore
+    audit: PostgresAudit
+    s3: S3Connection  # one client for the presigner and the source lister
+    presigner: S3Presigner
+    sources: Sources
+    stats: Stats
+    studies: StudyIndex
+    keys: Keys
+
+
 def create_app(
     settings: ApiSettings,
     *,
@@ -69,86 +89,31 @@ def create_app(
     `product_publisher`/`object_chunks` to replace the Kafka, Postgres and S3 adapters (unit
     tests).
     """
-    kafka = KafkaPublisher(  # one producer for jobs, commands and uploads
-        settings.kafka_bootstrap_servers,
-        settings.topics.requests,
-        settings.api_publish_timeout_s,
-        control_topic=settings.topics.control,
-        ingest_topic=settings.topics.ingest_requests,
-        product_topics=settings.topics,
-    )
-    separate_archives = archives is not None or publisher is not None  # else one shared start
-    publisher = publisher or kafka
-    archives = archives or kafka
-    database = Database(settings.database_url)  # one pool for the jobs and the audit readers
-    store = store or PostgresJobs(database)
-    audit = PostgresAudit(database)
-    s3 = S3Connection(settings)  # one client for the presigner and the source lister
-    presigner = S3Presigner(s3, settings.api_presign_expiry_s)
-    sources = sources or S3Sources(s3, settings.api_allowed_buckets)
-    stats = stats or PostgresStats(database)
-    studies = studies or PostgresStudyIndex(database)
-    keys = keys or PostgresKeys(
-        database,
-        timedelta(hours=settings.api_idempotency_ttl_h),
-        # a publish gives up after api_publish_timeout_s: thrice that, and no less than 30 s
-        abandoned_after=timedelta(seconds=max(30.0, 3 * settings.api_publish_timeout_s)),
-    )
-    submitter = Submitter(
-        SubmitPolicy.of(settings),
-        Limits(settings.api_max_queue_length, settings.api_queue_full_retry_after_s),
-        publisher=publisher,
-        store=store,
-        sources=sources,
-        stats=stats,
-        keys=keys,
-        studies=studies,
-    )
+    a = _adapters(settings, publisher, store, sources, stats, keys, archives, studies)
     # One limiter per app: every authenticated route spends the tenant's tokens.
     buckets = TokenBuckets(settings.api_rate_limit_per_s, settings.api_rate_limit_burst)
     verifier = verifier_from_settings(settings)  # one per process: routes share its JWKS cache
     tenant_of = rate_limited(tenant_dependency(verifier), buckets)
     gate = TokenGate(verifier, buckets)
-    uploads = Uploads(settings, s3, database, archives, gate)
+    uploads = Uploads(settings, a.s3, a.database, a.archives, gate)
     products_feature = Products(
-        products or PostgresProductIndex(database),
-        studies,
-        product_publisher or kafka,
-        presigner,
+        products or PostgresProductIndex(a.database),
+        a.studies,
+        product_publisher or a.kafka,
+        a.presigner,
         gate.tenant,
     )
-    study_index = Studies(studies, gate.tenant, products_feature.service.of_study_uid)
-    downloads = Downloads(
-        studies, object_chunks or (lambda bucket: S3Chunks(s3, bucket)), gate.tenant
+    features = (
+        uploads,
+        Studies(a.studies, gate.tenant, products_feature.service.of_study_uid),
+        products_feature,
+        Downloads(a.studies, object_chunks or (lambda bucket: S3Chunks(a.s3, bucket)), gate.tenant),
     )
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await publisher.start()
-        await store.start()
-        await database.start()  # no-op when the store already started it
-        await presigner.start()
-        await sources.start()
-        if separate_archives:
-            await archives.start()
-        await uploads.start()
-        try:
-            yield
-        finally:
-            await uploads.close()
-            if separate_archives:
-                await archives.close()
-            await publisher.close()
-            await store.close()
-            await database.close()
-            await presigner.close()
-            await sources.close()
-
     app = FastAPI(
         title="dicompress API",
         summary="Lossy JPEG 2000 compression of DICOM CT series, with live progress",
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=_lifespan(a, uploads),
         docs_url=None,  # web/docs.py serves Swagger UI from the package, under a CSP
         redoc_url=None,  # FastAPI's ReDoc page loads from a CDN too
     )
@@ -156,24 +121,106 @@ def create_app(
     # the streamed upload reads its body as a stream, under its own cap
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes, exempt={STREAM_PATH})
     install_metrics(app)  # after BodyLimit, so the metrics middleware also counts the 413s
-    app.include_router(health_router(publisher, store, sources))
+    app.include_router(health_router(a.publisher, a.store, a.sources))
     app.include_router(docs_router())
-    app.include_router(insight_router(settings, stats, tenant_of))  # before /compress-dicom/{id}
-    app.include_router(jobs_router(settings, publisher, store, submitter, tenant_of))
-    app.include_router(audit_router(audit, tenant_of))
-    app.include_router(files_router(store, presigner, tenant_of))
+    app.include_router(insight_router(settings, a.stats, tenant_of))  # before /compress-dicom/{id}
+    submitter = Submitter(
+        SubmitPolicy.of(settings),
+        Limits(settings.api_max_queue_length, settings.api_queue_full_retry_after_s),
+        publisher=a.publisher,
+        store=a.store,
+        sources=a.sources,
+        stats=a.stats,
+        keys=a.keys,
+        studies=a.studies,
+    )
+    app.include_router(jobs_router(settings, a.publisher, a.store, submitter, tenant_of))
+    app.include_router(audit_router(a.audit, tenant_of))
+    app.include_router(files_router(a.store, a.presigner, tenant_of))
     app.include_router(
         stream_router(
             settings.database_url,
-            database,
+            a.database,
             verifier,
             channel=settings.change_feed_channel,
             limit=lambda dep: rate_limited(dep, buckets),
         )
     )
     app.include_router(viewer_router(settings))
-    uploads.install(app)
-    study_index.install(app)
-    products_feature.install(app)
-    downloads.install(app)
+    for feature in features:
+        feature.install(app)
     return app
+
+
+def _adapters(
+    settings: ApiSettings,
+    publisher: Publisher | None,
+    store: JobStore | None,
+    sources: Sources | None,
+    stats: Stats | None,
+    keys: Keys | None,
+    archives: ArchivePublisher | None,
+    studies: StudyIndex | None,
+) -> Adapters:
+    """The real adapters, or the ones given."""
+    kafka = KafkaPublisher(
+        settings.kafka_bootstrap_servers,
+        settings.topics.requests,
+        settings.api_publish_timeout_s,
+        control_topic=settings.topics.control,
+        ingest_topic=settings.topics.ingest_requests,
+        product_topics=settings.topics,
+    )
+    database = Database(settings.database_url)
+    s3 = S3Connection(settings)
+    return Adapters(
+        kafka=kafka,
+        publisher=publisher or kafka,
+        archives=archives or kafka,
+        separate_archives=archives is not None or publisher is not None,
+        database=database,
+        store=store or PostgresJobs(database),
+        audit=PostgresAudit(database),
+        s3=s3,
+        presigner=S3Presigner(s3, settings.api_presign_expiry_s),
+        sources=sources or S3Sources(s3, settings.api_allowed_buckets),
+        stats=stats or PostgresStats(database),
+        studies=studies or PostgresStudyIndex(database),
+        keys=keys
+        or PostgresKeys(
+            database,
+            timedelta(hours=settings.api_idempotency_ttl_h),
+            # a publish gives up after api_publish_timeout_s: thrice that, and no less than 30 s
+            abandoned_after=timedelta(seconds=max(30.0, 3 * settings.api_publish_timeout_s)),
+        ),
+    )
+
+
+def _lifespan(
+    a: Adapters, uploads: Uploads
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the adapters in order, close them in reverse (none waits for its backend)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await a.publisher.start()
+        await a.store.start()
+        await a.database.start()  # no-op when the store already started it
+        await a.presigner.start()
+        await a.sources.start()
+        if a.separate_archives:
+            await a.archives.start()
+        await uploads.start()
+        try:
+            yield
+        finally:
+            await uploads.close()
+            if a.separate_archives:
+                await a.archives.close()
+            await a.publisher.close()
+            await a.store.close()
+            await a.database.close()
+            await a.presigner.close()
+            await a.sources.close()
+
+    return lifespan

@@ -11,32 +11,35 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from dicompress_api.adapters.presign import S3Presigner
+from dicompress_api.jobs.owned import owned_job
 from dicompress_api.jobs.slices import SliceList, slice_view
 from dicompress_api.ports import JobStore
 from dicompress_api.web.auth import TenantDependency
-from dicompress_api.web.errors import JobConflict, JobNotFound
+from dicompress_api.web.errors import JobConflict
 from dicompress_api.web.problems import PROBLEM
 from dicompress_infra.s3 import S3Uri, S3UriError
 
+_RESPONSES: dict[int | str, dict[str, Any]] = {code: PROBLEM for code in (401, 404, 422, 429, 503)}
+
 
 def files_router(store: JobStore, presigner: S3Presigner, tenant_of: TenantDependency) -> APIRouter:
-    """Routes under /jobs/{id} that hand out links to the job's outputs."""
+    """Routes under /jobs/{id} that hand out links to the job's outputs: its slices, its ZIP."""
     router = APIRouter(prefix="/jobs", tags=["jobs"])
+    router.include_router(_slices_route(store, presigner, tenant_of))
+    router.include_router(_download_route(store, presigner, tenant_of))
+    return router
+
+
+def _slices_route(
+    store: JobStore, presigner: S3Presigner, tenant_of: TenantDependency
+) -> APIRouter:
+    router = APIRouter()
     Tenant = Annotated[str, Depends(tenant_of)]
-    responses: dict[int | str, dict[str, Any]] = {
-        code: PROBLEM for code in (401, 404, 422, 429, 503)
-    }
 
-    async def job_of(job_id: uuid.UUID, tenant: str) -> dict[str, Any]:
-        row = await store.get(job_id, tenant)
-        if row is None:
-            raise JobNotFound(f"no job {job_id} for this tenant (it may not be projected yet)")
-        return dict(row)
-
-    @router.get("/{job_id}/slices", response_model=SliceList, responses=responses)
+    @router.get("/{job_id}/slices", response_model=SliceList, responses=_RESPONSES)
     async def job_slices(job_id: uuid.UUID, tenant: Tenant) -> SliceList:
         """The slices with an outcome so far; each encoded one links to its stored DICOM file."""
-        job = await job_of(job_id, tenant)
+        job = await owned_job(store, job_id, tenant)
         rows = await store.slices(job_id, tenant)
         # Slices live in the target bucket (the compressor's layout: {tenant}/jobs/{id}/slices/).
         bucket = S3Uri.parse(job["target_uri"]).bucket if job.get("target_uri") else None
@@ -53,13 +56,22 @@ def files_router(store: JobStore, presigner: S3Presigner, tenant_of: TenantDepen
             slices=views,
         )
 
+    return router
+
+
+def _download_route(
+    store: JobStore, presigner: S3Presigner, tenant_of: TenantDependency
+) -> APIRouter:
+    router = APIRouter()
+    Tenant = Annotated[str, Depends(tenant_of)]
+
     @router.get(
         "/{job_id}/download",
         status_code=307,
         response_class=RedirectResponse,
         response_model=None,
         responses={
-            **responses,
+            **_RESPONSES,
             307: {"description": "Redirect to a presigned URL of the ZIP"},
             200: {"description": "With ?format=json: {url, expiresAt}"},
         },
@@ -77,7 +89,7 @@ def files_router(store: JobStore, presigner: S3Presigner, tenant_of: TenantDepen
     ) -> RedirectResponse | JSONResponse:
         """Redirect (307) to a short-lived URL of the job's ZIP, or give it as JSON; 409 until
         the job completed."""
-        job = await job_of(job_id, tenant)
+        job = await owned_job(store, job_id, tenant)
         status, artifact = job.get("status"), job.get("artifact_uri")
         if status != "completed" or not artifact:
             raise JobConflict(

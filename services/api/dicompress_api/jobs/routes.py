@@ -27,12 +27,13 @@ from dicompress_api.jobs.listing import (
     decode_cursor,
     encode_cursor,
 )
+from dicompress_api.jobs.owned import owned_job
 from dicompress_api.jobs.submission import JobAccepted, JobRequest
 from dicompress_api.ports import JobStore, Publisher
 from dicompress_api.settings import ApiSettings
 from dicompress_api.web.auth import TenantDependency
 from dicompress_api.web.camel import CAMEL
-from dicompress_api.web.errors import JobConflict, JobNotFound
+from dicompress_api.web.errors import JobConflict
 from dicompress_api.web.problems import PROBLEM
 from dicompress_schemas import Codec
 from dicompress_schemas.commands import CancelRequested
@@ -79,8 +80,19 @@ def jobs_router(
     submitter: Submitter,
     tenant_of: TenantDependency,
 ) -> APIRouter:
-    """Routes under /jobs (and their /compress-dicom aliases), bound to the adapters they use."""
+    """Routes under /jobs (and their /compress-dicom aliases), bound to the adapters they use:
+    submitting, reading, cancelling."""
     router = APIRouter(tags=["jobs"])
+    router.include_router(_submit_routes(settings, submitter, tenant_of))
+    router.include_router(_read_routes(store, tenant_of))
+    router.include_router(_cancel_routes(publisher, store, tenant_of))
+    return router
+
+
+def _submit_routes(
+    settings: ApiSettings, submitter: Submitter, tenant_of: TenantDependency
+) -> APIRouter:
+    router = APIRouter()
     Tenant = Annotated[str, Depends(tenant_of)]
 
     @router.post(
@@ -124,6 +136,13 @@ def jobs_router(
         response.headers["Location"] = accepted.status_url
         return accepted
 
+    return router
+
+
+def _read_routes(store: JobStore, tenant_of: TenantDependency) -> APIRouter:
+    router = APIRouter()
+    Tenant = Annotated[str, Depends(tenant_of)]
+
     @router.get(
         "/jobs",
         response_model=JobPage,
@@ -163,7 +182,14 @@ def jobs_router(
     )
     async def get_job(job_id: uuid.UUID, tenant: Tenant) -> JobAnswer:
         """The job's progress as the progress service last projected it."""
-        return job_answer(await owned(job_id, tenant))
+        return job_answer(await owned_job(store, job_id, tenant))
+
+    return router
+
+
+def _cancel_routes(publisher: Publisher, store: JobStore, tenant_of: TenantDependency) -> APIRouter:
+    router = APIRouter()
+    Tenant = Annotated[str, Depends(tenant_of)]
 
     @router.post(
         "/jobs/{job_id}/cancel",
@@ -179,7 +205,7 @@ def jobs_router(
         body: Annotated[CancelBody | None, Body()] = None,
     ) -> CancelAccepted:
         """Ask the compressors to stop the job; answers once the broker has the command (202)."""
-        job = await owned(job_id, tenant)
+        job = await owned_job(store, job_id, tenant)
         status = job.get("status")
         if status in TERMINAL:
             raise JobConflict(
@@ -198,11 +224,5 @@ def jobs_router(
             reason=command.reason,
             status_url=f"/jobs/{job_id}",
         )
-
-    async def owned(job_id: uuid.UUID, tenant: str) -> dict[str, Any]:
-        row = await store.get(job_id, tenant)
-        if row is None:
-            raise JobNotFound(f"no job {job_id} for this tenant (it may not be projected yet)")
-        return dict(row)
 
     return router

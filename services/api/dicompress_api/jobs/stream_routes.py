@@ -60,40 +60,11 @@ def stream_router(
             await listener.close()
 
     router = APIRouter(prefix="/jobs", tags=["progress"], lifespan=lifespan)
-    bearer = HTTPBearer(
-        auto_error=False, description="JWT with a 'tenant' claim (or ?access_token=)"
-    )
-
-    async def stream_tenant(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-        access_token: Annotated[
-            str | None,
-            Query(
-                description="The bearer token, for EventSource (which cannot send headers); "
-                "prefer the Authorization header where the client can set it"
-            ),
-        ] = None,
-    ) -> str:
-        token = credentials.credentials if credentials is not None else access_token
-        if not token:
-            raise Unauthenticated("missing bearer token", invalid=False)
-        return await verified_tenant(verifier, token)
-
-    responses: dict[int | str, dict[str, Any]] = {
-        200: {
-            "description": "The job's events as Server-Sent Events, until its terminal event, "
-            "then a last message `event: end` (close the EventSource on it)",
-            "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
-        },
-        401: PROBLEM,
-        404: PROBLEM,
-        422: PROBLEM,
-        503: PROBLEM,
-    }
+    stream_tenant = _stream_tenant(verifier)
 
     caller = limit(stream_tenant) if limit is not None else stream_tenant
 
-    @router.get("/{job_id}/stream", response_class=StreamingResponse, responses=responses)
+    @router.get("/{job_id}/stream", response_class=StreamingResponse, responses=_RESPONSES)
     async def job_stream(
         job_id: uuid.UUID,
         tenant: Annotated[str, Depends(caller)],
@@ -124,3 +95,36 @@ def stream_router(
         )
 
     return router
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The job's events as Server-Sent Events, until its terminal event, "
+        "then a last message `event: end` (close the EventSource on it)",
+        "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
+    },
+    **{status: PROBLEM for status in (401, 404, 422, 503)},
+}
+_BEARER = HTTPBearer(auto_error=False, description="JWT with a 'tenant' claim (or ?access_token=)")
+
+
+def _stream_tenant(verifier: TokenVerifier) -> TenantDependency:
+    """The tenant of the bearer token, from the header or, for EventSource (which cannot send
+    headers), from `?access_token=`."""
+
+    async def stream_tenant(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+        access_token: Annotated[
+            str | None,
+            Query(
+                description="The bearer token, for EventSource (which cannot send headers); "
+                "prefer the Authorization header where the client can set it"
+            ),
+        ] = None,
+    ) -> str:
+        token = credentials.credentials if credentials is not None else access_token
+        if not token:
+            raise Unauthenticated("missing bearer token", invalid=False)
+        return await verified_tenant(verifier, token)
+
+    return stream_tenant

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from dicompress_api.uploads.announce import ArchivePublisher
+from dicompress_api.uploads.background import BackgroundLoop
 from dicompress_api.uploads.bucket_events import (
     BucketEventError,
     archive_uploaded,
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 _RETRY_S = 2.0
 
 
-class BucketNotifications:
+class BucketNotifications(BackgroundLoop):
     """Consumes `topic` in `group` from start until close."""
 
     def __init__(
@@ -46,17 +47,6 @@ class BucketNotifications:
         self._group = group
         self._buckets = frozenset(buckets)
         self._publisher = publisher
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
-
-    async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
     async def _run(self) -> None:
         while True:  # (re)connect: the API serves while the broker is away

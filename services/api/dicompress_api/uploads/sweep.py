@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from dicompress_api.uploads.announce import ArchivePublisher, announce
+from dicompress_api.uploads.background import BackgroundLoop
 from dicompress_api.uploads.errors import StorageUnavailable
 from dicompress_api.uploads.multipart import S3Multipart
 from dicompress_api.uploads.policy import UploadPolicy
@@ -46,7 +47,7 @@ class SweepResult:
     announced: int = 0
 
 
-class UploadSweep:
+class UploadSweep(BackgroundLoop):
     """Runs `sweep_once` every `interval_s` seconds (first after one interval)."""
 
     def __init__(
@@ -62,17 +63,6 @@ class UploadSweep:
         self._multipart = multipart
         self._publisher = publisher
         self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
-
-    async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
     async def sweep_once(self) -> SweepResult:
         """One pass; what it did, for logs and tests."""
