@@ -6,6 +6,7 @@ can both build on it without importing each other.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -33,6 +34,20 @@ BUCKET_PATTERN = r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]"
 # which S3 clients cannot sign or file systems read differently.
 S3_URI_PATTERN = rf"^s3://{BUCKET_PATTERN}(/[^\x00-\x1f\x7f\\]*)?$"
 S3_URI_MAX = 2048  # an S3 key has at most 1024 bytes
+_UNSIGNABLE = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def key_problem(key: str) -> str | None:
+    """Why an object's key breaks the rule of S3_URI_PATTERN (a control character, a newline
+    included, or a backslash: what S3 clients cannot sign reliably), in words; None if it
+    keeps it. An object under such a key is refused where it is listed, before any read."""
+    found = _UNSIGNABLE.search(key)
+    if found is None:
+        return None
+    return (
+        f"its file name holds a character storage cannot handle reliably ({found.group()!r}): "
+        "rename the file and upload it again"
+    )
 
 
 def _explain_uri(value: object, handler: ValidatorFunctionWrapHandler) -> str:

@@ -24,6 +24,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from dicompress_compressor.storage import ObjectStore, SourceObject
+from dicompress_schemas.envelope import key_problem
 from dicompress_schemas.geometry import GeometryError, Orientation, Vector, slice_normal
 
 HEADER_RANGES = (64 * 1024, 1024 * 1024)  # bytes read for a header, then the whole object
@@ -83,7 +84,11 @@ async def read_headers(
 
 
 async def read_header(store: ObjectStore, source: SourceObject) -> SourceHeader:
-    """One object's header: a ranged GET, then a bigger one or the whole object if needed."""
+    """One object's header: a ranged GET, then a bigger one or the whole object if needed. An
+    object under a key S3 clients cannot sign is not read: a slice that fails with the reason
+    (`pipeline` says it, again without reading)."""
+    if key_problem(source.key) is not None:
+        return SourceHeader(source, Kind.UNREADABLE)
     for length in HEADER_RANGES:
         whole = source.size <= length
         data = await (store.get_bytes(source) if whole else store.get_range(source, length))

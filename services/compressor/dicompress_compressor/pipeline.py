@@ -22,10 +22,14 @@ from dicompress_compressor.errors import SliceRejected
 from dicompress_compressor.slices import restore_slice, slice_metadata, slice_uri
 from dicompress_compressor.storage import ObjectStore, SourceObject
 from dicompress_infra.s3 import S3Uri
+from dicompress_schemas.envelope import key_problem
 
 
 class SliceEncoder(Protocol):
     async def encode(self, data: bytes, options: EncodeOptions) -> EncodedSlice: ...
+
+
+UNSAFE_NAME = "unsafe-name"  # a SliceFailed error_code: a key S3 clients cannot sign
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,11 @@ async def _process(index: int, source: SourceObject, work: SliceWork) -> SliceOu
     reason."""
     started = time.perf_counter()
     target = slice_uri(work.own, index)
+    refused = key_problem(source.key)
+    if refused is not None:  # never read: some S3 clients cannot even sign the request
+        return SliceOutcome(
+            index, source, 0, 0.0, None, f"this file was left out: {refused}", UNSAFE_NAME
+        )
     if index in work.stored:
         found = await _reuse(index, source, work)
         if found is not None:

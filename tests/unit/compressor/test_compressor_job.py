@@ -101,6 +101,25 @@ async def test_a_slice_that_fails_is_reported_and_the_job_goes_on() -> None:
     assert "not a DICOM" in manifest["slices"][1]["error"]
 
 
+async def test_a_key_s3_clients_cannot_sign_is_refused_where_listed_never_read() -> None:
+    """Issue 16: a control character in a source key once panicked the Rust S3 client; now the
+    object is never fetched, and its slice fails with the reason in words."""
+    store = MemoryStore({"src/1.dcm": b"a", "src/2\x07.dcm": b"b", "src/3\\x.dcm": b"c"})
+    sink: list[EventBase] = []
+    await runner(store, GatedEncoder(), sink).run(request(output_filename="series.zip"))
+
+    failed = [e for e in sink if isinstance(e, SliceFailed)]
+    assert [(f.source_key, f.error_code) for f in failed] == [
+        ("src/2\x07.dcm", "unsafe-name"),
+        ("src/3\\x.dcm", "unsafe-name"),
+    ]
+    assert all("rename the file and upload it again" in f.reason for f in failed)
+    assert {key for key, _ in store.gets} == {"src/1.dcm"}  # the others never read
+    completed = sink[-1]
+    assert isinstance(completed, JobCompleted)
+    assert (completed.slices_encoded, completed.slices_failed) == (1, 2)
+
+
 async def test_when_every_slice_fails_the_job_fails_and_nothing_is_written() -> None:
     store = MemoryStore({"src/1": b"bad", "src/2": b"bad"})
     sink: list[EventBase] = []

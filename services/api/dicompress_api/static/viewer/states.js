@@ -7,6 +7,7 @@ export const FINISHED = new Set(["completed", "failed", "cancelled"]);
 // Stable error codes (the events' error_code) in plain words.
 const WORDS = {
   "not-dicom": "a file is not a DICOM image",
+  "unsafe-name": "a file's name has characters storage cannot handle",
   "no-pixel-data": "an object holds no image",
   "malformed-dicom": "a file is damaged",
   "unsupported": "an image is in a format we cannot compress",
