@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import orjson
 
+from dicompress_progress.tracking import insert_sql
 from dicompress_schemas import Event, ImageRendered, ProductRequested
 
 PRODUCT_COLUMNS: tuple[str, ...] = (
@@ -89,13 +90,5 @@ def image_values(event: Event) -> tuple[object, ...] | None:
     )
 
 
-def _insert(table: str, columns: tuple[str, ...], cast: dict[str, str] | None = None) -> str:
-    casts = cast or {}
-    values = ", ".join(f"${i}{casts.get(c, '')}" for i, c in enumerate(columns, start=1))
-    names = ", ".join(columns)
-    # the table and column names are the constants above, never input
-    return f"INSERT INTO {table} ({names}) VALUES ({values}) ON CONFLICT DO NOTHING"  # noqa: S608
-
-
-INSERT_PRODUCT = _insert("products", PRODUCT_COLUMNS, {"params": "::jsonb"})
-INSERT_IMAGE = _insert("product_images", IMAGE_COLUMNS)
+INSERT_PRODUCT = insert_sql("products", PRODUCT_COLUMNS, {"params": "::jsonb"})
+INSERT_IMAGE = insert_sql("product_images", IMAGE_COLUMNS)

@@ -22,6 +22,15 @@ from dicompress_progress import product_rows, slices
 from dicompress_progress.delivery import Connection, Delivered, Origin, Outcome
 from dicompress_progress.errors import ProjectionError
 from dicompress_progress.study_index_store import record_ingest_events
+from dicompress_progress.tracking import (
+    EventTable,
+    as_columns,
+    insert_sql,
+    origin_values,
+    upsert_view_sql,
+    values_of,
+    view_of,
+)
 from dicompress_schemas import (
     Command,
     Event,
@@ -47,10 +56,7 @@ ON CONFLICT DO NOTHING
 RETURNING job_id, seq
 """
 
-_HOLDERS = """
-SELECT e.job_id, e.seq, e.event_id FROM job_events e
-JOIN unnest($1::uuid[], $2::int[]) AS k (job_id, seq) USING (job_id, seq)
-"""
+_EVENTS = EventTable("job_events", "job_id")
 
 # Two-int advisory key space ("jobs" in ASCII, then a hash of the job id): serialises the
 # events of one job across workers even before its row exists (FOR UPDATE locks nothing then,
@@ -61,18 +67,8 @@ SELECT pg_advisory_xact_lock($1, h)
 FROM (SELECT DISTINCT hashtext(j) AS h FROM unnest($2::text[]) AS j ORDER BY h) AS locks
 """
 
-_UPSERT_JOB = f"""
-INSERT INTO jobs ({", ".join(_COLUMNS)}, updated_at)
-VALUES ({", ".join(f"${i}" for i in range(1, len(_COLUMNS) + 1))}, now())
-ON CONFLICT (job_id) DO UPDATE SET
-    {", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS if c != "job_id")}, updated_at = now()
-"""  # noqa: S608 -- the column names come from JobView, never from input
-
-_INSERT_SLICE = f"""
-INSERT INTO job_slices ({", ".join(slices.COLUMNS)})
-VALUES ({", ".join(f"${i}" for i in range(1, len(slices.COLUMNS) + 1))})
-ON CONFLICT DO NOTHING
-"""  # noqa: S608 -- the column names come from SliceRow, never from input
+_UPSERT_JOB = upsert_view_sql("jobs", _COLUMNS, "job_id")
+_INSERT_SLICE = insert_sql("job_slices", slices.COLUMNS)
 
 _INSERT_COMMAND = """
 INSERT INTO job_commands
@@ -128,40 +124,19 @@ async def _record_events(
     notify_channel: str | None,
 ) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
-    first: dict[tuple[uuid.UUID, int], tuple[int, Event]] = {}
-    for i, event, _ in delivered:
-        key = (event.job_id, event.seq)
-        if key in first:  # the same job/seq twice in one batch: only the first can count
-            same = first[key][1].event_id == event.event_id
-            outcomes[i] = Outcome.DUPLICATE if same else Outcome.SEQ_TAKEN
-        else:
-            first[key] = (i, event)
-    if not first:
+    todo = _EVENTS.first_of_each_seq(delivered, outcomes)
+    if not todo:
         return outcomes
-    origins = {i: origin for i, _, origin in delivered}
-    todo = list(first.values())
     new = {
         (row["job_id"], row["seq"])
-        for row in await conn.fetch(_INSERT_EVENTS, *_event_columns(todo, origins))
+        for row in await conn.fetch(_INSERT_EVENTS, *_event_columns(todo))
     }
-    await _mark_old(conn, [(i, e) for i, e in todo if (e.job_id, e.seq) not in new], outcomes)
-    fresh = [(i, e) for i, e in todo if (e.job_id, e.seq) in new]
+    old = [(i, e) for i, e, _ in todo if (e.job_id, e.seq) not in new]
+    await _EVENTS.mark_old(conn, old, outcomes)
+    fresh = [(i, e) for i, e, _ in todo if (e.job_id, e.seq) in new]
     if fresh:
         await _fold(conn, fresh, outcomes, notify_channel)
     return outcomes
-
-
-async def _mark_old(
-    conn: Connection, old: list[tuple[int, Event]], outcomes: dict[int, Outcome]
-) -> None:
-    if not old:
-        return
-    rows = await conn.fetch(_HOLDERS, [e.job_id for _, e in old], [e.seq for _, e in old])
-    holders = {(r["job_id"], r["seq"]): r["event_id"] for r in rows}
-    for i, event in old:
-        holder = holders.get((event.job_id, event.seq))
-        taken = holder not in (None, event.event_id)
-        outcomes[i] = Outcome.SEQ_TAKEN if taken else Outcome.DUPLICATE
 
 
 async def _fold(
@@ -173,7 +148,9 @@ async def _fold(
     job_ids = sorted({e.job_id for _, e in fresh})
     await conn.execute(_LOCK_JOBS, _JOB_LOCK_CLASS, [str(j) for j in job_ids])
     rows = await conn.fetch("SELECT * FROM jobs WHERE job_id = ANY($1) FOR UPDATE", job_ids)
-    views: dict[uuid.UUID, JobView | None] = {row["job_id"]: _view_of(row) for row in rows}
+    views: dict[uuid.UUID, JobView | None] = {
+        row["job_id"]: view_of(row, JobView, Status) for row in rows
+    }
     slice_rows: list[slices.SliceRow] = []
     products: list[tuple[object, ...]] = []
     images: list[tuple[object, ...]] = []
@@ -195,7 +172,7 @@ async def _fold(
         if (image := product_rows.image_values(event)) is not None:
             images.append(image)
     changed = [view for view in views.values() if view is not None]
-    await conn.executemany(_UPSERT_JOB, [_values_of(view) for view in changed])
+    await conn.executemany(_UPSERT_JOB, [values_of(view) for view in changed])
     if slice_rows:
         await conn.executemany(_INSERT_SLICE, [row.values() for row in slice_rows])
     if products:
@@ -218,41 +195,23 @@ async def _record_command(conn: Connection, command: Command, origin: Origin | N
         command.tenant,
         command.type,
         command.requested_at,
-        origin.topic if origin else None,
-        origin.partition if origin else None,
-        origin.offset if origin else None,
+        *origin_values(origin),
         encode_command(command).decode(),
     )
     return Outcome.DUPLICATE if inserted is None else Outcome.APPLIED
 
 
-def _event_columns(todo: list[tuple[int, Event]], origins: dict[int, Origin | None]) -> list[Any]:
-    columns: list[list[Any]] = [[] for _ in range(9)]
-    for i, event in todo:
-        origin = origins[i]
-        values = (
+def _event_columns(todo: list[tuple[int, Event, Origin | None]]) -> list[list[Any]]:
+    rows = (
+        (
             event.job_id,
             event.seq,
             event.event_id,
             event.type,
-            origin.topic if origin else None,
-            origin.partition if origin else None,
-            origin.offset if origin else None,
+            *origin_values(origin),
             event.occurred_at,
             encode_event(event).decode(),
         )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    return columns
-
-
-def _view_of(row: asyncpg.Record) -> JobView:
-    values = {column: row[column] for column in _COLUMNS}
-    values["status"] = Status(values["status"])
-    return JobView(**values)
-
-
-def _values_of(view: JobView) -> list[Any]:
-    return [
-        view.status.value if column == "status" else getattr(view, column) for column in _COLUMNS
-    ]
+        for _, event, origin in todo
+    )
+    return as_columns(rows, 9)

@@ -24,8 +24,6 @@ import uuid
 from dataclasses import fields
 from typing import Any
 
-import asyncpg
-
 from dicompress_progress.delivery import Connection, Origin, Outcome
 from dicompress_progress.ingest_projection import (
     IngestStatus,
@@ -40,6 +38,15 @@ from dicompress_progress.study_rows import (
     RejectionRow,
     instance_row,
     rejection_row,
+)
+from dicompress_progress.tracking import (
+    EventTable,
+    as_columns,
+    insert_sql,
+    origin_values,
+    upsert_view_sql,
+    values_of,
+    view_of,
 )
 from dicompress_schemas import IngestEvent, InstanceStored, MemberRejected, encode_event, study_id
 
@@ -56,10 +63,7 @@ ON CONFLICT DO NOTHING
 RETURNING ingest_id, seq
 """
 
-_HOLDERS = """
-SELECT e.ingest_id, e.seq, e.event_id FROM ingest_events e
-JOIN unnest($1::uuid[], $2::int[]) AS k (ingest_id, seq) USING (ingest_id, seq)
-"""
+_EVENTS = EventTable("ingest_events", "ingest_id")
 
 # Two-int advisory key spaces ("ings" and "stdy" in ASCII, then a hash of the name), apart from
 # the jobs' ("jobs"). Taken in hash order, after the jobs' locks, so workers never deadlock.
@@ -70,19 +74,8 @@ SELECT pg_advisory_xact_lock($1, h)
 FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY h) AS locks
 """
 
-_UPSERT_INGEST = f"""
-INSERT INTO ingests ({", ".join(_INGEST_COLUMNS)}, updated_at)
-VALUES ({", ".join(f"${i}" for i in range(1, len(_INGEST_COLUMNS) + 1))}, now())
-ON CONFLICT (ingest_id) DO UPDATE SET
-    {", ".join(f"{c} = EXCLUDED.{c}" for c in _INGEST_COLUMNS if c != "ingest_id")},
-    updated_at = now()
-"""  # noqa: S608 -- the column names come from IngestView, never from input
-
-_INSERT_REJECTION = f"""
-INSERT INTO ingest_rejections ({", ".join(REJECTION_COLUMNS)})
-VALUES ({", ".join(f"${i}" for i in range(1, len(REJECTION_COLUMNS) + 1))})
-ON CONFLICT DO NOTHING
-"""  # noqa: S608 -- the column names come from RejectionRow, never from input
+_UPSERT_INGEST = upsert_view_sql("ingests", _INGEST_COLUMNS, "ingest_id")
+_INSERT_REJECTION = insert_sql("ingest_rejections", REJECTION_COLUMNS)
 
 _NEWER = (
     "(EXCLUDED.stored_at, EXCLUDED.ingest_id, EXCLUDED.seq) >= "
@@ -172,41 +165,19 @@ async def record_ingest_events(conn: Connection, delivered: list[Indexed]) -> di
     """Record and apply ingest events (in batch order) on `conn`, inside the caller's
     transaction; the outcome of each by its place in the batch."""
     outcomes: dict[int, Outcome] = {}
-    first: dict[tuple[uuid.UUID, int], Indexed] = {}
-    for item in delivered:
-        i, event, _ = item
-        key = (event.ingest_id, event.seq)
-        if key in first:  # the same ingest/seq twice in one batch: only the first can count
-            same = first[key][1].event_id == event.event_id
-            outcomes[i] = Outcome.DUPLICATE if same else Outcome.SEQ_TAKEN
-        else:
-            first[key] = item
-    if not first:
+    todo = _EVENTS.first_of_each_seq(delivered, outcomes)
+    if not todo:
         return outcomes
-    todo = list(first.values())
     new = {
         (row["ingest_id"], row["seq"])
         for row in await conn.fetch(_INSERT_EVENTS, *_event_columns(todo))
     }
     old = [(i, e) for i, e, _ in todo if (e.ingest_id, e.seq) not in new]
-    await _mark_old(conn, old, outcomes)
+    await _EVENTS.mark_old(conn, old, outcomes)
     fresh = [(i, e) for i, e, _ in todo if (e.ingest_id, e.seq) in new]
     if fresh:
         await _apply(conn, fresh, outcomes)
     return outcomes
-
-
-async def _mark_old(
-    conn: Connection, old: list[tuple[int, IngestEvent]], outcomes: dict[int, Outcome]
-) -> None:
-    if not old:
-        return
-    rows = await conn.fetch(_HOLDERS, [e.ingest_id for _, e in old], [e.seq for _, e in old])
-    holders = {(r["ingest_id"], r["seq"]): r["event_id"] for r in rows}
-    for i, event in old:
-        holder = holders.get((event.ingest_id, event.seq))
-        taken = holder not in (None, event.event_id)
-        outcomes[i] = Outcome.SEQ_TAKEN if taken else Outcome.DUPLICATE
 
 
 async def _apply(
@@ -217,7 +188,9 @@ async def _apply(
     rows = await conn.fetch(
         "SELECT * FROM ingests WHERE ingest_id = ANY($1) FOR UPDATE", ingest_ids
     )
-    views: dict[uuid.UUID, IngestView | None] = {row["ingest_id"]: _view_of(row) for row in rows}
+    views: dict[uuid.UUID, IngestView | None] = {
+        row["ingest_id"]: view_of(row, IngestView, IngestStatus) for row in rows
+    }
     instances: list[InstanceRow] = []
     rejections: list[RejectionRow] = []
     for i, event in fresh:
@@ -230,7 +203,7 @@ async def _apply(
         elif isinstance(event, MemberRejected):
             rejections.append(rejection_row(event))
     changed = [view for view in views.values() if view is not None]
-    await conn.executemany(_UPSERT_INGEST, [_values_of(view) for view in changed])
+    await conn.executemany(_UPSERT_INGEST, [values_of(view) for view in changed])
     if rejections:
         await conn.executemany(_INSERT_REJECTION, [row.values() for row in rejections])
     if instances:
@@ -281,33 +254,17 @@ async def _recompute(conn: Connection, studies: list[tuple[str, str]]) -> None:
 
 
 def _event_columns(todo: list[Indexed]) -> list[list[Any]]:
-    columns: list[list[Any]] = [[] for _ in range(10)]
-    for _, event, origin in todo:
-        values = (
+    rows = (
+        (
             event.ingest_id,
             event.seq,
             event.event_id,
             event.type,
             event.tenant,
-            origin.topic if origin else None,
-            origin.partition if origin else None,
-            origin.offset if origin else None,
+            *origin_values(origin),
             event.occurred_at,
             encode_event(event).decode(),
         )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    return columns
-
-
-def _view_of(row: asyncpg.Record) -> IngestView:
-    values = {column: row[column] for column in _INGEST_COLUMNS}
-    values["status"] = IngestStatus(values["status"])
-    return IngestView(**values)
-
-
-def _values_of(view: IngestView) -> list[Any]:
-    return [
-        view.status.value if column == "status" else getattr(view, column)
-        for column in _INGEST_COLUMNS
-    ]
+        for _, event, origin in todo
+    )
+    return as_columns(rows, 10)
