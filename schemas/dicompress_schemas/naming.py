@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
 from collections.abc import Iterator
 from datetime import UTC
 
@@ -72,3 +73,20 @@ def candidates(name: str) -> Iterator[str]:
     while True:
         yield f"{stem}-{number}{dot}{extension}"
         number += 1
+
+
+# Where a job's own objects live (its slices, its runs' markers): under its tenant's prefix,
+# like everything of the tenant's. Jobs stored before that rule kept theirs in a folder every
+# tenant shared, `jobs/{id}/`; `dicompress migrate-layout` moves them under their tenant.
+LEGACY_JOBS_FOLDER = "jobs/"
+
+
+def job_folder(tenant: str, job_id: uuid.UUID) -> str:
+    """The key prefix of the job's own objects."""
+    return f"{tenant}/jobs/{job_id}/"
+
+
+def tenant_key(tenant: str, key: str) -> str:
+    """Where an object recorded at `key` (e.g. a SliceEncoded's slice_key) lives now: a key of
+    the shared legacy folder moved under the tenant's prefix; any other key is where it was."""
+    return f"{tenant}/{key}" if key.startswith(LEGACY_JOBS_FOLDER) else key

@@ -31,6 +31,7 @@ from dicompress_stack.config import (
     render_exports,
 )
 from dicompress_stack.errors import StackError
+from dicompress_stack.migrate_layout import migrate, owners_in
 from dicompress_stack.minict import add_mini_ct_command, run_mini_ct
 from dicompress_stack.stack import JWT_AUDIENCE, Stack, attach, raise_interrupt, start_stack
 from dicompress_stack.upload import add_upload_command, run_upload
@@ -67,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay_cmd.add_argument(
         "--check", action="store_true", help="only compare the rebuild with the live tables"
     )
+    migrate_cmd = commands.add_parser(
+        "migrate-layout",
+        help="move jobs' objects stored before the tenant rule (jobs/{id}/) under their tenant",
+    )
+    migrate_cmd.add_argument(
+        "--bucket", help="the bucket to migrate (default: the running stack's)"
+    )
+    migrate_cmd.add_argument("--dry-run", action="store_true", help="only count what would move")
     add_job_commands(commands)
     return parser
 
@@ -129,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "token":
             print(token(config, args.tenant))
             return 0
+        if args.command == "migrate-layout":
+            return migrate_layout(config, bucket=args.bucket, dry_run=args.dry_run)
         if args.command == "replay":
             return replay(config, check_only=args.check)
         if args.command == "submit":
@@ -245,6 +256,25 @@ def replay(config: StackConfig, *, check_only: bool) -> int:
         topic_prefix=found.config.topic_prefix,
     )
     return replay_main(settings, check_only=check_only)
+
+
+def migrate_layout(config: StackConfig, *, bucket: str | None, dry_run: bool) -> int:
+    """`dicompress migrate-layout` on the running stack (dicompress_stack.migrate_layout)."""
+    found = attach(config.data_dir)
+    if found is None:
+        raise StackError(
+            f"no stack is running from {config.data_dir}; start one with `dicompress up`"
+        )
+    values = found.endpoints()
+    target = bucket or values["S3_BUCKET"]
+    moved = migrate(found.s3_client(), target, owners_in(values["DATABASE_URL"]), dry_run=dry_run)
+    verb = "would move" if dry_run else "moved"
+    print(
+        f"s3://{target}: {verb} {moved.moved} objects under their tenant's prefix, "
+        f"{moved.already} already there; {len(moved.unknown)} of jobs the projection does not "
+        "know left in place" + (f" (e.g. {moved.unknown[0]})" if moved.unknown else "")
+    )
+    return 0
 
 
 def job_request(args: argparse.Namespace) -> dict[str, Any]:

@@ -15,13 +15,12 @@ import uuid
 from dicompress_compressor.encoder import EncodedSlice
 from dicompress_compressor.storage import ObjectStore
 from dicompress_infra.s3 import S3Uri
+from dicompress_schemas.naming import job_folder
 
 
 def job_prefix(bucket: str, tenant: str, job_id: uuid.UUID) -> S3Uri:
-    """The job's own folder: its slices and its runs' markers. (Jobs stored before this rule
-    kept theirs at `jobs/{id}/`: their recorded slice keys still name them, and a re-run of
-    such a job encodes its slices again here.)"""
-    return S3Uri(bucket, f"{tenant}/jobs/{job_id}/")
+    """The job's own folder: its slices and its runs' markers (the contract's `job_folder`)."""
+    return S3Uri(bucket, job_folder(tenant, job_id))
 
 
 def slice_uri(own: S3Uri, index: int) -> S3Uri:

@@ -153,14 +153,17 @@ async def test_slices_and_download_hand_out_presigned_urls(
     client: httpx.AsyncClient, auth: dict[str, str], store: FakeStore
 ) -> None:
     job_id = put(store, status="completed", artifact_uri="s3://dicompress-data/out/ct1.zip")
-    key = f"jobs/{job_id}/slices/00000.dcm"
+    key = f"acme/jobs/{job_id}/slices/00000.dcm"
+    legacy = f"jobs/{job_id}/slices/00001.dcm"  # recorded before the tenant rule, since moved
     store.slice_rows[job_id] = [
-        {"slice_index": 0, "status": "encoded", "slice_key": key, "occurred_at": T0, "ratio": 9.5}
+        {"slice_index": 0, "status": "encoded", "slice_key": key, "occurred_at": T0, "ratio": 9.5},
+        {"slice_index": 1, "status": "encoded", "slice_key": legacy, "occurred_at": T0},
     ]
     listed = (await client.get(f"/jobs/{job_id}/slices", headers=auth)).json()
-    [only] = listed["slices"]
+    only, moved = listed["slices"]
     url = urlsplit(only["url"])
     assert url.path == f"/dicompress-data/{key}"
+    assert urlsplit(moved["url"]).path == f"/dicompress-data/acme/{legacy}"
     assert {"Signature", "X-Amz-Signature"} & parse_qs(url.query).keys()  # signed (v2 or v4)
     assert (only["index"], only["ratio"], listed["jobId"]) == (0, 9.5, str(job_id))
     assert listed["urlExpiresAt"] is not None

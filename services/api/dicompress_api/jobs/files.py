@@ -18,6 +18,7 @@ from dicompress_api.web.auth import TenantDependency
 from dicompress_api.web.errors import JobConflict
 from dicompress_api.web.problems import PROBLEM
 from dicompress_infra.s3 import S3Uri, S3UriError
+from dicompress_schemas.naming import tenant_key
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {code: PROBLEM for code in (401, 404, 422, 429, 503)}
 
@@ -46,7 +47,8 @@ def _slices_route(
         expires_at = presigner.expires_at()
 
         def presign(key: str) -> str | None:
-            return presigner.url(S3Uri(bucket, key)) if bucket else None
+            # a key recorded in the shared legacy folder lives under the tenant's now
+            return presigner.url(S3Uri(bucket, tenant_key(tenant, key))) if bucket else None
 
         views = [slice_view(row, presign) for row in rows]
         return SliceList(
