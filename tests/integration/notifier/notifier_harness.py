@@ -15,7 +15,6 @@ from typing import Any, cast
 import asyncpg
 import httpx
 import orjson
-import pytest
 from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -165,6 +164,19 @@ def seqs(frames: list[dict[str, Any]]) -> list[int]:
     return [f["seq"] for f in frames]
 
 
-async def assert_silent(ws: ClientConnection, seconds: float = 0.5) -> None:
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(ws.recv(), seconds)
+async def assert_nothing_more(notifier: Notifier, ws: ClientConnection, tenant: str) -> None:
+    """Nothing more comes on `ws` for what it already watches: a marker job of `tenant`,
+    subscribed and published on Kafka after everything the test did, arrives whole, and no
+    other frame comes before its end. A positive signal, where a quiet window of a fixed length
+    can pass falsely on a slow machine (the frame it should catch comes after it)."""
+    marker = uuid.uuid4()
+    await subscribe(ws, marker, since_seq=-1)  # 'subscribed' must be the next frame
+    await notifier.publish(job_events(marker, tenant))
+
+    def marker_end(frame: dict[str, Any]) -> bool:
+        return is_end(frame) and frame["job_id"] == str(marker)
+
+    frames = await frames_until(ws, marker_end)
+    strays = [f for f in frames if f.get("job_id") != str(marker)]
+    assert strays == [], f"frames before the marker job's end: {strays}"
+    assert seqs(frames) == list(range(LAST_SEQ + 1))

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer
 from notifier_harness import (
     Notifier,
     StartNotifier,
-    assert_silent,
+    assert_nothing_more,
     job_events,
     next_frame,
     send,
@@ -95,5 +95,5 @@ async def test_another_tenant_can_neither_watch_nor_cancel_a_job(
         for bad in ('{"op": "cancel"}', '{"op": "cancel", "job_id": "x", "reason": 5}'):
             await ws.send(bad)
             assert (await next_frame(ws))["code"] == "bad-frame"
-        await assert_silent(ws)
+        await assert_nothing_more(notifier, ws, "intruder")
         assert await control_commands(notifier) == []

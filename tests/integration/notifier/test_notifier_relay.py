@@ -13,7 +13,7 @@ import pytest
 from notifier_harness import (
     LAST_SEQ,
     StartNotifier,
-    assert_silent,
+    assert_nothing_more,
     frames_until,
     is_end,
     job_events,
@@ -44,7 +44,7 @@ async def test_a_subscriber_waiting_for_a_job_gets_all_of_it_in_order(
         assert snapshot == {"op": "snapshot", "job_id": str(job), "seq": -1, "job": None}
         assert seqs(frames) == list(range(LAST_SEQ + 1))
         assert [f["event"] for f in frames] == [e.model_dump(mode="json") for e in events]
-        await assert_silent(ws)
+        await assert_nothing_more(notifier, ws, "acme")
         samples = await scrape(f"http://127.0.0.1:{notifier.port}/metrics")
         assert samples["dicompress_notifier_connections"] == 1
         assert samples["dicompress_notifier_subscriptions"] == 0  # ended with the job
@@ -65,12 +65,12 @@ async def test_late_subscribers_get_exactly_what_they_lack_from_the_warm_cache(
         async with connect(f"{notifier.url}?token={notifier.token('acme')}") as ws:
             await subscribe(ws, job, since_seq=-1)
             assert seqs(await frames_until(ws, is_end)) == list(range(LAST_SEQ + 1))
-            await assert_silent(ws)
+            await assert_nothing_more(notifier, ws, "acme")
         async with notifier.connect("acme") as ws:
             await subscribe(ws, job, since_seq=3)
             assert seqs(await frames_until(ws, is_end)) == list(range(4, LAST_SEQ + 1))
             await subscribe(ws, job, since_seq=LAST_SEQ)  # has it all: nothing comes
-            await assert_silent(ws)
+            await assert_nothing_more(notifier, ws, "acme")
 
 
 async def test_history_missing_from_the_cache_comes_from_postgres(

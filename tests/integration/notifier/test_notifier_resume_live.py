@@ -10,7 +10,7 @@ from notifier_harness import (
     LAST_SEQ,
     SLICES,
     StartNotifier,
-    assert_silent,
+    assert_nothing_more,
     frames_until,
     is_end,
     is_op,
@@ -46,14 +46,14 @@ async def test_a_snapshot_then_every_later_event_without_gap_or_duplicate(
         assert job_state["figures"]["ratio"] == pytest.approx(100.0)
         await notifier.publish(rest)
         assert seqs(await frames_until(ws, is_end)) == list(range(4, LAST_SEQ + 1))
-        await assert_silent(ws)
+        await assert_nothing_more(notifier, ws, "acme")
         # a finished job: the snapshot shows the end, and nothing follows
         await notifier.project(rest)
         await subscribe(ws, job)
         snapshot = await next_frame(ws)
         assert (snapshot["seq"], snapshot["job"]["status"]) == (LAST_SEQ, "completed")
         assert snapshot["job"]["artifact_uri"] == f"s3://bucket-out/zips/{job}.zip"
-        await assert_silent(ws)
+        await assert_nothing_more(notifier, ws, "acme")
 
 
 async def test_resume_from_every_seq_returns_exactly_the_missing_events(
@@ -70,7 +70,7 @@ async def test_resume_from_every_seq_returns_exactly_the_missing_events(
                     frames = await frames_until(ws, is_end)
                     assert seqs(frames) == list(range(since + 1, LAST_SEQ + 1)), (job, since)
                 await subscribe(ws, job, since_seq=LAST_SEQ)  # has it all: nothing comes
-                await assert_silent(ws, 0.3)
+                await assert_nothing_more(notifier, ws, "acme")
 
 
 async def test_an_unfillable_resume_gets_a_gap_frame_and_a_fresh_snapshot(
@@ -89,7 +89,7 @@ async def test_an_unfillable_resume_gets_a_gap_frame_and_a_fresh_snapshot(
         assert "seq 2 to 3" in gap["message"]
         assert (snapshot["op"], snapshot["seq"]) == ("snapshot", LAST_SEQ)
         assert snapshot["job"]["status"] == "completed"
-        await assert_silent(ws)
+        await assert_nothing_more(notifier, ws, "acme")
         # beyond the end
         await subscribe(ws, purged, since_seq=LAST_SEQ + 5)
         frames = [await next_frame(ws), await next_frame(ws)]
@@ -107,7 +107,7 @@ async def test_an_unfillable_resume_gets_a_gap_frame_and_a_fresh_snapshot(
         assert (snapshot["seq"], snapshot["job"]["status"]) == (3, "running")
         await notifier.publish(events)
         assert seqs(await frames_until(ws, is_end)) == list(range(4, LAST_SEQ + 1))
-        await assert_silent(ws)
+        await assert_nothing_more(notifier, ws, "acme")
 
 
 async def test_an_event_only_the_projection_has_arrives_by_its_notification(
