@@ -23,6 +23,7 @@ export function initJobs(liveHub) {
     else submitJob(event.target);
   });
   $("refresh-jobs").addEventListener("click", () => currentToken() && loadJobs());
+  $("more-jobs").addEventListener("click", () => currentToken() && nextJobs && loadJobs(nextJobs));
   const form = $("submit-form");
   form.codec.addEventListener("change", () => { // a lossless codec takes no rate
     form.rate.disabled = form.codec.value.endsWith("lossless");
@@ -43,9 +44,14 @@ function follow(entry) {
 
 // --- jobs ----------------------------------------------------------------------------------
 
-async function loadJobs() {
+let nextJobs = null; // the API's cursor to older jobs, while there are some
+
+/** The newest page of the caller's jobs, or (with `cursor`) the next older one. */
+async function loadJobs(cursor = null) {
   try {
-    const page = await api("GET", "/jobs?limit=20");
+    const page = await api("GET", `/jobs?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    nextJobs = page.nextCursor ?? null;
+    $("more-jobs").hidden = !nextJobs;
     for (const view of page.items) { // newest first, below any job submitted from this page
       if (entries.has(view.jobId)) continue;
       const live = !TERMINAL_STATUSES.has(view.status);
@@ -55,7 +61,7 @@ async function loadJobs() {
       else if (view.status === "completed") showDownload(entry);
       if (!live && entry.job.total) refreshSlices(entry); // light the grid of a finished job
     }
-    say("jobs-message", page.items.length ? "" : "no job yet");
+    if (!cursor) say("jobs-message", page.items.length ? "" : "no job yet");
   } catch (error) {
     say("jobs-message", error.message, true);
   }

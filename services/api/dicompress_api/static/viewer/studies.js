@@ -7,27 +7,48 @@ import { FINISHED, describeState } from "./states.js";
 import { productsOf, pickImages } from "./products.js";
 
 const POLL_MS = 1500;
+const PAGE = 20; // studies a page asks for; "More studies" follows the API's cursor
 const YOUNG_MS = 10 * 60_000; // a study this new may still get its products: keep asking
 const $ = (id) => document.getElementById(id);
 
 const shown = new Map(); // studyId -> { card, detail, products, timer }
 let generation = 0; // bumped on reload, so a slow answer of an old listing draws nothing
+let nextCursor = null; // the API's cursor to the older studies, while there are some
 
 /** List the tenant's studies (newest first), each with its series and products. */
 export async function loadStudies() {
   const mine = (generation += 1);
   stopPolling();
   try {
-    const page = await api("GET", "/studies?limit=50");
+    const page = await api("GET", `/studies?limit=${PAGE}`);
     if (mine !== generation) return;
     $("study-list").replaceChildren();
     shown.clear();
     say(page.items.length ? "" : "No study yet: drop a CT study's folder or ZIP above.");
-    for (const item of page.items) addStudy(item);
-    await Promise.all(page.items.map((item) => refresh(item.id, mine)));
+    await showPage(page, mine);
   } catch (error) {
     say(error.message, true);
   }
+}
+
+/** The next page of older studies, below those shown ("More studies"). */
+export async function moreStudies() {
+  const mine = generation;
+  if (!nextCursor) return;
+  try {
+    const page = await api("GET", `/studies?limit=${PAGE}&cursor=${encodeURIComponent(nextCursor)}`);
+    if (mine === generation) await showPage(page, mine);
+  } catch (error) {
+    say(error.message, true);
+  }
+}
+
+async function showPage(page, mine) {
+  nextCursor = page.nextCursor ?? null;
+  $("more-studies").hidden = !nextCursor;
+  const fresh = page.items.filter((item) => !shown.has(item.id));
+  for (const item of fresh) addStudy(item);
+  await Promise.all(fresh.map((item) => refresh(item.id, mine)));
 }
 
 export function stopPolling() {

@@ -6,7 +6,7 @@ import { setToken } from "./api.js";
 import { initJobs, resetJobs } from "./jobs.js";
 import { LiveHub } from "./live.js";
 import { closeSeries, initSliceView, openSeries } from "./sliceview.js";
-import { loadStudies, stopPolling } from "./studies.js";
+import { loadStudies, moreStudies, stopPolling } from "./studies.js";
 import { initUpload } from "./upload.js";
 
 const TOKEN_KEY = "dicompress.token";
@@ -79,6 +79,7 @@ async function main() {
     useToken(null);
   });
   $("refresh-studies").addEventListener("click", () => token && loadStudies());
+  $("more-studies").addEventListener("click", () => token && moreStudies());
   initJobs(hub);
   initSliceView(hub);
   initUpload(() => token && location.hash !== "#/jobs" && loadStudies());
