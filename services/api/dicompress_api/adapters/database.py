@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
 
 import asyncpg
 
 from dicompress_api.web.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 # What a query may raise when Postgres is away or refuses: answered as 503, never a 500.
 FAILURES = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
@@ -42,3 +47,13 @@ class Database:
         if self._pool is None:
             raise StoreUnavailable("the job store was not started")
         return self._pool
+
+    async def fetch(self, query: str, *args: object, reader: str) -> list[Mapping[str, Any]]:
+        """The rows of `query` as dicts; StoreUnavailable (503) saying that `reader` ("the
+        study index") did not answer when Postgres is away or refuses."""
+        try:
+            rows = await self.pool().fetch(query, *args)
+        except FAILURES as exc:
+            log.warning("projection unavailable", extra={"reading": reader, "error": str(exc)})
+            raise StoreUnavailable(f"{reader} did not answer: {exc}") from exc
+        return [dict(row) for row in rows]

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dicompress_api.adapters.database import FAILURES, Database
-from dicompress_api.web.errors import StoreUnavailable
-
-log = logging.getLogger(__name__)
+from dicompress_api.adapters.database import Database
 
 _PRODUCTS = """
 SELECT p.job_id, p.kind, p.series_instance_uid, p.params::text AS params, p.product_key,
@@ -58,9 +54,4 @@ class PostgresProductIndex:
         return await self._fetch(_VOLUMES, tenant, study_uid)
 
     async def _fetch(self, query: str, *args: object) -> list[Mapping[str, Any]]:
-        try:
-            rows = await self._database.pool().fetch(query, *args)
-        except FAILURES as exc:
-            log.warning("products unavailable", extra={"error": str(exc)})
-            raise StoreUnavailable(f"the product index did not answer: {exc}") from exc
-        return [dict(row) for row in rows]
+        return await self._database.fetch(query, *args, reader="the product index")

@@ -6,16 +6,12 @@ answer exactly as unknown ones do.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dicompress_api.adapters.database import FAILURES, Database
+from dicompress_api.adapters.database import Database
 from dicompress_api.jobs.listing import Cursor
-from dicompress_api.web.errors import StoreUnavailable
-
-log = logging.getLogger(__name__)
 
 _STUDY_COLUMNS = """t.study_id, t.study_instance_uid, t.patient_name, t.patient_id, t.study_date,
     t.study_description, t.accession_number, t.modalities, t.series_count, t.instance_count,
@@ -142,9 +138,4 @@ class PostgresStudyIndex:
         return str(rows[0]["bucket"]) if rows else None
 
     async def _fetch(self, query: str, *args: object) -> list[Mapping[str, Any]]:
-        try:
-            rows = await self._database.pool().fetch(query, *args)
-        except FAILURES as exc:
-            log.warning("study index unavailable", extra={"error": str(exc)})
-            raise StoreUnavailable(f"the study index did not answer: {exc}") from exc
-        return [dict(row) for row in rows]
+        return await self._database.fetch(query, *args, reader="the study index")
