@@ -39,7 +39,6 @@ def create_app(settings: ProgressSettings) -> faust.App:
     Keeps the root logger's current handlers (main() installs the JSON one) instead of faust's
     coloured console handler; `-l LEVEL` on the command line still sets the level.
     """
-    topics = settings.topics
     # faust creates its data dir without parents; a fresh checkout has no `.dicompress/` yet.
     settings.progress_data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -74,12 +73,7 @@ def create_app(settings: ProgressSettings) -> faust.App:
     # stops after them.
     app.add_dependency(resources)
     source = app.topic(
-        topics.requests,
-        topics.events,
-        topics.control,
-        topics.ingest_requests,
-        topics.ingest_events,
-        topics.render_requests,
+        *settings.projected_topics,
         key_type=bytes,
         value_type=bytes,
     )

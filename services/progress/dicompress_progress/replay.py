@@ -23,7 +23,8 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -107,13 +108,23 @@ class ReplayReport:
 
 async def check(settings: ProgressSettings) -> ReplayReport:
     """Rebuild into a scratch schema, compare with the live tables, drop the scratch schema."""
-    conn = await asyncpg.connect(settings.database_url)
-    reader = await LogReader.open(settings.kafka_bootstrap_servers, _topics(settings))
     schema = f"replay_check_{secrets.token_hex(4)}"
-    try:
+    async with _scratch(settings, schema) as (conn, reader):
         report = await rebuild(conn, reader, schema, settings)
         report.diffs = await compare(conn, LIVE_SCHEMA, schema)
         return report
+
+
+@asynccontextmanager
+async def _scratch(
+    settings: ProgressSettings, schema: str
+) -> AsyncIterator[tuple[asyncpg.Connection[Any], LogReader]]:
+    """A connection and a reader of the projected topics; on the way out, `schema` (the
+    rebuild's scratch schema, if still there) is dropped and both are closed."""
+    conn = await asyncpg.connect(settings.database_url)
+    reader = await LogReader.open(settings.kafka_bootstrap_servers, settings.projected_topics)
+    try:
+        yield conn, reader
     finally:
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await reader.close()
@@ -122,11 +133,9 @@ async def check(settings: ProgressSettings) -> ReplayReport:
 
 async def rebuild_and_swap(settings: ProgressSettings) -> ReplayReport:
     """Rebuild into a fresh schema and swap it in for the live tables (see the module doc)."""
-    conn = await asyncpg.connect(settings.database_url)
-    reader = await LogReader.open(settings.kafka_bootstrap_servers, _topics(settings))
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     schema, replaced = f"replay_{stamp}", f"replaced_{stamp}"
-    try:
+    async with _scratch(settings, schema) as (conn, reader):
         report = await rebuild(conn, reader, schema, settings)
         async with conn.transaction():
             live = await _tables_in(conn, LIVE_SCHEMA)
@@ -148,10 +157,6 @@ async def rebuild_and_swap(settings: ProgressSettings) -> ReplayReport:
         report.replaced_schema = replaced
         report.diffs = await compare(conn, replaced, LIVE_SCHEMA)
         return report
-    finally:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await reader.close()
-        await conn.close()
 
 
 async def rebuild(
@@ -249,18 +254,6 @@ async def _tables_in(conn: asyncpg.Connection[Any], schema: str) -> list[str]:
     )
     found = {r["tablename"] for r in rows}
     return [t for t in TABLES if t in found]
-
-
-def _topics(settings: ProgressSettings) -> list[str]:
-    topics = settings.topics
-    return [
-        topics.requests,
-        topics.events,
-        topics.control,
-        topics.ingest_requests,
-        topics.ingest_events,
-        topics.render_requests,
-    ]
 
 
 def replay_main(settings: ProgressSettings, *, check_only: bool) -> int:

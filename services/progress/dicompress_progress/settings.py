@@ -70,3 +70,16 @@ class ProgressSettings(CommonSettings):
         ge=1,
         description="Attempts before an event whose own content is rejected is dead-lettered",
     )
+
+    @property
+    def projected_topics(self) -> list[str]:
+        """Every topic the projection reads, live (`app`) and in a replay (`replay`)."""
+        topics = self.topics
+        return [
+            topics.requests,
+            topics.events,
+            topics.control,
+            topics.ingest_requests,
+            topics.ingest_events,
+            topics.render_requests,
+        ]
