@@ -202,8 +202,19 @@ def test_a_study_uploaded_on_the_page_is_shown_slice_by_slice_with_exact_pixels(
             assert no_overflow(page), "the series view overflows at 390 px"
             page.screenshot(path=str(OUTPUT / "series-390.png"), full_page=True)
 
-            # the thumbnails and 3D snapshots appear on the studies as they are made
+            # full resolution on demand: the unbinned preview, asked for now, drawn as it comes
             page.set_viewport_size({"width": 1280, "height": 900})
+            binned_width = width
+            page.check("#full-resolution")
+            page.wait_for_function(
+                f"""() => document.getElementById('slice-canvas').width === {SPEC.size}
+                     && document.getElementById('stage').dataset.drawn !== ''""",
+                timeout=WAIT_MS,
+            )
+            marks["full resolution drawn"] = time.monotonic() - began
+            assert binned_width < SPEC.size  # the first view was the binned preview
+
+            # the thumbnails and 3D snapshots appear on the studies as they are made
             page.click("#back-to-study")
             page.wait_for_function(
                 """() => [...document.querySelectorAll('.series .images img')]

@@ -14,9 +14,15 @@ export function productsOf(products, seriesUid) {
   return [...newest.values()].sort((a, b) => rank(KIND_ORDER, a.kind) - rank(KIND_ORDER, b.kind));
 }
 
-/** The preview of a series, or null. */
-export function previewOf(products, seriesUid) {
-  return productsOf(products, seriesUid).find((p) => p.kind === "preview") ?? null;
+/** The newest preview of a series that is binned (or, with `full`, unbinned: bin_xy 1), or
+ *  null; without a binned one, the newest preview of any kind stands in. */
+export function previewOf(products, seriesUid, { full = false } = {}) {
+  const previews = (products ?? [])
+    .filter((p) => p.seriesInstanceUid === seriesUid && p.kind === "preview")
+    .sort((a, b) => (a.requestedAt < b.requestedAt ? 1 : -1));
+  const unbinned = (p) => (p.params?.bin_xy ?? 2) === 1 && (p.params?.bin_z ?? 1) === 1;
+  const fitting = previews.find((p) => unbinned(p) === full);
+  return fitting ?? (full ? null : previews[0] ?? null);
 }
 
 /** A few images of a thumbnails or snapshot product: the smallest size, one format (WebP

@@ -43,6 +43,11 @@ export function initSliceView(liveHub) {
     product: view.product, width: view.size?.width ?? 0, height: view.size?.height ?? 0,
   });
   $("slice-slider").addEventListener("input", (event) => view && show(Number(event.target.value)));
+  // full resolution on demand: the series' unbinned preview (asked for the first time it is
+  // wanted), shown slice by slice as it is encoded, like the binned one
+  $("full-resolution").addEventListener("change", (event) => {
+    if (view) openSeries(view.studyId, view.seriesUid, { full: event.target.checked });
+  });
   $("window-preset").addEventListener("change", (event) => {
     const [center, width] = event.target.value.split("/").map(Number);
     if (view && Number.isFinite(center)) setWindow(center, width);
@@ -53,9 +58,10 @@ export function initSliceView(liveHub) {
   new ResizeObserver(() => view && layout()).observe(stage);
 }
 
-/** Open the series' preview; `detail` is GET /studies/{id}. */
-export async function openSeries(studyId, seriesUid) {
+/** Open the series' preview (`full`: its unbinned one); `detail` is GET /studies/{id}. */
+export async function openSeries(studyId, seriesUid, { full = false } = {}) {
   closeSeries();
+  $("full-resolution").checked = full;
   const opened = performance.now();
   view = {
     studyId, seriesUid, opened, stack: null, index: 0, window: null, table: null, tableKey: "",
@@ -73,10 +79,11 @@ export async function openSeries(studyId, seriesUid) {
       ? [series.seriesNumber != null ? `Series ${series.seriesNumber}` : "Series", series.seriesDescription].filter(Boolean).join(": ")
       : "Series";
     $("back-to-study").href = "#/studies";
-    let preview = previewOf(detail.products, seriesUid);
+    let preview = previewOf(detail.products, seriesUid, { full });
     if (!preview) {
-      say("This series has no preview yet: asking for one…");
-      const answer = await api("POST", `/studies/${studyId}/products`, { products: [{ kind: "preview" }], series: [seriesUid] });
+      say(full ? "Asking for the full-resolution slices…" : "This series has no preview yet: asking for one…");
+      const wanted = full ? { kind: "preview", bin_xy: 1 } : { kind: "preview" };
+      const answer = await api("POST", `/studies/${studyId}/products`, { products: [wanted], series: [seriesUid] });
       preview = answer.items.find((p) => p.kind === "preview");
     }
     if (view !== mine) return;
