@@ -164,19 +164,30 @@ def seqs(frames: list[dict[str, Any]]) -> list[int]:
     return [f["seq"] for f in frames]
 
 
-async def assert_nothing_more(notifier: Notifier, ws: ClientConnection, tenant: str) -> None:
-    """Nothing more comes on `ws` for what it already watches: a marker job of `tenant`,
-    subscribed and published on Kafka after everything the test did, arrives whole, and no
-    other frame comes before its end. A positive signal, where a quiet window of a fixed length
+async def frames_before_marker(
+    notifier: Notifier, ws: ClientConnection, tenant: str, *, projected: bool = False
+) -> list[dict[str, Any]]:
+    """The frames `ws` receives, for what it already watches, before a marker job of `tenant`
+    arrives whole: subscribed after everything the test did, then fed on Kafka, or (with
+    `projected`) only through the projection, Postgres's notification and a catch-up read, the
+    way a job's owner is learnt late. A positive signal, where a quiet window of a fixed length
     can pass falsely on a slow machine (the frame it should catch comes after it)."""
     marker = uuid.uuid4()
-    await subscribe(ws, marker, since_seq=-1)  # 'subscribed' must be the next frame
-    await notifier.publish(job_events(marker, tenant))
+    await send(ws, op="subscribe", job_id=str(marker), since_seq=-1)
+    events = job_events(marker, tenant)
+    await (notifier.project(events) if projected else notifier.publish(events))
 
     def marker_end(frame: dict[str, Any]) -> bool:
         return is_end(frame) and frame["job_id"] == str(marker)
 
     frames = await frames_until(ws, marker_end)
-    strays = [f for f in frames if f.get("job_id") != str(marker)]
+    mine = [f for f in frames if f.get("job_id") == str(marker)]
+    assert mine[0] == {"op": "subscribed", "job_id": str(marker)}
+    assert seqs(mine[1:]) == list(range(LAST_SEQ + 1))
+    return [f for f in frames if f.get("job_id") != str(marker)]
+
+
+async def assert_nothing_more(notifier: Notifier, ws: ClientConnection, tenant: str) -> None:
+    """Nothing more comes on `ws` for what it already watches (see `frames_before_marker`)."""
+    strays = await frames_before_marker(notifier, ws, tenant)
     assert strays == [], f"frames before the marker job's end: {strays}"
-    assert seqs(frames) == list(range(LAST_SEQ + 1))
