@@ -125,7 +125,7 @@ def encode_slice(data: bytes, options: EncodeOptions) -> EncodedSlice:
     pixel_bytes = image.pixel_bytes * frames
     codestream_bytes = sum(len(c) for c in codestreams)
     ratio = pixel_bytes / codestream_bytes
-    _store(ds, codestreams, options.codec, image)
+    store_codestreams(ds, codestreams, options.codec, image)
     with unwritable_values_refused():
         if not spec.lossless:
             what = f"{options.codec.value}/{options.rate:g}"
@@ -266,7 +266,9 @@ def _frame(ds: Dataset, image: ImageFormat, index: int, frames: int) -> Pixels:
     return pixels
 
 
-def _store(ds: Dataset, codestreams: list[bytes], codec: Codec, image: ImageFormat) -> None:
+def store_codestreams(
+    ds: Dataset, codestreams: list[bytes], codec: Codec, image: ImageFormat
+) -> None:
     """Put the codestreams, one per frame, in `ds` as encapsulated Pixel Data with a Basic
     Offset Table."""
     ds.file_meta.TransferSyntaxUID = SPECS[codec].transfer_syntax

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.encaps import encapsulate
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
 from dicompress_compressor import quality
-from dicompress_compressor.codecs import SPECS, ImageFormat, codestream_precision, encode_frame
+from dicompress_compressor.codecs import SPECS, ImageFormat, encode_frame
 from dicompress_compressor.decoding import decode_frame, frame_count
-from dicompress_compressor.encoder import EncodedSlice, malformed, write_dicom
+from dicompress_compressor.encoder import EncodedSlice, malformed, store_codestreams, write_dicom
 from dicompress_compressor.errors import (
     NoPixelData,
     NotDicom,
@@ -92,7 +91,7 @@ def make_preview_slice(sources: Sequence[bytes], spec: PreviewSliceSpec) -> Prev
     out = dataclasses.replace(image, rows=rows, columns=columns)
     codestream = encode_frame(pixels, out, spec.codec, spec.rate)
     ratio = out.pixel_bytes / len(codestream)
-    _store(template, codestream, spec, out)
+    store_codestreams(template, [codestream], spec.codec, out)
     if SPECS[spec.codec].lossless:  # exact by construction (`quality`): nothing to mark
         measured = quality.LOSSLESS
         template.SOPInstanceUID = template.file_meta.MediaStorageSOPInstanceUID = UID(spec.sop_uid)
@@ -259,19 +258,3 @@ def _stored_int(value: object, signed: bool) -> int | None:
         return int(str(value))
     except ValueError:
         return None
-
-
-def _store(ds: Dataset, codestream: bytes, spec: PreviewSliceSpec, image: ImageFormat) -> None:
-    """The codestream as encapsulated Pixel Data with a Basic Offset Table, as `encoder` does."""
-    ds.file_meta.TransferSyntaxUID = SPECS[spec.codec].transfer_syntax
-    ds.PixelData = encapsulate([codestream], has_bot=True)
-    element = ds["PixelData"]
-    element.VR = "OB"
-    element.is_undefined_length = True
-    for keyword in ("ExtendedOffsetTable", "ExtendedOffsetTableLengths"):
-        if keyword in ds:
-            delattr(ds, keyword)
-    precision = codestream_precision(spec.codec, image)
-    if precision != image.bits_stored:  # see codecs.codestream_precision
-        ds.BitsStored = precision
-        ds.HighBit = precision - 1
