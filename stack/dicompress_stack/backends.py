@@ -45,13 +45,7 @@ class Backends:
         """Stop the broker (SIGTERM: a controlled shutdown) and start it again on the same ports
         and log dir, so every topic, record and committed offset is still there."""
         self.kafka.stop()
-        classpath = kafka.resolve_classpath(self.config.kafka_classpath_cache)
-        self.kafka = kafka.start_kafka(
-            self.config.data_dir / "kafka",
-            classpath,
-            self.config.kafka_port,
-            self.config.kafka_controller_port,
-        )
+        self._start_kafka_again()
 
     def crash_kafka(self) -> None:
         """SIGKILL the broker (no controlled shutdown: unflushed segments, no clean-shutdown
@@ -60,6 +54,10 @@ class Backends:
         what the broker acknowledged, it had written to its log)."""
         _kill9(self.kafka.popen.pid)
         self.kafka.popen.wait(timeout=30)
+        self._start_kafka_again()
+
+    def _start_kafka_again(self) -> None:
+        """The broker started on its ports and log dir, after it stopped or was killed."""
         classpath = kafka.resolve_classpath(self.config.kafka_classpath_cache)
         self.kafka = kafka.start_kafka(
             self.config.data_dir / "kafka",
