@@ -124,16 +124,7 @@ async def _record_events(
     notify_channel: str | None,
 ) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
-    todo = _EVENTS.first_of_each_seq(delivered, outcomes)
-    if not todo:
-        return outcomes
-    new = {
-        (row["job_id"], row["seq"])
-        for row in await conn.fetch(_INSERT_EVENTS, *_event_columns(todo))
-    }
-    old = [(i, e) for i, e, _ in todo if (e.job_id, e.seq) not in new]
-    await _EVENTS.mark_old(conn, old, outcomes)
-    fresh = [(i, e) for i, e, _ in todo if (e.job_id, e.seq) in new]
+    fresh = await _EVENTS.record(conn, delivered, _INSERT_EVENTS, _event_columns, outcomes)
     if fresh:
         await _fold(conn, fresh, outcomes, notify_channel)
     return outcomes

@@ -165,16 +165,7 @@ async def record_ingest_events(conn: Connection, delivered: list[Indexed]) -> di
     """Record and apply ingest events (in batch order) on `conn`, inside the caller's
     transaction; the outcome of each by its place in the batch."""
     outcomes: dict[int, Outcome] = {}
-    todo = _EVENTS.first_of_each_seq(delivered, outcomes)
-    if not todo:
-        return outcomes
-    new = {
-        (row["ingest_id"], row["seq"])
-        for row in await conn.fetch(_INSERT_EVENTS, *_event_columns(todo))
-    }
-    old = [(i, e) for i, e, _ in todo if (e.ingest_id, e.seq) not in new]
-    await _EVENTS.mark_old(conn, old, outcomes)
-    fresh = [(i, e) for i, e, _ in todo if (e.ingest_id, e.seq) in new]
+    fresh = await _EVENTS.record(conn, delivered, _INSERT_EVENTS, _event_columns, outcomes)
     if fresh:
         await _apply(conn, fresh, outcomes)
     return outcomes

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -42,7 +42,26 @@ class EventTable:
         stream: uuid.UUID = getattr(event, self.stream)
         return stream, event.seq
 
-    def first_of_each_seq(
+    async def record(
+        self,
+        conn: Connection,
+        delivered: Sequence[tuple[int, E, Origin | None]],
+        insert_sql: str,
+        columns: Callable[[list[tuple[int, E, Origin | None]]], list[list[Any]]],
+        outcomes: dict[int, Outcome],
+    ) -> list[tuple[int, E]]:
+        """Insert the tracking rows of `delivered` (`insert_sql` with `columns`, RETURNING the
+        stream and seq of each row it added); the events never recorded before, to apply, in
+        batch order. The others' outcomes are set."""
+        todo = self._first_of_each_seq(delivered, outcomes)
+        if not todo:
+            return []
+        rows = await conn.fetch(insert_sql, *columns(todo))
+        new = {(row[self.stream], row["seq"]) for row in rows}
+        await self._mark_old(conn, [(i, e) for i, e, _ in todo if self.key(e) not in new], outcomes)
+        return [(i, e) for i, e, _ in todo if self.key(e) in new]
+
+    def _first_of_each_seq(
         self, delivered: Sequence[tuple[int, E, Origin | None]], outcomes: dict[int, Outcome]
     ) -> list[tuple[int, E, Origin | None]]:
         """The first of each stream/seq in batch order; the others' outcomes set (the same
@@ -58,7 +77,7 @@ class EventTable:
                 first[key] = item
         return list(first.values())
 
-    async def mark_old(
+    async def _mark_old(
         self, conn: Connection, old: list[tuple[int, E]], outcomes: dict[int, Outcome]
     ) -> None:
         """Outcomes of events whose stream/seq was already recorded: DUPLICATE when by the
