@@ -34,6 +34,7 @@ from dicompress_stack.upload import run_upload
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 TENANT = "clinic-viewer-minict"
+TIMES = "\N{MULTIPLICATION SIGN}"  # as the page writes a size
 SPEC = StudySpec(seed=5, slices=16, size=96, scout_size=64, layout="pacs", dose_report=False)
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "viewer"
 WAIT_MS = 90_000
@@ -140,6 +141,21 @@ def test_a_mini_ct_drawn_on_the_preview_holds_that_region_of_the_original_series
                 name: int(page.input_value(f"#roi-{name}"))
                 for name in ("row", "column", "rows", "columns")
             }
+            # the box and the range in real sizes too, from the series' own spacing
+            geometry = httpx.get(
+                f"{api.base_url}/studies/{study}",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            ).json()
+            [soft] = [s for s in geometry["series"] if s["seriesInstanceUid"] == series]
+            row_mm, column_mm = soft["pixelSpacing"]
+            width_mm, height_mm = drawn["columns"] * column_mm, drawn["rows"] * row_mm
+            assert page.inner_text("#roi-size") == (
+                f"Box {drawn['columns']} {TIMES} {drawn['rows']} pixels = "
+                f"{width_mm:.1f} {TIMES} {height_mm:.1f} mm (width {TIMES} height)"
+            )
+            length_mm = (LAST - FIRST) * soft["spacing"]["mean"]
+            assert f"{length_mm:.1f} mm from first to last" in page.inner_text("#minict-range")
             page.click("#minict-request")
             page.wait_for_selector("#minict-download:not([hidden])", timeout=WAIT_MS)
             marks["mini ct ready"] = time.monotonic() - began

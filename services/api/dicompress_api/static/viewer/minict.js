@@ -6,7 +6,9 @@
 
 import { api } from "./api.js";
 import { TERMINAL_STATUSES, applyFrame, newJob } from "./jobstate.js";
-import { binsOf, boxBetween, boxToOriginal, boxToPreview, miniCtBody, pixelAt, rangeToOriginal } from "./roi.js";
+import {
+  binsOf, boxBetween, boxInMm, boxToOriginal, boxToPreview, miniCtBody, pixelAt, rangeInMm, rangeToOriginal,
+} from "./roi.js";
 import { describeState } from "./states.js";
 
 const $ = (id) => document.getElementById(id);
@@ -90,6 +92,7 @@ function roiTyped() {
 function drawBox() {
   const element = $("roi-box");
   const view = current();
+  drawBoxSize(view);
   if (!mark?.roi || !view?.width) {
     element.hidden = true;
     return;
@@ -108,6 +111,19 @@ function drawBox() {
   element.hidden = false;
   const { row, column, rows, columns } = mark.roi;
   Object.assign(element.dataset, { row, column, rows, columns });
+}
+
+/** The box's size said in pixels of the original series and, with its spacing, in mm. */
+function drawBoxSize(view) {
+  const text = $("roi-size");
+  if (!mark?.roi) {
+    text.textContent = "Whole slices";
+    return;
+  }
+  const { rows, columns } = mark.roi;
+  const mm = boxInMm(mark.roi, view?.pixelSpacing);
+  text.textContent = `Box ${columns} × ${rows} pixels` +
+    (mm ? ` = ${mm[0].toFixed(1)} × ${mm[1].toFixed(1)} mm (width × height)` : "");
 }
 
 function drawRange() {
@@ -135,7 +151,9 @@ function drawRange() {
   const { zStart, zEnd } = rangeToOriginal(low, high, binsOf(view.product).z);
   const shown = low === high ? `slice ${low + 1}` : `slices ${low + 1} to ${high + 1}`;
   const original = zStart === low && zEnd === high ? "" : ` (original slices ${zStart + 1} to ${zEnd + 1})`;
-  text.textContent = `Range: ${shown}${original}, ${zEnd - zStart + 1} slices` +
+  const length = rangeInMm(zStart, zEnd, view.sliceSpacing);
+  const extent = length === null || zStart === zEnd ? "" : `, ${length.toFixed(1)} mm from first to last`;
+  text.textContent = `Range: ${shown}${original}, ${zEnd - zStart + 1} slices${extent}` +
     (mark.start == null || mark.end == null ? ` — set the ${mark.start == null ? "start" : "end"} too, or this is one slice` : "");
   Object.assign($("minict").dataset, { zStart, zEnd });
 }

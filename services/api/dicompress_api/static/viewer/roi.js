@@ -56,6 +56,19 @@ export function miniCtBody({ zStart, zEnd, roi, format, quality, downsample }) {
   return body;
 }
 
+/** A box (original pixels) in millimetres: [width, height], from the series' PixelSpacing
+ *  (row spacing, column spacing); null without one. */
+export function boxInMm(box, pixelSpacing) {
+  if (!box || !pixelSpacing) return null;
+  const [rowSpacing, columnSpacing] = pixelSpacing;
+  return [box.columns * columnSpacing, box.rows * rowSpacing];
+}
+
+/** From the centre of the first original slice to that of the last, in millimetres. */
+export function rangeInMm(zStart, zEnd, sliceSpacing) {
+  return sliceSpacing ? (zEnd - zStart) * sliceSpacing : null;
+}
+
 function clamp(value, low, high) {
   return Math.min(high, Math.max(low, value));
 }

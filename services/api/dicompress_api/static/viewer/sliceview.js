@@ -41,6 +41,7 @@ export function initSliceView(liveHub) {
   initMiniCt(hub, () => view && {
     studyId: view.studyId, seriesUid: view.seriesUid, index: view.index, total: view.stack?.counts().total ?? 0,
     product: view.product, width: view.size?.width ?? 0, height: view.size?.height ?? 0,
+    pixelSpacing: view.pixelSpacing, sliceSpacing: view.sliceSpacing,
   });
   $("slice-slider").addEventListener("input", (event) => view && show(Number(event.target.value)));
   // full resolution on demand: the series' unbinned preview (asked for the first time it is
@@ -75,6 +76,9 @@ export async function openSeries(studyId, seriesUid, { full = false } = {}) {
     const detail = await api("GET", `/studies/${studyId}`);
     if (view !== mine) return;
     const series = detail.series.find((s) => s.seriesInstanceUid === seriesUid);
+    // the original series' geometry (mm), for the Mini CT's box and range in real sizes
+    view.pixelSpacing = series?.pixelSpacing ?? null;
+    view.sliceSpacing = series?.spacing?.mean ?? null;
     $("series-title").textContent = series
       ? [series.seriesNumber != null ? `Series ${series.seriesNumber}` : "Series", series.seriesDescription].filter(Boolean).join(": ")
       : "Series";
