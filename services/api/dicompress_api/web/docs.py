@@ -12,14 +12,9 @@ from pathlib import Path
 
 from fastapi import APIRouter, Response
 
-from dicompress_api.web.problems import problem_response
+from dicompress_api.web.packaged_files import TEXT_MEDIA_TYPES, file_responder, load_files
 
 DOCS_DIR = Path(__file__).parent.parent / "static" / "docs"
-_MEDIA_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-}
 # Swagger UI sets style attributes and draws its icons as data: SVGs; it fetches only our
 # OpenAPI document
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -39,23 +34,17 @@ CONTENT_SECURITY_POLICY = "; ".join(
 def docs_router(directory: Path = DOCS_DIR) -> APIRouter:
     """GET /docs (the page) and /docs/<asset>, from a table read once: no path escapes it."""
     router = APIRouter(prefix="/docs", include_in_schema=False)
-    assets = {
-        path.relative_to(directory).as_posix(): (path.read_bytes(), _MEDIA_TYPES[path.suffix])
-        for path in sorted(directory.rglob("*"))
-        if path.is_file() and path.suffix in _MEDIA_TYPES
-    }
     headers = {
         "Content-Security-Policy": CONTENT_SECURITY_POLICY,
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
     }
 
-    def asset(name: str) -> Response:
-        found = assets.get(name)
-        if found is None:
-            return problem_response(404, f"the API docs have no file {name!r}; open /docs")
-        body, media_type = found
-        return Response(body, media_type=media_type, headers=headers)
+    asset = file_responder(
+        load_files(directory, TEXT_MEDIA_TYPES),
+        headers,
+        "the API docs have no file {name}; open /docs",
+    )
 
     @router.get("")
     async def docs_page() -> Response:

@@ -15,13 +15,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from dicompress_api.settings import ApiSettings
-from dicompress_api.web.problems import problem_response
+from dicompress_api.web.packaged_files import TEXT_MEDIA_TYPES, file_responder, load_files
 
 STATIC_DIR = Path(__file__).parent.parent / "static" / "viewer"
 _MEDIA_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
+    **TEXT_MEDIA_TYPES,
     ".svg": "image/svg+xml",
     ".wasm": "application/wasm",  # WebAssembly.instantiateStreaming insists on this type
 }
@@ -33,11 +31,7 @@ def load_assets(directory: Path = STATIC_DIR) -> dict[str, tuple[bytes, str]]:
     """Every servable file of the page by its path under `directory` ("viewer.js",
     "vendor/openjpeg/openjpegwasm_decode.wasm"), read once: the page is a handful of small
     files, and a fixed table leaves no path for a request to escape through."""
-    return {
-        path.relative_to(directory).as_posix(): (path.read_bytes(), _MEDIA_TYPES[path.suffix])
-        for path in sorted(directory.rglob("*"))
-        if path.is_file() and path.suffix in _MEDIA_TYPES
-    }
+    return load_files(directory, _MEDIA_TYPES)
 
 
 def content_security_policy(settings: ApiSettings) -> str:
@@ -79,12 +73,7 @@ def viewer_router(settings: ApiSettings, directory: Path = STATIC_DIR) -> APIRou
     }
     config = {"notifierUrl": settings.api_viewer_notifier_url}
 
-    def asset(name: str) -> Response:
-        found = assets.get(name)
-        if found is None:
-            return problem_response(404, f"the viewer has no file {name!r}; open /viewer/")
-        body, media_type = found
-        return Response(body, media_type=media_type, headers=headers)
+    asset = file_responder(assets, headers, "the viewer has no file {name}; open /viewer/")
 
     @router.get("")
     async def viewer_root() -> RedirectResponse:
