@@ -52,6 +52,16 @@ class Supervised:
                 )
             time.sleep(0.2)
 
+    def started(self, check: Check, what: str, timeout_s: float) -> Supervised:
+        """This process once `wait_ready` passed; stopped when it did not (or we were
+        interrupted meanwhile), so no half-started process is left behind."""
+        try:
+            self.wait_ready(check, what, timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
     def stop(self, grace_s: float = 15.0) -> int:
         """SIGTERM the whole group, SIGKILL it after `grace_s`; return the exit code."""
         if self.popen.poll() is None:

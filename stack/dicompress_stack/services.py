@@ -104,9 +104,4 @@ def start_service(
     process = start_process(
         spec.name, spec.argv(), workdir / f"{spec.name}.log", env={**env, **own}, cwd=workdir
     )
-    try:
-        process.wait_ready(lambda: http_ok(url), f"GET {url} answered 200", timeout_s)
-    except BaseException:
-        process.stop()
-        raise
-    return process
+    return process.started(lambda: http_ok(url), f"GET {url} answered 200", timeout_s)

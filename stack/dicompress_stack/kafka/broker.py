@@ -115,16 +115,11 @@ def start_kafka(kafka_dir: Path, classpath: str, port: int, controller_port: int
         env=java_env(classpath),
         cwd=kafka_dir,
     )
-    try:
-        broker.wait_ready(
-            lambda: kafka_ready(f"127.0.0.1:{port}"),
-            f"an admin client could list topics on 127.0.0.1:{port}",
-            READY_TIMEOUT_S,
-        )
-    except BaseException:
-        broker.stop()
-        raise
-    return broker
+    return broker.started(
+        lambda: kafka_ready(f"127.0.0.1:{port}"),
+        f"an admin client could list topics on 127.0.0.1:{port}",
+        READY_TIMEOUT_S,
+    )
 
 
 def kafka_ready(bootstrap: str) -> bool:

@@ -88,12 +88,7 @@ def start_s3(
         cwd=s3_dir,
     )
     url = f"http://127.0.0.1:{port}"
-    try:
-        server.wait_ready(lambda: s3_answers(url), f"{url} answered", READY_TIMEOUT_S)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    return server.started(lambda: s3_answers(url), f"{url} answered", READY_TIMEOUT_S)
 
 
 def s3_answers(endpoint_url: str) -> bool:
