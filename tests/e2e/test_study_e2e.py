@@ -202,7 +202,7 @@ def check_options_on_study_sources(
         ds = dcmread(io.BytesIO(archive.read(name)))
         assert ds.file_meta.TransferSyntaxUID == HTJ2K_LOSSLESS, name
         assert ds.pixel_array.tobytes() in sent, name  # lossless: some input's pixels exactly
-        assert ds.PatientIdentityRemoved == "YES"
+        assert ds.get("PatientIdentityRemoved") == "YES"
         assert str(ds.PatientName) != manifest.patient_name
         assert ds.PatientID != manifest.patient_id
         assert ds.get("AccessionNumber") != manifest.accession_number
