@@ -23,6 +23,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from dicompress_infra.kafka import dead_letter
 from dicompress_infra.metrics import ConsumerLag
+from dicompress_infra.running import until_set
 from dicompress_schemas import DecodeError
 
 log = logging.getLogger(__name__)
@@ -85,17 +86,9 @@ class RequestLoop(Generic[R]):
             return True
         where |= self.describe(request)
         log.info("request received", extra=where)
-        work = asyncio.create_task(self.handle(request))
-        stopping = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopping.cancel()
-            if not work.done():  # stopping (or cancelled) mid-request: abandon it, commit nothing
-                work.cancel()
-                await asyncio.gather(work, return_exceptions=True)
-                log.warning("request abandoned on shutdown; it will be redelivered", extra=where)
-        if work.cancelled():
+        work = await until_set(stop, self.handle(request))
+        if work.cancelled():  # stopping mid-request: abandoned, nothing committed
+            log.warning("request abandoned on shutdown; it will be redelivered", extra=where)
             return False
         if work.exception() is not None:  # its terminal event could not be published
             log.error("request not finished; retrying", exc_info=work.exception(), extra=where)

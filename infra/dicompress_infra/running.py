@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.abc import ConsumerRebalanceListener
@@ -19,6 +20,8 @@ from prometheus_client import CollectorRegistry
 
 from dicompress_infra.health import serve_health
 from dicompress_infra.kafka import make_producer
+
+T = TypeVar("T")
 
 # aiokafka's own default: a handler that runs longer loses its partition to another member.
 DEFAULT_MAX_POLL_INTERVAL_MS = 5 * 60 * 1000
@@ -35,6 +38,22 @@ async def run_until_signalled(serve: Callable[[asyncio.Event], Awaitable[None]])
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+
+
+async def until_set(event: asyncio.Event, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """Run `work` until it ends or `event` is set, whichever comes first, and return its task:
+    done (with its result or exception), or cancelled and awaited when `event` won (or we were
+    cancelled meanwhile: then the cancel propagates once the work has stopped)."""
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    return task
 
 
 async def start_health(

@@ -14,6 +14,7 @@ from typing import Any
 
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_compressor.errors import CompressorError
+from dicompress_infra.running import until_set
 from dicompress_schemas import (
     EventBase,
     JobCancelled,
@@ -91,15 +92,8 @@ class JobLifecycle:
         self, cancelled: asyncio.Event, work: Callable[[], Awaitable[JobCompleted]]
     ) -> TerminalEvent:
         if not cancelled.is_set():
-            task = asyncio.ensure_future(self._outcome(work))
-            waiter = asyncio.ensure_future(cancelled.wait())
-            try:
-                await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                waiter.cancel()
-                if not task.done():  # cancelled, or we are: stop the slices in flight
-                    task.cancel()
-                    await asyncio.gather(task, return_exceptions=True)
+            # cancelled, or we are: the slices in flight are stopped
+            task = await until_set(cancelled, self._outcome(work))
             if not task.cancelled():
                 return task.result()  # raises if an event could not be emitted
             if self._sending is not None:  # let an event already on its way land first
