@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
+from dicompress_schemas.jobs import TERMINAL_STATUSES
 
 Get = Callable[[str], Any]  # GET of an API path, answering the decoded JSON
 
@@ -39,7 +39,7 @@ def follow_products(
                 out.flush()
                 last[item["id"]] = step
         waited = clock() - started
-        if items and all(i["status"] in TERMINAL for i in items):
+        if items and all(i["status"] in TERMINAL_STATUSES for i in items):
             return items
         if (not items and waited >= appear_s) or waited >= timeout_s:
             return items
