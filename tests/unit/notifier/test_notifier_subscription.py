@@ -383,8 +383,11 @@ async def test_the_end_waits_until_the_projection_has_applied_it(wired: Any) -> 
         hub.publish(ev(job, seq, terminal=seq == 2))
     await socket.activity.until(lambda: event_seqs(socket) == [0, 1])
     payload = {"job_id": str(job), "tenant": "acme", "last_seq": 1}
+    asked = store.asked[job]
     hub.notified(orjson.dumps(payload).decode())  # the projection is at seq 1: not yet
-    await asyncio.sleep(FAST.poll_first_s / 5)
+    # the held end makes it read Postgres once a period: a read after the notification shows
+    # it has weighed releasing the end since
+    await store.activity.until(lambda: store.asked[job] > asked)
     assert event_seqs(socket) == [0, 1]
     assert not task.done()
     hub.notified(orjson.dumps({**payload, "last_seq": 2}).decode())
