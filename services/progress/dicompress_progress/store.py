@@ -14,7 +14,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import fields
-from typing import Any
 
 import asyncpg
 
@@ -24,7 +23,6 @@ from dicompress_progress.errors import ProjectionError
 from dicompress_progress.study_index_store import record_ingest_events
 from dicompress_progress.tracking import (
     EventTable,
-    as_columns,
     insert_sql,
     origin_values,
     upsert_view_sql,
@@ -38,7 +36,6 @@ from dicompress_schemas import (
     IngestEventBase,
     changefeed,
     encode_command,
-    encode_event,
 )
 from dicompress_schemas.jobs import JobFoldError, JobView, Status, apply, ignored_as_late
 
@@ -124,7 +121,7 @@ async def _record_events(
     notify_channel: str | None,
 ) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
-    fresh = await _EVENTS.record(conn, delivered, _INSERT_EVENTS, _event_columns, outcomes)
+    fresh = await _EVENTS.record(conn, delivered, _INSERT_EVENTS, outcomes)
     if fresh:
         await _fold(conn, fresh, outcomes, notify_channel)
     return outcomes
@@ -190,19 +187,3 @@ async def _record_command(conn: Connection, command: Command, origin: Origin | N
         encode_command(command).decode(),
     )
     return Outcome.DUPLICATE if inserted is None else Outcome.APPLIED
-
-
-def _event_columns(todo: list[tuple[int, Event, Origin | None]]) -> list[list[Any]]:
-    rows = (
-        (
-            event.job_id,
-            event.seq,
-            event.event_id,
-            event.type,
-            *origin_values(origin),
-            event.occurred_at,
-            encode_event(event).decode(),
-        )
-        for _, event, origin in todo
-    )
-    return as_columns(rows, 9)

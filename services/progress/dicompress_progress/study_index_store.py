@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import fields
-from typing import Any
 
 from dicompress_progress.delivery import Connection, Origin, Outcome
 from dicompress_progress.ingest_projection import (
@@ -41,14 +40,12 @@ from dicompress_progress.study_rows import (
 )
 from dicompress_progress.tracking import (
     EventTable,
-    as_columns,
     insert_sql,
-    origin_values,
     upsert_view_sql,
     values_of,
     view_of,
 )
-from dicompress_schemas import IngestEvent, InstanceStored, MemberRejected, encode_event, study_id
+from dicompress_schemas import IngestEvent, InstanceStored, MemberRejected, study_id
 
 Indexed = tuple[int, IngestEvent, Origin | None]  # (place in the batch, event, where read)
 
@@ -63,7 +60,7 @@ ON CONFLICT DO NOTHING
 RETURNING ingest_id, seq
 """
 
-_EVENTS = EventTable("ingest_events", "ingest_id")
+_EVENTS = EventTable("ingest_events", "ingest_id", with_tenant=True)
 
 # Two-int advisory key spaces ("ings" and "stdy" in ASCII, then a hash of the name), apart from
 # the jobs' ("jobs"). Taken in hash order, after the jobs' locks, so workers never deadlock.
@@ -165,7 +162,7 @@ async def record_ingest_events(conn: Connection, delivered: list[Indexed]) -> di
     """Record and apply ingest events (in batch order) on `conn`, inside the caller's
     transaction; the outcome of each by its place in the batch."""
     outcomes: dict[int, Outcome] = {}
-    fresh = await _EVENTS.record(conn, delivered, _INSERT_EVENTS, _event_columns, outcomes)
+    fresh = await _EVENTS.record(conn, delivered, _INSERT_EVENTS, outcomes)
     if fresh:
         await _apply(conn, fresh, outcomes)
     return outcomes
@@ -242,20 +239,3 @@ async def _recompute(conn: Connection, studies: list[tuple[str, str]]) -> None:
         await conn.execute(_DELETE_STUDIES.format(table=table), tenants, uids)
     await conn.execute(_INSERT_STUDIES, tenants, uids, ids)
     await conn.execute(_INSERT_SERIES, tenants, uids)
-
-
-def _event_columns(todo: list[Indexed]) -> list[list[Any]]:
-    rows = (
-        (
-            event.ingest_id,
-            event.seq,
-            event.event_id,
-            event.type,
-            event.tenant,
-            *origin_values(origin),
-            event.occurred_at,
-            encode_event(event).decode(),
-        )
-        for _, event, origin in todo
-    )
-    return as_columns(rows, 10)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 import asyncpg
 
 from dicompress_progress.delivery import Connection, Origin, Outcome
+from dicompress_schemas import encode_event
 
 
 class Tracked(Protocol):
@@ -37,6 +38,7 @@ class EventTable:
 
     table: str
     stream: str
+    with_tenant: bool = False  # a `tenant` column after `type` (ingest_events has one)
 
     def key(self, event: Tracked) -> tuple[uuid.UUID, int]:
         stream: uuid.UUID = getattr(event, self.stream)
@@ -47,19 +49,39 @@ class EventTable:
         conn: Connection,
         delivered: Sequence[tuple[int, E, Origin | None]],
         insert_sql: str,
-        columns: Callable[[list[tuple[int, E, Origin | None]]], list[list[Any]]],
         outcomes: dict[int, Outcome],
     ) -> list[tuple[int, E]]:
-        """Insert the tracking rows of `delivered` (`insert_sql` with `columns`, RETURNING the
-        stream and seq of each row it added); the events never recorded before, to apply, in
-        batch order. The others' outcomes are set."""
+        """Insert the tracking rows of `delivered` (`insert_sql`: INSERT ... SELECT FROM
+        unnest of `_columns`, RETURNING the stream and seq of each row it added); the events
+        never recorded before, to apply, in batch order. The others' outcomes are set."""
         todo = self._first_of_each_seq(delivered, outcomes)
         if not todo:
             return []
-        rows = await conn.fetch(insert_sql, *columns(todo))
+        rows = await conn.fetch(insert_sql, *self._columns(todo))
         new = {(row[self.stream], row["seq"]) for row in rows}
         await self._mark_old(conn, [(i, e) for i, e, _ in todo if self.key(e) not in new], outcomes)
         return [(i, e) for i, e, _ in todo if self.key(e) in new]
+
+    def _columns(self, todo: list[tuple[int, E, Origin | None]]) -> list[list[Any]]:
+        """The tracking rows as columns: stream, seq, event_id, type, (tenant,) topic,
+        partition, offset, occurred_at, payload."""
+        rows = []
+        for _, event, origin in todo:
+            named: Any = event  # every event has these; `Tracked` types only seq and event_id
+            tenant = (named.tenant,) if self.with_tenant else ()
+            rows.append(
+                (
+                    getattr(event, self.stream),
+                    event.seq,
+                    event.event_id,
+                    named.type,
+                    *tenant,
+                    *origin_values(origin),
+                    named.occurred_at,
+                    encode_event(named).decode(),
+                )
+            )
+        return as_columns(rows, 10 if self.with_tenant else 9)
 
     def _first_of_each_seq(
         self, delivered: Sequence[tuple[int, E, Origin | None]], outcomes: dict[int, Outcome]
