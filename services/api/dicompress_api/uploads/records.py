@@ -8,7 +8,7 @@ upload being created for an orphan.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -117,26 +117,17 @@ class PostgresUploads:
 
     async def abandoned(self, older_than: timedelta, limit: int) -> list[UploadRecord]:
         """Open uploads begun more than `older_than` ago (by the database's clock), oldest first."""
-        try:
-            rows = await self._database.pool().fetch(_ABANDONED, older_than, limit)
-        except FAILURES as exc:
-            raise _unavailable(exc) from exc
-        return [_record(dict(row)) for row in rows]
+        rows = await self._database.fetch(_ABANDONED, older_than, limit, reader=_READER)
+        return [_record(row) for row in rows]
 
     async def unannounced(self, older_than: timedelta, limit: int) -> list[UploadRecord]:
         """Completed uploads whose ArchiveUploaded was not acknowledged `older_than` later."""
-        try:
-            rows = await self._database.pool().fetch(_UNANNOUNCED, older_than, limit)
-        except FAILURES as exc:
-            raise _unavailable(exc) from exc
-        return [_record(dict(row)) for row in rows]
+        rows = await self._database.fetch(_UNANNOUNCED, older_than, limit, reader=_READER)
+        return [_record(row) for row in rows]
 
     async def known(self, upload_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
         """Which of `upload_ids` have a row, whatever their state."""
-        try:
-            rows = await self._database.pool().fetch(_KNOWN, list(upload_ids))
-        except FAILURES as exc:
-            raise _unavailable(exc) from exc
+        rows = await self._database.fetch(_KNOWN, list(upload_ids), reader=_READER)
         return {row["upload_id"] for row in rows}
 
     async def _execute(self, query: str, *args: object) -> None:
@@ -146,7 +137,7 @@ class PostgresUploads:
             raise _unavailable(exc) from exc
 
 
-def _record(row: dict[str, Any]) -> UploadRecord:
+def _record(row: Mapping[str, Any]) -> UploadRecord:
     return UploadRecord(
         upload_id=row["upload_id"],
         tenant=row["tenant"],
@@ -166,5 +157,8 @@ def _record(row: dict[str, Any]) -> UploadRecord:
     )
 
 
+_READER = "the upload records"
+
+
 def _unavailable(exc: BaseException) -> StoreUnavailable:
-    return StoreUnavailable(f"the upload records did not answer: {exc}")
+    return StoreUnavailable(f"{_READER} did not answer: {exc}")
