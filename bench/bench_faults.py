@@ -10,10 +10,17 @@ how soon events flowed again, how long until every job had ended, and the outcom
 tests assert: job statuses, ZIP entries and duplicates, projection == replay, the WebSocket
 subscribers' terminal events.
 
-Prints a markdown table and writes everything to bench/results/faults.json.
+With `--study`, then the study scenario (tests/faults/faults_study.py): a small study uploaded
+while the ingest (mid-ingest), the products process manager (around the IngestCompleted) and the
+renderer (mid-render) are each killed with SIGKILL and started again; it records when each
+died, what the log held then, how long each was away, how long until every product had ended,
+and the outcome the fault test asserts (ingest, study index, products and their items once,
+projection == replay).
+
+Prints markdown tables and writes everything to bench/results/faults.json.
 
     .venv/bin/python bench/bench_faults.py [--jobs 3] [--slices 60] [--processes 2]
-        [--scenarios baseline compressor-kill9 ...]
+        [--scenarios baseline compressor-kill9 ...] [--study]
 
 The scenario code is the fault tests' own (tests/faults/faults_*.py). Needs Java and Maven for
 the embedded Kafka, as `dicompress up`.
@@ -40,6 +47,7 @@ sys.path.insert(0, str(ROOT / "tests" / "faults"))
 # the fault tests' harness, shared so the bench runs exactly what the tests assert on
 from faults_rig import Rig, as_test_backends, service_env, upload_series  # type: ignore[import-not-found]  # noqa: E402
 from faults_scenarios import SCENARIOS, run_fault  # type: ignore[import-not-found]  # noqa: E402
+from faults_study import run_study_faults  # type: ignore[import-not-found]  # noqa: E402
 
 CLASSPATH_CACHE = ROOT / ".pytest_cache/d/dicompress-kafka-classpath"
 RESULT = ROOT / "bench/results/faults.json"
@@ -67,7 +75,38 @@ def table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-async def run_all(rig: Rig, scenarios: list[str], jobs: int) -> list[dict[str, Any]]:
+def study_table(runs: list[dict[str, Any]]) -> str:
+    """The study scenario: one row per kill, then the outcome of the run."""
+    lines = [
+        "| scenario | service killed | killed at (s) | the log held then | before it ended "
+        "| away (s) | all ended (s) | ingest | study index whole | products completed "
+        "| items once | projection = replay |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        outcome = run["outcome"]
+        products = outcome["products"]
+        completed = sum(p["status"] == "completed" for p in products)
+        once = sum(
+            p["items_done"] == p["rows"] == p["distinct_keys"] == p["items_total"]
+            and p["s3_objects"] in (None, p["items_total"])
+            for p in products
+        )
+        index = outcome["index_found"] == outcome["index_expected"]
+        for kill in run["kills"]:
+            held = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in kill["held"].items())
+            lines.append(
+                f"| {run['scenario']} | {kill['role']} | {kill['at_s']} | {held} "
+                f"| {kill['mid']} | {kill['away_s']} | {run['all_ended_s']} "
+                f"| {outcome['ingest_status']} | {index} | {completed}/{len(products)} "
+                f"| {once}/{len(products)} | {outcome['replay_equal']} |"
+            )
+    return "\n".join(lines)
+
+
+async def run_all(
+    rig: Rig, scenarios: list[str], jobs: int, study: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     await rig.start_all()
     runs = []
     for scenario in scenarios:
@@ -77,7 +116,15 @@ async def run_all(rig: Rig, scenarios: list[str], jobs: int) -> list[dict[str, A
         runs.append(result)
         verdict = "ok" if not result["problems"] else f"PROBLEMS: {result['problems']}"
         print(f"{scenario}: {time.monotonic() - began:.1f} s, {verdict}", flush=True)
-    return runs
+    studies = []
+    if study:
+        began = time.monotonic()
+        done = await run_study_faults(rig, rig.workdir / "study", timeout_s=300)
+        result = done.as_dict()
+        studies.append(result)
+        verdict = "ok" if not result["problems"] else f"PROBLEMS: {result['problems']}"
+        print(f"{done.scenario}: {time.monotonic() - began:.1f} s, {verdict}", flush=True)
+    return runs, studies
 
 
 def main() -> int:
@@ -91,6 +138,11 @@ def main() -> int:
         default=["baseline", *SCENARIOS],
         help="baseline and/or " + ", ".join(SCENARIOS),
     )
+    parser.add_argument(
+        "--study",
+        action="store_true",
+        help="then the study scenario: ingest, products manager and renderer killed mid-way",
+    )
     parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args()
 
@@ -102,11 +154,14 @@ def main() -> int:
         workdir = Path(tempfile.mkdtemp(prefix="bench-faults-"))
         rig = Rig(backends, env, workdir, args.slices)
         try:
-            runs = asyncio.run(run_all(rig, args.scenarios, args.jobs))
+            runs, studies = asyncio.run(run_all(rig, args.scenarios, args.jobs, args.study))
         finally:
             rig.stop_all()
     print()
     print(table(runs))
+    if studies:
+        print()
+        print(study_table(studies))
     report = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {
@@ -124,11 +179,13 @@ def main() -> int:
         "seconds": round(time.monotonic() - started, 1),
         "runs": runs,
         "table": table(runs),
+        "study_runs": studies,
+        "study_table": study_table(studies) if studies else None,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"\nwritten to {args.out}")
-    problems = [p for run in runs for p in run["problems"]]
+    problems = [p for run in [*runs, *studies] for p in run["problems"]]
     return 1 if problems else 0
 
 

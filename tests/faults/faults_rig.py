@@ -77,13 +77,16 @@ def as_test_backends(backends: Backends) -> TestBackends:
 
 def service_env(backends: TestBackends, compressor_processes: int = 1) -> dict[str, str]:
     """A fresh topic prefix, database and bucket on `backends`, and what every service needs on
-    top: the bucket allowed, a consumer group of its own for the compressors, a short progress
-    session timeout (a SIGKILLed worker's partitions come back within seconds, not 30)."""
+    top: the bucket allowed (the study services' too), a consumer group of its own for the
+    compressors, a short progress session timeout (a SIGKILLed worker's partitions come back
+    within seconds, not 30)."""
     env = provision_test_env(backends)
     bucket = env["S3_BUCKET"]
     return env | {
         "API_ALLOWED_BUCKETS": json.dumps([bucket]),
         "COMPRESSOR_ALLOWED_BUCKETS": json.dumps([bucket]),
+        "INGEST_ALLOWED_BUCKETS": json.dumps([bucket]),
+        "RENDERER_ALLOWED_BUCKETS": json.dumps([bucket]),
         "COMPRESSOR_PROCESSES": str(compressor_processes),
         "COMPRESSOR_GROUP_ID": f"compressor-{bucket}",
         "PROGRESS_SESSION_TIMEOUT_S": "6",
@@ -109,7 +112,8 @@ def kill_hard(process: psutil.Process) -> None:
 @dataclass
 class Rig:
     """The running stack of one scenario run, by role: 'progress', 'compressor' (and
-    'compressor-2'...), 'notifier', 'api'. `backends` is None on backends it may not restart
+    'compressor-2'...), 'notifier', 'api' (and, for the study scenario, 'ingest', 'products',
+    'renderer'). `backends` is None on backends it may not restart
     (the test session's shared ones)."""
 
     backends: Backends | None

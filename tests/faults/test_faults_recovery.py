@@ -5,15 +5,22 @@ Postgres stopped for 3 s (and SIGKILLed: WAL replay), S3 frozen for 4 s and S3 r
 data dir. After each,
 every job ends completed (or failed with a reason), each ZIP holds every slice exactly once,
 the projection equals a replay of the log, and each job's WebSocket subscriber (reconnecting
-with since_seq when dropped) got its terminal event."""
+with since_seq when dropped) got its terminal event.
+
+And a study uploaded while the services that make its products are killed with SIGKILL, each
+while at work, and started again (faults_study): the ingest, the products process manager, the
+renderer. The ingest completes, the study index is whole, every product completes with each of
+its images once, and the projection equals a replay of the log."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from faults_rig import Rig
 from faults_scenarios import SCENARIOS, run_fault
+from faults_study import run_study_faults
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -31,3 +38,13 @@ async def test_every_job_survives_the_fault(rig: Rig, scenario: str) -> None:
     assert [job.status for job in run.outcome.jobs] == ["completed"] * JOBS
     if scenario == "notifier-kill9":  # the subscribers really were cut off, and came back
         assert all(job.ws_reconnects >= 1 for job in run.outcome.jobs)
+
+
+async def test_a_study_survives_its_services_killed_mid_way(rig: Rig, tmp_path: Path) -> None:
+    run = await run_study_faults(rig, tmp_path)
+
+    log.warning("study: %s", run.as_dict())
+    assert [kill.role for kill in run.kills] == ["ingest", "products", "renderer"]
+    # each harm came before the work it cut short had ended (the log, read with it frozen)
+    assert all(kill.mid for kill in run.kills), run.kills
+    assert run.problems() == [], rig.log_tails()
