@@ -40,6 +40,7 @@ async def test_every_job_survives_the_fault(rig: Rig, scenario: str) -> None:
         assert all(job.ws_reconnects >= 1 for job in run.outcome.jobs)
 
 
+@pytest.mark.timeout(300)  # three restarts, each waiting out the dead member's session
 async def test_a_study_survives_its_services_killed_mid_way(rig: Rig, tmp_path: Path) -> None:
     run = await run_study_faults(rig, tmp_path)
 
