@@ -87,7 +87,7 @@ async def test_slice_urls_fetch_the_stored_slices(
 ) -> None:
     bucket = test_env["S3_BUCKET"]
     job_id = await insert_job(database, target_uri=f"s3://{bucket}/out", slices_total=3)
-    key = f"jobs/{job_id}/slices/00000.dcm"
+    key = f"acme/jobs/{job_id}/slices/00000.dcm"  # the compressor's layout: under the tenant
     await asyncio.to_thread(put_object, settings, bucket, key, b"DICM slice zero")
     slices = [
         (0, "encoded", key, 42.5, None),
