@@ -99,6 +99,11 @@ SCENARIOS: dict[str, tuple[str, Harm]] = {
 }
 
 
+# Run by bench_faults only, not in `make test` (the suite's time): the broker's clean restart,
+# whose crash (kafka-kill9, a harsher harm on the same recovery path) the tests do run.
+BENCH_ONLY = frozenset({"kafka-restart"})
+
+
 async def no_harm(rig: Rig) -> None:
     """The reference run: the same jobs, nothing harmed."""
 

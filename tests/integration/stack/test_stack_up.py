@@ -65,21 +65,21 @@ def cli(data_dir: Path, env: dict[str, str], *args: str) -> subprocess.Completed
     )
 
 
-def test_up_serves_until_sigterm_then_leaves_nothing(
+def test_up_serves_stops_cleanly_and_comes_back_with_its_data(
     stack_dir: Path, request: pytest.FixtureRequest
 ) -> None:
+    """Two runs on one data dir (one test: each start of the whole stack costs ~30 s): the first
+    serves, `env` and `token` work, an object is stored, SIGTERM stops every process and frees
+    every port; the second finds the object as it was stored."""
     ports = {name: free_port() for name in PORT_FIELDS}
     env = {**os.environ, **{f"DICOMPRESS_{k.upper()}": str(v) for k, v in ports.items()}}
     if (cache := getattr(request.config, "cache", None)) is not None:  # -p no:cacheprovider
         env["DICOMPRESS_CLASSPATH_CACHE"] = str(cache.mkdir("dicompress-kafka-classpath"))
-    up = start_process(
-        "dicompress up",
-        [sys.executable, "-m", "dicompress_stack", "--data-dir", str(stack_dir), "up"],
-        stack_dir / "up.log",
-        env=env,
-    )
+    bucket = StackConfig().bucket
+
+    up = start_up(stack_dir, env, 1)
     try:
-        up.wait_ready(lambda: "dicompress is up" in up.log_tail(), "it printed its banner", 300)
+        wait_for_banner(up)
         assert running(stack_dir)
         started = re.search(r"dicompress is up in ([0-9.]+) s", up.log_tail(60))
         assert started is not None
@@ -101,6 +101,11 @@ def test_up_serves_until_sigterm_then_leaves_nothing(
             "kafka", "s3", "postgres", "progress", "compressor", "ingest", "products",
             "renderer", "notifier", "api",
         ]  # fmt: skip
+        stack = attach(stack_dir)
+        assert stack is not None
+        stack.s3_client().put_object(
+            Bucket=bucket, Key="acme/kept.dcm", Body=b"slice", Metadata={"job_id": "j1"}
+        )
     finally:
         up.popen.send_signal(signal.SIGTERM)
         code = up.popen.wait(timeout=120)
@@ -111,38 +116,26 @@ def test_up_serves_until_sigterm_then_leaves_nothing(
     assert [name for name, port in ports.items() if port_open(port)] == []
     assert cli(stack_dir, env, "env").returncode == 1
 
+    again = start_up(stack_dir, env, 2)
+    try:
+        wait_for_banner(again)
+        stack = attach(stack_dir)
+        assert stack is not None
+        kept = stack.s3_client().get_object(Bucket=bucket, Key="acme/kept.dcm")
+        assert (kept["Body"].read(), kept["Metadata"]) == (b"slice", {"job_id": "j1"})
+    finally:
+        again.popen.send_signal(signal.SIGTERM)
+        code = again.popen.wait(timeout=120)
+    assert code == 0, again.log_tail()
 
-def test_up_again_on_the_same_data_dir_still_has_the_s3_objects(
-    stack_dir: Path, request: pytest.FixtureRequest
-) -> None:
-    ports = {name: free_port() for name in PORT_FIELDS}
-    env = {**os.environ, **{f"DICOMPRESS_{k.upper()}": str(v) for k, v in ports.items()}}
-    if (cache := getattr(request.config, "cache", None)) is not None:  # -p no:cacheprovider
-        env["DICOMPRESS_CLASSPATH_CACHE"] = str(cache.mkdir("dicompress-kafka-classpath"))
-    bucket = StackConfig().bucket
-    for run in (1, 2):
-        up = start_process(
-            "dicompress up",
-            [sys.executable, "-m", "dicompress_stack", "--data-dir", str(stack_dir), "up"],
-            stack_dir / f"up-{run}.log",
-            env=env,
-        )
-        try:
-            wait_for_banner(up)
-            stack = attach(stack_dir)
-            assert stack is not None
-            s3 = stack.s3_client()
-            if run == 1:
-                s3.put_object(
-                    Bucket=bucket, Key="acme/kept.dcm", Body=b"slice", Metadata={"job_id": "j1"}
-                )
-            else:
-                kept = s3.get_object(Bucket=bucket, Key="acme/kept.dcm")
-                assert (kept["Body"].read(), kept["Metadata"]) == (b"slice", {"job_id": "j1"})
-        finally:
-            up.popen.send_signal(signal.SIGTERM)
-            code = up.popen.wait(timeout=120)
-        assert code == 0, up.log_tail()
+
+def start_up(stack_dir: Path, env: dict[str, str], run: int) -> Supervised:
+    return start_process(
+        "dicompress up",
+        [sys.executable, "-m", "dicompress_stack", "--data-dir", str(stack_dir), "up"],
+        stack_dir / f"up-{run}.log",
+        env=env,
+    )
 
 
 def wait_for_banner(up: Supervised) -> None:
