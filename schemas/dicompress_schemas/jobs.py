@@ -23,7 +23,7 @@ tracking record is new.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
@@ -152,14 +152,20 @@ class JobView:
     @property
     def figures(self) -> Figures:
         """Pace, ETA and ratio as every reader shows them (`dicompress_schemas.figures`)."""
-        return of_row(
-            terminal=self.is_terminal,
-            slice_interval_ms=self.slice_interval_ms,
-            eta_at=self.eta_at,
-            ratio=self.ratio,
-            bytes_in=self.bytes_in,
-            codestream_estimate=self.codestream_estimate,
-        )
+        return figures_of(self.__dict__)
+
+
+def figures_of(row: Mapping[str, Any]) -> Figures:
+    """The figures of a `jobs` row (a JobView's fields, or the columns as a reader selects
+    them: status, slice_interval_ms, eta_at, ratio, bytes_in, codestream_estimate)."""
+    return of_row(
+        terminal=row["status"] in TERMINAL_STATUSES,
+        slice_interval_ms=row["slice_interval_ms"],
+        eta_at=row["eta_at"],
+        ratio=row["ratio"],
+        bytes_in=row["bytes_in"],
+        codestream_estimate=row["codestream_estimate"],
+    )
 
 
 def apply(view: JobView | None, event: Event) -> JobView:

@@ -16,8 +16,7 @@ import asyncpg
 
 from dicompress_notifier.model import JobEvent
 from dicompress_schemas import DecodeError, decode_event
-from dicompress_schemas.figures import of_row
-from dicompress_schemas.jobs import TERMINAL_EVENT_TYPES, TERMINAL_STATUSES, outcome
+from dicompress_schemas.jobs import TERMINAL_EVENT_TYPES, TERMINAL_STATUSES, figures_of, outcome
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +99,7 @@ class EventStore:
         if row is None:
             return None
         fields = {name: _json_ready(row[name]) for name in _SNAPSHOT_COLUMNS}
-        figures = of_row(
-            terminal=row["status"] in TERMINAL_STATUSES,
-            slice_interval_ms=row["slice_interval_ms"],
-            eta_at=row["eta_at"],
-            ratio=row["ratio"],
-            bytes_in=row["bytes_in"],
-            codestream_estimate=row["codestream_estimate"],
-        )
+        figures = figures_of(dict(row.items()))
         fields["ratio"] = figures.ratio  # so far while it runs, as GET /jobs/{id} says
         fields["outcome"] = outcome(
             row["status"], row["slices_total"], row["slices_done"] or 0, row["slices_failed"] or 0

@@ -10,8 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from dicompress_api.web.camel import CAMEL
-from dicompress_schemas.figures import Figures, of_row
-from dicompress_schemas.jobs import TERMINAL_STATUSES, Outcome, outcome
+from dicompress_schemas.jobs import Outcome, figures_of, outcome
 
 # The columns the view reads; the store selects exactly these.
 COLUMNS = (
@@ -142,18 +141,7 @@ def job_answer(row: Mapping[str, Any]) -> JobAnswer:
         outcome=outcome(fields["status"], fields["slices_total"], done, failed),
         timings=Timings(**{k: fields[k] for k in _TIMINGS}),
         timestamps=Timestamps(**{k: fields[k] for k in _TIMESTAMPS}),
-        figures=FiguresView(**_figures(fields).as_json()),
-    )
-
-
-def _figures(fields: Mapping[str, Any]) -> Figures:
-    return of_row(
-        terminal=fields["status"] in TERMINAL_STATUSES,
-        slice_interval_ms=fields["slice_interval_ms"],
-        eta_at=fields["eta_at"],
-        ratio=fields["ratio"],
-        bytes_in=fields["bytes_in"],
-        codestream_estimate=fields["codestream_estimate"],
+        figures=FiguresView(**figures_of(fields).as_json()),
     )
 
 
