@@ -50,6 +50,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from dicompress_schemas import study_id
+from dicompress_schemas.jobs import TERMINAL_STATUSES
 from dicompress_stack.stack import raise_interrupt
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,12 +69,12 @@ CHROMIUM_ARGS = [  # as tests/e2e/test_viewer_browser.py
     "--disable-component-update",
     "--disable-sync",
 ]
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
 WAIT_MS = 180_000
 VISIBLE_AFTER_S = 5.0
 
-# tests/e2e/test_viewer_study.py's SCROLL_BENCH: one key press per animation frame; the frames
-# painted (each a new slice windowed and drawn) over the seconds taken, and the index reached
+# Step through the preview one key press per animation frame, as fast as the page draws: the
+# frames painted (each a new slice windowed and drawn) over the seconds taken (also run by
+# tests/e2e/test_viewer_study.py)
 SCROLL_BENCH = """async (steps) => {
   const stage = document.getElementById("stage");
   const drawsBefore = Number(stage.dataset.draws);
@@ -160,7 +161,7 @@ def wait_preview(
         previews = [p for p in items if p["kind"] == "preview"]
         if previews and listed_only:
             return previews[0]
-        if previews and all(p["status"] in TERMINAL for p in items):
+        if previews and all(p["status"] in TERMINAL_STATUSES for p in items):
             if previews[0]["status"] != "completed":
                 raise RuntimeError(f"preview {previews[0]['status']}: {previews[0]}")
             return previews[0]

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from bench.bench_viewer import SCROLL_BENCH
 from playwright.sync_api import Page, sync_playwright
 from pydicom import dcmread
 from tests.e2e.test_viewer_browser import _chromium
@@ -35,23 +36,6 @@ TENANT = "clinic-viewer-study"
 SPEC = StudySpec(seed=7, slices=16, size=64, scout_size=64, layout="pacs", dose_report=False)
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "viewer"
 WAIT_MS = 90_000
-
-# Step through the preview one slice per animation frame, as fast as the page draws: frames
-# drawn per second (each a new slice fully windowed and painted).
-SCROLL_BENCH = """async (steps) => {
-  const stage = document.getElementById("stage");
-  const drawsBefore = Number(stage.dataset.draws);
-  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
-  const started = performance.now();
-  for (let i = 0; i < steps; i += 1) {
-    const key = Math.floor(i / (Number(stage.dataset.total) - 1)) % 2 ? "ArrowUp" : "ArrowDown";
-    stage.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true }));
-    await frame();
-  }
-  await frame();
-  const seconds = (performance.now() - started) / 1000;
-  return { frames: Number(stage.dataset.draws) - drawsBefore, seconds };
-}"""
 
 
 # Every distinct "encoded/total" the slice viewer showed, frame by frame.
