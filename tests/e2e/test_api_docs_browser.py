@@ -24,7 +24,9 @@ from tests.unit.api.api_fakes import (
 from dicompress_api.app import create_app
 from dicompress_api.settings import ApiSettings
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+# Not marked e2e: no service runs here. The page's code (or the app, in-process) runs in
+# Chromium on answers routed in; it lives beside the e2e tests because it needs the browser.
+pytestmark = pytest.mark.timeout(120)
 
 ORIGIN = "http://api.test"
 

@@ -27,7 +27,9 @@ from dicompress_schemas import changefeed
 from dicompress_stack.client import JobProgress
 from dicompress_stack.watch import line
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+# Not marked e2e: no service runs here. The page's code (or the app, in-process) runs in
+# Chromium on answers routed in; it lives beside the e2e tests because it needs the browser.
+pytestmark = pytest.mark.timeout(120)
 
 VIEWER = """async ([frame, view, now]) => {
   const { newJob, applyFrame, jobFromView, summary } = await import("/viewer/jobstate.js");

@@ -13,7 +13,9 @@ import pytest
 from playwright.sync_api import sync_playwright
 from tests.e2e.test_viewer_browser import _chromium, _serve_static
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+# Not marked e2e: no service runs here. The page's code (or the app, in-process) runs in
+# Chromium on answers routed in; it lives beside the e2e tests because it needs the browser.
+pytestmark = pytest.mark.timeout(120)
 
 ZIP_TWICE = """async (files) => {
   const { zipFiles } = await import("/viewer/zip.js");

@@ -15,7 +15,9 @@ from tests.e2e.test_viewer_browser import _chromium
 
 from dicompress_api.web.viewer import STATIC_DIR
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+# Not marked e2e: no service runs here. The page's code (or the app, in-process) runs in
+# Chromium on answers routed in; it lives beside the e2e tests because it needs the browser.
+pytestmark = pytest.mark.timeout(120)
 
 ORIGIN = "http://viewer.test"
 STUDIES, JOBS, PAGE = 45, 27, 20

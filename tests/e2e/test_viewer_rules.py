@@ -20,7 +20,9 @@ from dicompress_api.web.viewer import STATIC_DIR
 from dicompress_compressor.encoder import EncodeOptions, encode_slice
 from dicompress_stack.synthetic_ct import slice_bytes
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+# Not marked e2e: no service runs here. The page's code (or the app, in-process) runs in
+# Chromium on answers routed in; it lives beside the e2e tests because it needs the browser.
+pytestmark = pytest.mark.timeout(120)
 
 ORIGIN = "http://viewer.test"
 TYPES = {".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html"}
