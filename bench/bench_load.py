@@ -94,11 +94,13 @@ class Latencies:
         }
 
 
-def job_body(rig: Rig, prefix: str) -> dict[str, Any]:
+def job_body(rig: Rig, prefix: str, priority: str = "batch") -> dict[str, Any]:
+    """A job of `prefix`; the bulk goes to the batch lane, as a script's would."""
     return {
         "s3SourceUri": f"s3://{rig.bucket}/{prefix}",
         "s3TargetUri": f"s3://{rig.bucket}/{TENANT}/out/",
         "compressionRate": 20,
+        "priority": priority,
     }
 
 

@@ -61,7 +61,15 @@ def _since(stamp: str | None, zero_wall: float) -> float | None:
 
 async def _submit(http: httpx.AsyncClient, source: str, target: str, rate: float) -> str:
     answer = await http.post(
-        "/jobs", json={"s3SourceUri": source, "s3TargetUri": target, "compressionRate": rate}
+        "/jobs",
+        # ten studies at once from one script: the batch lane, the one-at-a-time queue the
+        # design documents compare against
+        json={
+            "s3SourceUri": source,
+            "s3TargetUri": target,
+            "compressionRate": rate,
+            "priority": "batch",
+        },
     )
     if answer.status_code != 202:
         raise RuntimeError(f"POST /jobs: {answer.status_code} {answer.text[:300]}")

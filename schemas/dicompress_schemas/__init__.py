@@ -58,7 +58,7 @@ from dicompress_schemas.studies import (
     new_ingest_event_id,
     study_id,
 )
-from dicompress_schemas.topics import Topics
+from dicompress_schemas.topics import Lane, Topics
 
 __all__ = [
     "COMMAND_TYPES",
@@ -86,6 +86,7 @@ __all__ = [
     "JobCompleted",
     "JobFailed",
     "JobStarted",
+    "Lane",
     "MemberRejected",
     "ProductKind",
     "ProductParams",

@@ -316,9 +316,9 @@ COMPRESSOR_PRODUCTS: Final = frozenset({ProductKind.PREVIEW, ProductKind.MINI_CT
 
 
 def request_topic(kind: ProductKind, topics: Topics) -> str:
-    """Where a product's request goes: the compressor makes DICOM products, the renderer
-    images."""
-    return topics.requests if kind in COMPRESSOR_PRODUCTS else topics.render_requests
+    """Where a product's request goes: the compressor makes DICOM products, in its
+    interactive lane (someone is waiting to look at them), the renderer images."""
+    return topics.interactive if kind in COMPRESSOR_PRODUCTS else topics.render_requests
 
 
 def product_request(

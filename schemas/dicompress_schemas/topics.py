@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 REQUESTS = "compression.requests"
+INTERACTIVE = "compression.interactive"
 EVENTS = "compression.events"
 CONTROL = "compression.control"
 DEAD_LETTER = "compression.dead-letter"
@@ -17,6 +19,7 @@ RENDER_REQUESTS = "render.requests"
 # Ingest topics: one partition per ingest worker, like the requests.
 PARTITIONS = {
     REQUESTS: 4,
+    INTERACTIVE: 4,
     EVENTS: 4,
     CONTROL: 1,
     DEAD_LETTER: 1,
@@ -26,11 +29,23 @@ PARTITIONS = {
 }
 
 
+class Lane(StrEnum):
+    """Which request topic a compressor job waits on (docs/SCHEDULING.md). A compressor serves
+    both at once over one encoder pool, interactive slices first, so a job a person waits for
+    (a preview, a Mini CT, a single study) never queues behind another clinic's batch."""
+
+    INTERACTIVE = "interactive"
+    BATCH = "batch"
+
+
 @dataclass(frozen=True)
 class Topics:
     """The topics of one deployment.
 
-    requests: `CompressionRequested`, keyed by job id; the compressors' consumer group reads it.
+    requests: `CompressionRequested`, keyed by job id: the batch lane; the compressors'
+        consumer group reads it.
+    interactive: the same requests (and the `ProductRequested` of previews and Mini CTs) in
+        the interactive lane; the compressors' interactive group reads it.
     events: every later event of a job, keyed by job id so a job's events keep their order.
     control: commands to running jobs (`CancelRequested`), keyed by job id; every compressor
         reads all of it (no consumer group), since any of them may hold the job.
@@ -38,7 +53,7 @@ class Topics:
     ingest_requests: `ArchiveUploaded`, keyed by ingest id; the ingest workers' group reads it.
     ingest_events: everything that happens to an ingest after that, keyed by ingest id.
     render_requests: the `ProductRequested` of thumbnails and snapshots, keyed by job id; the
-        renderers' group reads it (previews go to `requests`: the compressor makes them). Their
+        renderers' group reads it (previews go to `interactive`: the compressor makes them). Their
         later events go to `events`, like any job's.
     """
 
@@ -47,6 +62,24 @@ class Topics:
     @property
     def requests(self) -> str:
         return self.prefix + REQUESTS
+
+    @property
+    def interactive(self) -> str:
+        return self.prefix + INTERACTIVE
+
+    def lane(self, lane: Lane) -> str:
+        """The request topic of `lane`."""
+        return self.interactive if lane is Lane.INTERACTIVE else self.requests
+
+    def lane_of(self, topic: str) -> Lane | None:
+        """The lane whose request topic `topic` is (None for any other topic)."""
+        return {self.interactive: Lane.INTERACTIVE, self.requests: Lane.BATCH}.get(topic)
+
+    @property
+    def compressor_requests(self) -> tuple[str, str]:
+        """Both lanes' request topics: what readers of every request (the projection, the
+        notifier) consume."""
+        return (self.interactive, self.requests)
 
     @property
     def events(self) -> str:
@@ -75,6 +108,7 @@ class Topics:
     def all(self) -> tuple[str, ...]:
         return (
             self.requests,
+            self.interactive,
             self.events,
             self.control,
             self.dead_letter,

@@ -193,6 +193,7 @@ async def submit(rig: Rig, count: int) -> list[str]:
         "s3SourceUri": f"s3://{rig.bucket}/{SERIES_PREFIX}",
         "s3TargetUri": f"s3://{rig.bucket}/{TENANT}/out/",
         "compressionRate": 20,
+        "priority": "batch",  # a run of jobs, as a script sends them: the batch lane
     }
     ids = []
     async with httpx.AsyncClient(base_url=api, headers=headers, timeout=30) as http:

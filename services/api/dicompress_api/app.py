@@ -126,7 +126,7 @@ def create_app(
     app.include_router(insight_router(settings, a.stats, tenant_of))  # before /compress-dicom/{id}
     submitter = Submitter(
         SubmitPolicy.of(settings),
-        Limits(settings.api_max_queue_length, settings.api_queue_full_retry_after_s),
+        Limits.of(settings),
         publisher=a.publisher,
         store=a.store,
         sources=a.sources,
@@ -164,12 +164,7 @@ def _adapters(
 ) -> Adapters:
     """The real adapters, or the ones given."""
     kafka = KafkaPublisher(
-        settings.kafka_bootstrap_servers,
-        settings.topics.requests,
-        settings.api_publish_timeout_s,
-        control_topic=settings.topics.control,
-        ingest_topic=settings.topics.ingest_requests,
-        product_topics=settings.topics,
+        settings.kafka_bootstrap_servers, settings.topics, settings.api_publish_timeout_s
     )
     database = Database(settings.database_url)
     s3 = S3Connection(settings)
@@ -184,7 +179,7 @@ def _adapters(
         s3=s3,
         presigner=S3Presigner(s3, settings.api_presign_expiry_s),
         sources=sources or S3Sources(s3, settings.api_allowed_buckets),
-        stats=stats or PostgresStats(database),
+        stats=stats or PostgresStats(database, settings.topics.interactive),
         studies=studies or PostgresStudyIndex(database),
         keys=keys
         or PostgresKeys(

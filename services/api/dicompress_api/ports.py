@@ -8,10 +8,10 @@ from typing import Any, Protocol
 
 from dicompress_api.adapters.idempotency import KeyRecord
 from dicompress_api.jobs.listing import JobFilter
-from dicompress_api.jobs.queue import Throughput
+from dicompress_api.jobs.queue import TenantLoad, Throughput
 from dicompress_api.jobs.sources import SourceInfo
 from dicompress_infra.s3 import S3Uri
-from dicompress_schemas import CompressionRequested
+from dicompress_schemas import CompressionRequested, Lane
 from dicompress_schemas.commands import Command
 
 
@@ -23,9 +23,10 @@ class Publisher(Protocol):
 
     async def close(self) -> None: ...
 
-    async def publish(self, event: CompressionRequested) -> None:
-        """Return once the broker acknowledged the event; raise PublishUnavailable if it did
-        not in time, in which case the event must never be delivered later."""
+    async def publish(self, event: CompressionRequested, lane: Lane) -> None:
+        """Put the request in `lane`'s queue. Return once the broker acknowledged the event;
+        raise PublishUnavailable if it did not in time, in which case the event must never be
+        delivered later."""
 
     async def send_command(self, command: Command) -> None:
         """Put a command on the control topic, with the same guarantees as `publish`."""
@@ -95,6 +96,8 @@ class Stats(Protocol):
     async def queue(self) -> list[Mapping[str, Any]]: ...
 
     async def queued_count(self) -> int: ...
+
+    async def tenant_load(self, tenant: str) -> TenantLoad: ...
 
     async def throughput(self, window: int) -> Throughput: ...
 

@@ -53,6 +53,19 @@ class ApiSettings(CommonSettings):
         ge=1,
         description="Queued jobs (all tenants) beyond which POST /jobs answers 503",
     )
+    api_max_active_per_tenant: int = Field(
+        default=100,
+        ge=1,
+        description="A tenant's jobs waiting or running (both lanes) beyond which its POST /jobs "
+        "answers 429: one clinic's archive cannot fill the whole queue",
+    )
+    api_max_interactive_per_tenant: int = Field(
+        default=3,
+        ge=1,
+        description="A tenant's interactive jobs waiting or running beyond which an interactive "
+        "POST /jobs answers 429 (send it with priority 'batch'): the interactive lane stays "
+        "short for every clinic",
+    )
     api_queue_full_retry_after_s: int = Field(
         default=30, ge=1, description="Retry-After of the 503 a full queue answers"
     )

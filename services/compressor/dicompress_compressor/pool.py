@@ -3,6 +3,9 @@
 A pool process can die (the OOM killer, a crash in a native codec on a malformed file), which
 breaks a `ProcessPoolExecutor` for good. `EncoderPool` then builds a new executor and retries the
 slice once, so one poison slice fails alone instead of failing every later job.
+
+Work enters the pool through a `LaneGate`: the interactive lane's slices before the batch
+lane's (`lanes`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dicompress_compressor.encoder import (
     encode_slice,
 )
 from dicompress_compressor.errors import EncoderCrashed
+from dicompress_compressor.lanes import LaneGate
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,10 @@ class EncoderPool:
     def __init__(self, processes: int) -> None:
         self._processes = processes
         self._executor = self._new_executor()
+        # One admission more than processes: a process never idles while the next slice is
+        # pickled over to it, and an interactive slice still waits for at most one batch slice
+        # queued ahead of it.
+        self.gate = LaneGate(processes + 1)
 
     def _new_executor(self) -> ProcessPoolExecutor:
         # spawn, not fork: the parent runs threads (boto3, the event loop's executor), and
@@ -63,8 +71,11 @@ class EncoderPool:
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`fn(*args, **kwargs)` in a pool process (a module-level function, picklable
         arguments); raise what it raised, or EncoderCrashed."""
+        async with self.gate.slot():
+            return await self._call(functools.partial(fn, *args, **kwargs))
+
+    async def _call(self, work: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
-        work = functools.partial(fn, *args, **kwargs)
         for attempt in (1, 2):
             executor = self._executor
             try:

@@ -12,6 +12,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dicompress_compressor.cancellation import CancelRegistry, ControlListener
 from dicompress_compressor.job import JobRunner
+from dicompress_compressor.lanes import in_lane
+from dicompress_compressor.lifecycle import Emit
 from dicompress_compressor.minict.runner import MiniCtRunner, PoolMiniCts
 from dicompress_compressor.pool import EncoderPool
 from dicompress_compressor.preview.runner import PoolPreviews, PreviewRunner
@@ -23,6 +25,7 @@ from dicompress_infra.kafka import publish
 from dicompress_infra.metrics import new_registry
 from dicompress_infra.running import join_group, run_until_signalled, start_health, start_producer
 from dicompress_infra.s3 import make_s3_client
+from dicompress_schemas import Lane
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ async def run(settings: CompressorSettings) -> None:
 async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
     """Consume requests until `stop` is set. Tests call this directly with their own settings."""
     topics = settings.topics
-    tracker = JoinTracker()
+    trackers = {lane: JoinTracker() for lane in Lane}
     registry = CancelRegistry()
     control = ControlListener(
         settings.kafka_bootstrap_servers,
@@ -52,7 +55,7 @@ async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
             stack,
             settings.compressor_health_port,
             settings.compressor_health_host,
-            lambda: tracker.joined and control.ready.is_set() and not stop.is_set(),
+            lambda: _ready(trackers, control, stop),
             metrics_registry,
         )
         pool = EncoderPool(settings.compressor_processes)
@@ -63,56 +66,98 @@ async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
         stack.push_async_callback(control.stop)
         listening = asyncio.create_task(control.run())
         stack.push_async_callback(_cancel, listening)
-        consumer = await join_group(
-            stack,
-            settings.kafka_bootstrap_servers,
-            settings.compressor_group_id,
-            topics.requests,
-            tracker,
-            MAX_POLL_INTERVAL_MS,
-        )
-        metrics = CompressorMetrics(metrics_registry, functools.partial(_highwater, consumer))
+        consumers = {
+            lane: await join_group(
+                stack,
+                settings.kafka_bootstrap_servers,
+                group,
+                topics.lane(lane),
+                trackers[lane],
+                MAX_POLL_INTERVAL_MS,
+            )
+            for lane, group in _groups(settings).items()
+        }
+        by_topic = {topics.lane(lane): consumer for lane, consumer in consumers.items()}
+        metrics = CompressorMetrics(metrics_registry, functools.partial(_highwater, by_topic))
         store = FastS3ObjectStore(make_s3_client(settings), settings)
         emit = metrics.counting(functools.partial(publish, producer, topics.events))
-        allowed = frozenset(settings.compressor_allowed_buckets)
-        runners = Runners(
-            compression=JobRunner(
-                store=store,
-                encoder=pool,
-                emit=emit,
-                worker=settings.compressor_worker_id,
-                max_in_flight=settings.max_in_flight,
-                allowed_buckets=allowed,
-                part_size=settings.compressor_part_size,
-                cancellations=registry,
-            ),
-            preview=PreviewRunner(
-                store=store,
-                maker=PoolPreviews(pool),
-                emit=emit,
-                worker=settings.compressor_worker_id,
-                max_in_flight=settings.max_in_flight,
-                allowed_buckets=allowed,
-                cancellations=registry,
-            ),
-            mini_ct=MiniCtRunner(
-                store=store,
-                maker=PoolMiniCts(pool),
-                emit=emit,
-                worker=settings.compressor_worker_id,
-                max_in_flight=settings.max_in_flight,
-                allowed_buckets=allowed,
-                cancellations=registry,
-                part_size=settings.compressor_part_size,
-            ),
-        )
-        extra = {"worker": settings.compressor_worker_id, "topic": topics.requests}
+        runners = _runners(settings, store, pool, emit, registry)
+        extra = {"worker": settings.compressor_worker_id, "topics": sorted(by_topic)}
         log.info("compressor consuming", extra=extra)
-        await compression_requests(consumer, producer, runners, topics, metrics.lag).serve(stop)
+        # One loop per lane over the one pool (`lanes`): a batch job runs while an interactive
+        # one does, and the interactive one's slices go first.
+        await asyncio.gather(
+            *(
+                in_lane(
+                    lane,
+                    compression_requests(consumer, producer, runners, topics, metrics.lag).serve(
+                        stop
+                    ),
+                )
+                for lane, consumer in consumers.items()
+            )
+        )
         log.info("compressor stopping", extra=extra)
 
 
-def _highwater(consumer: AIOKafkaConsumer, topic: str, partition: int) -> int | None:
+def _ready(
+    trackers: dict[Lane, JoinTracker], control: ControlListener, stop: asyncio.Event
+) -> bool:
+    """Healthy: in both lanes' groups, reading the control topic, not stopping."""
+    joined = all(tracker.joined for tracker in trackers.values())
+    return joined and control.ready.is_set() and not stop.is_set()
+
+
+def _groups(settings: CompressorSettings) -> dict[Lane, str]:
+    return {
+        Lane.INTERACTIVE: settings.interactive_group_id,
+        Lane.BATCH: settings.compressor_group_id,
+    }
+
+
+def _runners(
+    settings: CompressorSettings,
+    store: FastS3ObjectStore,
+    pool: EncoderPool,
+    emit: Emit,
+    registry: CancelRegistry,
+) -> Runners:
+    allowed = frozenset(settings.compressor_allowed_buckets)
+    return Runners(
+        compression=JobRunner(
+            store=store,
+            encoder=pool,
+            emit=emit,
+            worker=settings.compressor_worker_id,
+            max_in_flight=settings.max_in_flight,
+            allowed_buckets=allowed,
+            part_size=settings.compressor_part_size,
+            cancellations=registry,
+        ),
+        preview=PreviewRunner(
+            store=store,
+            maker=PoolPreviews(pool),
+            emit=emit,
+            worker=settings.compressor_worker_id,
+            max_in_flight=settings.max_in_flight,
+            allowed_buckets=allowed,
+            cancellations=registry,
+        ),
+        mini_ct=MiniCtRunner(
+            store=store,
+            maker=PoolMiniCts(pool),
+            emit=emit,
+            worker=settings.compressor_worker_id,
+            max_in_flight=settings.max_in_flight,
+            allowed_buckets=allowed,
+            cancellations=registry,
+            part_size=settings.compressor_part_size,
+        ),
+    )
+
+
+def _highwater(consumers: dict[str, AIOKafkaConsumer], topic: str, partition: int) -> int | None:
+    consumer = consumers[topic]
     where = TopicPartition(topic, partition)
     if where not in consumer.assignment():
         return None  # the partition now belongs to another member

@@ -61,6 +61,12 @@ class CompressorSettings(CommonSettings):
     )
 
     @property
+    def interactive_group_id(self) -> str:
+        """The interactive lane's group: its own, so a member joining or leaving one lane
+        never rebalances (and restarts) the other lane's running jobs."""
+        return f"{self.compressor_group_id}.interactive"
+
+    @property
     def max_in_flight(self) -> int:
         """Two slices per process: one encoding, one downloading behind it."""
         return self.compressor_max_in_flight or 2 * self.compressor_processes

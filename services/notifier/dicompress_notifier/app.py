@@ -77,7 +77,7 @@ async def serve_notifier(
     topics = settings.topics
     feed = Feed(
         settings.kafka_bootstrap_servers,
-        [topics.requests, topics.events],
+        [*topics.compressor_requests, topics.events],
         settings.notifier_history_window_s,
         hub,
     )

@@ -76,7 +76,7 @@ class ProgressSettings(CommonSettings):
         """Every topic the projection reads, live (`app`) and in a replay (`replay`)."""
         topics = self.topics
         return [
-            topics.requests,
+            *topics.compressor_requests,
             topics.events,
             topics.control,
             topics.ingest_requests,

@@ -68,7 +68,7 @@ async def test_post_publishes_a_decodable_request(
     assert response.json()["source"] == {"fileCount": 2, "totalBytes": 20}
 
     record, event = await read_request(
-        settings.kafka_bootstrap_servers, settings.topics.requests, job_id
+        settings.kafka_bootstrap_servers, settings.topics.interactive, job_id
     )
     assert isinstance(event, CompressionRequested)
     assert (event.job_id, event.seq, event.event_id) == (job_id, 0, new_event_id(job_id, 0))
@@ -76,7 +76,7 @@ async def test_post_publishes_a_decodable_request(
     assert event.source_uri == f"s3://{bucket}/acme/in/ct1"
     assert event.output_filename == "ct1.zip"
     assert dict(record.headers)["type"] == b"CompressionRequested"
-    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.requests) == 1
+    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.interactive) == 1
 
 
 async def test_get_reads_the_projection_for_its_tenant_only(
@@ -129,7 +129,7 @@ async def test_bad_requests_are_refused_and_publish_nothing(
     unauthenticated = await api.post("/jobs", json=body(bucket))
     assert unauthenticated.status_code == 401
     assert unauthenticated.headers["www-authenticate"].startswith("Bearer")
-    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.requests) == 0
+    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.interactive) == 0
 
 
 async def test_unreachable_broker_means_503_and_no_job(

@@ -242,7 +242,7 @@ async def test_a_job_of_a_study_or_a_series_reads_the_prefix_of_its_instances(
     assert answer["source"] == {"fileCount": 5, "totalBytes": answer["source"]["totalBytes"]}
     assert answer["studyId"] == str(sid)
     _, event = await read_request(
-        settings.kafka_bootstrap_servers, settings.topics.requests, answer["jobId"]
+        settings.kafka_bootstrap_servers, settings.topics.interactive, answer["jobId"]
     )
     assert (event.source_uri, event.include_non_image) == (answer["sourceUri"], True)
 

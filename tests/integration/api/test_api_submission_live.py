@@ -75,7 +75,7 @@ async def test_post_answers_source_info_target_and_options_at_once(
     assert [(e["field"], e["rule"]) for e in empty.json()["errors"]] == [
         ("s3SourceUri", "no_objects")
     ]
-    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.requests) == 1
+    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.interactive) == 1
 
 
 async def test_another_tenants_prefix_is_403_and_publishes_nothing(
@@ -94,7 +94,7 @@ async def test_another_tenants_prefix_is_403_and_publishes_nothing(
         assert denied.status_code == 403, (payload, denied.text)
         assert denied.headers["content-type"] == "application/problem+json"
         assert [e["field"] for e in denied.json()["errors"]] == [field]
-    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.requests) == 0
+    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.interactive) == 0
 
 
 async def test_idempotency_key_holds_across_two_api_instances_and_a_race(
@@ -129,7 +129,7 @@ async def test_idempotency_key_holds_across_two_api_instances_and_a_race(
         assert codes.count(202) == 1, [a.text for a in answers]
         assert set(codes) <= {200, 202, 409}  # 409: the winner was still publishing
         assert len({a.json()["jobId"] for a in answers if a.status_code < 300}) == 1
-    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.requests) == 3
+    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.interactive) == 3
     stored = await database.fetch("SELECT idem_key, published FROM api_idempotency ORDER BY 1")
     assert [(r["idem_key"], r["published"]) for r in stored] == [
         ("race-1", True),
@@ -163,7 +163,58 @@ async def test_a_full_queue_is_503_with_retry_after_and_nothing_published(
         assert full.json()["type"].endswith("queue-full")
         queue = (await api.get("/queue", headers=bearer(settings, "acme"))).json()
         assert (queue["queued"], queue["maxQueueLength"], queue["jobs"]) == (2, 2, [])
-    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.requests) == 0
+    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.interactive) == 0
+
+
+async def test_a_clinics_interactive_jobs_are_counted_from_the_lane_they_were_put_in(
+    settings_for: Callable[..., ApiSettings],
+    test_env: dict[str, str],
+    database: asyncpg.Connection[Any],
+) -> None:
+    bucket = test_env["S3_BUCKET"]
+    settings = settings_for(
+        ApiSettings, api_allowed_buckets=[bucket], api_max_interactive_per_tenant=2
+    )
+    put_series(settings, bucket, "acme/ct1/", [10])
+    put_series(settings, bucket, "globex/ct1/", [10])
+    topics = settings.topics
+    # acme: two interactive jobs waiting or running, one batch job running, one interactive
+    # job ended; only the first two count against its interactive limit
+    for status, topic in [
+        ("queued", topics.interactive),
+        ("running", topics.interactive),
+        ("running", topics.requests),
+        ("completed", topics.interactive),
+    ]:
+        job_id = uuid.uuid4()
+        await database.execute(
+            "INSERT INTO jobs (job_id, tenant, status) VALUES ($1, 'acme', $2)", job_id, status
+        )
+        await database.execute(
+            'INSERT INTO job_events (job_id, seq, event_id, type, topic, partition, "offset", '
+            "occurred_at, payload) VALUES ($1, 0, $2, 'CompressionRequested', $3, 0, 0, now(), "
+            "'{}')",
+            job_id,
+            uuid.uuid4(),
+            topic,
+        )
+    async with _serving(settings) as api:
+        acme = bearer(settings, "acme")
+        refused = await api.post("/jobs", json=body(bucket), headers=acme)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["type"].endswith("tenant-limit")
+        assert "2 interactive jobs" in refused.json()["detail"]
+        batch = await api.post("/jobs", json=body(bucket, priority="batch"), headers=acme)
+        assert batch.status_code == 202, batch.text
+        globex = {
+            "s3SourceUri": f"s3://{bucket}/globex/ct1/",
+            "s3TargetUri": f"s3://{bucket}/globex/out/",
+        }
+        other = await api.post("/jobs", json=globex, headers=bearer(settings, "globex"))
+        assert other.status_code == 202, other.text
+    bootstrap = settings.kafka_bootstrap_servers
+    assert await end_offsets(bootstrap, topics.interactive) == 1  # globex's
+    assert await end_offsets(bootstrap, topics.requests) == 1  # acme's batch job
 
 
 async def test_size_and_rate_limits(
@@ -189,7 +240,7 @@ async def test_size_and_rate_limits(
         assert limited.status_code == 429, limited.text
         assert int(limited.headers["retry-after"]) >= 1
         assert (await api.get("/jobs", headers=bearer(settings, "globex"))).status_code == 200
-    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.requests) == 0
+    assert await end_offsets(settings.kafka_bootstrap_servers, settings.topics.interactive) == 0
 
 
 @asynccontextmanager

@@ -435,12 +435,7 @@ async def _sweep_once(settings: ApiSettings, abandon_after: timedelta) -> SweepR
     database = Database(settings.database_url)
     s3 = S3Connection(settings)
     multipart = S3Multipart(s3, 60)
-    publisher = KafkaPublisher(
-        settings.kafka_bootstrap_servers,
-        settings.topics.requests,
-        10,
-        ingest_topic=settings.topics.ingest_requests,
-    )
+    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, settings.topics, 10)
     policy = replace(UploadPolicy.of(settings), abandon_after=abandon_after)
     await database.start()
     await multipart.start()

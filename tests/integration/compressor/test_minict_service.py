@@ -77,7 +77,7 @@ async def test_a_series_mini_ct_is_a_zip_and_a_repeat_re_emits_the_same_events(
     bucket = test_env["S3_BUCKET"]
     request, files = await _request(compressor, bucket, MiniCtFormat.SERIES)
     topic = request_topic(ProductKind.MINI_CT, compressor.topics)
-    assert topic == compressor.topics.requests
+    assert topic == compressor.topics.interactive
     await publish(producer, topic, request)
     events = await job_events(compressor, request.job_id)
 
@@ -128,7 +128,7 @@ async def test_a_multiframe_mini_ct_is_one_object_with_the_region_s_geometry(
 ) -> None:
     bucket = test_env["S3_BUCKET"]
     request, files = await _request(compressor, bucket, MiniCtFormat.MULTIFRAME)
-    await publish(producer, compressor.topics.requests, request)
+    await publish(producer, compressor.topics.interactive, request)
     events = await job_events(compressor, request.job_id)
 
     assert [e.type for e in events] == ["JobStarted"] + ["SliceEncoded"] * 8 + ["JobCompleted"]

@@ -54,7 +54,7 @@ async def test_a_preview_series_is_made_with_its_events_in_order(
         await asyncio.to_thread(put, compressor, bucket, source + name, data)
 
     topic = request_topic(ProductKind.PREVIEW, compressor.topics)
-    assert topic == compressor.topics.requests
+    assert topic == compressor.topics.interactive
     await publish(producer, topic, request)
     events = await job_events(compressor, request.job_id)
 
@@ -116,7 +116,7 @@ async def test_a_thumbnails_request_on_the_compressors_topic_is_dead_lettered(
         params=ThumbnailParams(),
         trigger="request",
     )
-    await publish(producer, compressor.topics.requests, request)
+    await publish(producer, compressor.topics.interactive, request)
     dead = AIOKafkaConsumer(
         compressor.topics.dead_letter,
         bootstrap_servers=compressor.kafka_bootstrap_servers,

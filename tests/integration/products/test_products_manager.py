@@ -28,7 +28,7 @@ from dicompress_schemas import (
 from dicompress_schemas.envelope import utc_now
 from dicompress_schemas.histories import IngestHistory
 from dicompress_schemas.products import ProductKind
-from dicompress_schemas.topics import PARTITIONS, RENDER_REQUESTS, REQUESTS
+from dicompress_schemas.topics import INTERACTIVE, PARTITIONS, RENDER_REQUESTS
 from dicompress_stack.synthetic_study import StudySpec, write_study_zip
 from dicompress_stack.testing import ServiceRunner, s3_client
 
@@ -114,7 +114,7 @@ async def requested(env: Mapping[str, str]) -> list[tuple[str, ProductRequested]
     try:
         partitions = [
             TopicPartition(topics.prefix + name, p)
-            for name in (REQUESTS, RENDER_REQUESTS)
+            for name in (INTERACTIVE, RENDER_REQUESTS)
             for p in range(PARTITIONS[name])
         ]
         consumer.assign(partitions)
@@ -148,7 +148,7 @@ async def test_a_received_study_gets_its_products_asked_for_once_and_as_the_poli
     await wait_handled(test_env, first)
     asked = [(topic, e) for topic, e in await requested(test_env) if e.ingest_id == first]
     assert sorted((e.series_instance_uid, e.kind, topic) for topic, e in asked) == sorted(
-        (series, kind, topics.requests if kind is ProductKind.PREVIEW else topics.render_requests)
+        (series, kind, topics.interactive if kind is ProductKind.PREVIEW else topics.render_requests)
         for series in volumes
         for kind in ProductKind
         if kind is not ProductKind.MINI_CT

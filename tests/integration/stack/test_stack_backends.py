@@ -67,6 +67,7 @@ async def test_test_env_creates_its_topics_with_their_partitions(
     topics = settings.topics
     assert partitions == {
         topics.requests: 4,
+        topics.interactive: 4,
         topics.events: 4,
         topics.control: 1,
         topics.dead_letter: 1,

@@ -8,7 +8,7 @@ from typing import Any
 
 from dicompress_api.adapters.idempotency import KeyRecord
 from dicompress_api.jobs.listing import EPOCH, JobFilter
-from dicompress_api.jobs.queue import Throughput
+from dicompress_api.jobs.queue import TenantLoad, Throughput
 from dicompress_api.jobs.sources import SourceInfo
 from dicompress_api.web.errors import (
     FieldProblem,
@@ -17,7 +17,7 @@ from dicompress_api.web.errors import (
     StoreUnavailable,
 )
 from dicompress_infra.s3 import S3Uri
-from dicompress_schemas import ArchiveUploaded, CompressionRequested, ProductRequested
+from dicompress_schemas import ArchiveUploaded, CompressionRequested, Lane, ProductRequested
 from dicompress_schemas.commands import Command
 
 SECRET = "unit-test-secret-0123456789abcdef0123"
@@ -26,6 +26,7 @@ SECRET = "unit-test-secret-0123456789abcdef0123"
 class FakePublisher:
     def __init__(self) -> None:
         self.events: list[CompressionRequested] = []
+        self.lanes: list[Lane] = []
         self.products: list[ProductRequested] = []
         self.commands: list[Command] = []
         self.unavailable: str | None = None
@@ -34,10 +35,11 @@ class FakePublisher:
 
     async def close(self) -> None: ...
 
-    async def publish(self, event: CompressionRequested) -> None:
+    async def publish(self, event: CompressionRequested, lane: Lane) -> None:
         if self.unavailable:
             raise PublishUnavailable(self.unavailable)
         self.events.append(event)
+        self.lanes.append(lane)
 
     async def publish_product(self, event: ProductRequested) -> None:
         if self.unavailable:
@@ -129,12 +131,16 @@ class FakeSources:
 class FakeStats:
     def __init__(self) -> None:
         self.queued = 0
+        self.load: dict[str, TenantLoad] = {}
 
     async def queue(self) -> list[Mapping[str, Any]]:
         return []
 
     async def queued_count(self) -> int:
         return self.queued
+
+    async def tenant_load(self, tenant: str) -> TenantLoad:
+        return self.load.get(tenant, TenantLoad(0, 0))
 
     async def throughput(self, window: int) -> Throughput:
         return Throughput(0, None, None)

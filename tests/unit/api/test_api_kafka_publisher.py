@@ -9,7 +9,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from dicompress_api.adapters.kafka_publisher import KafkaPublisher
 from dicompress_api.web.errors import PublishUnavailable
-from dicompress_schemas import CompressionRequested
+from dicompress_schemas import CompressionRequested, Lane, Topics
 from dicompress_schemas.commands import CancelRequested, decode_command
 from dicompress_schemas.histories import JobHistory
 
@@ -20,6 +20,7 @@ class StandInProducer:
     def __init__(self, *, reachable: bool, answers: bool) -> None:
         self.reachable, self.answers = reachable, answers
         self.sent: list[bytes] = []
+        self.topics: list[str] = []
         self.failed_pending = False
         self._batches: dict[str, list[Any]] = {}
         self._pending_batches: set[Any] = set()
@@ -37,6 +38,7 @@ class StandInProducer:
         if not self.answers:
             await asyncio.Event().wait()
         self.sent.append(value)
+        self.topics.append(topic)
 
     def fail_all(self, exception: Exception) -> None:
         self.failed_pending = True
@@ -68,12 +70,12 @@ async def test_unreachable_broker_starts_unready_and_times_out() -> None:
         made.append(StandInProducer(reachable=False, answers=True))
         return made[-1]
 
-    publisher = KafkaPublisher("127.0.0.1:1", "t", timeout_s=0.3, producer_factory=factory)
+    publisher = KafkaPublisher("127.0.0.1:1", Topics(), timeout_s=0.3, producer_factory=factory)
     await publisher.start()
     try:
         assert (await publisher.problem() or "").startswith("kafka: not connected")
         with pytest.raises(PublishUnavailable, match=r"within 0.3 s"):
-            await publisher.publish(event())
+            await publisher.publish(event(), Lane.BATCH)
         await wait_for(lambda: len(made) >= 2)  # it keeps trying to connect
         assert all(p.stopped for p in made[:-1])
     finally:
@@ -87,15 +89,15 @@ async def test_a_silent_broker_gets_its_producer_discarded_and_replaced() -> Non
         made.append(StandInProducer(reachable=True, answers=len(made) > 0))
         return made[-1]
 
-    publisher = KafkaPublisher("kafka:9092", "t", timeout_s=0.3, producer_factory=factory)
+    publisher = KafkaPublisher("kafka:9092", Topics(), timeout_s=0.3, producer_factory=factory)
     await publisher.start()
     try:
         with pytest.raises(PublishUnavailable):
-            await publisher.publish(event())
+            await publisher.publish(event(), Lane.BATCH)
         silent = made[0]
         assert silent.failed_pending  # what it held can never be delivered late
         await wait_for(lambda: silent.stopped and len(made) == 2)
-        await publisher.publish(event())  # the replacement answers
+        await publisher.publish(event(), Lane.BATCH)  # the replacement answers
         assert len(made[1].sent) == 1
         assert await publisher.problem() is None
     finally:
@@ -110,9 +112,7 @@ async def test_a_command_goes_to_the_control_topic_keyed_by_job() -> None:
         made.append(StandInProducer(reachable=True, answers=True))
         return made[-1]
 
-    publisher = KafkaPublisher(
-        "kafka:9092", "t", timeout_s=1, producer_factory=factory, control_topic="control"
-    )
+    publisher = KafkaPublisher("kafka:9092", Topics(), timeout_s=1, producer_factory=factory)
     await publisher.start()
     command = CancelRequested(job_id=uuid.uuid4(), tenant="acme")
     try:
@@ -121,6 +121,21 @@ async def test_a_command_goes_to_the_control_topic_keyed_by_job() -> None:
         await publisher.close()
     [sent] = made[0].sent
     assert decode_command(sent) == command
-    no_control = KafkaPublisher("kafka:9092", "t", timeout_s=1, producer_factory=factory)
-    with pytest.raises(PublishUnavailable, match="control topic"):
-        await no_control.send_command(command)
+    assert made[0].topics == ["compression.control"]
+
+
+async def test_a_job_goes_to_the_topic_of_its_lane() -> None:
+    made: list[StandInProducer] = []
+
+    def factory(_: str) -> Any:
+        made.append(StandInProducer(reachable=True, answers=True))
+        return made[-1]
+
+    publisher = KafkaPublisher("kafka:9092", Topics("t."), timeout_s=1, producer_factory=factory)
+    await publisher.start()
+    try:
+        await publisher.publish(event(), Lane.INTERACTIVE)
+        await publisher.publish(event(), Lane.BATCH)
+    finally:
+        await publisher.close()
+    assert made[0].topics == ["t.compression.interactive", "t.compression.requests"]

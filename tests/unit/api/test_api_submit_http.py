@@ -9,7 +9,9 @@ import pytest
 from api_fakes import SECRET, FakeKeys, FakePublisher, FakeSources, FakeStats, FakeStore
 
 from dicompress_api.app import create_app
+from dicompress_api.jobs.queue import TenantLoad
 from dicompress_api.settings import ApiSettings
+from dicompress_schemas import Lane
 
 BODY = {
     "s3SourceUri": "s3://dicompress-data/acme/in/ct1",
@@ -113,6 +115,34 @@ async def test_a_full_queue_is_503_with_retry_after_and_publishes_nothing(
     assert publisher.events == []
     stats.queued = 199
     assert (await client.post("/jobs", json=BODY, headers=auth)).status_code == 202
+
+
+async def test_a_job_waits_in_the_lane_it_asks_for_interactive_unless_batch(
+    client: httpx.AsyncClient, auth: dict[str, str], publisher: FakePublisher
+) -> None:
+    default = await client.post("/jobs", json=BODY, headers=auth)
+    batch = await client.post("/jobs", json={**BODY, "priority": "batch"}, headers=auth)
+    assert (default.json()["priority"], batch.json()["priority"]) == ("interactive", "batch")
+    assert publisher.lanes == [Lane.INTERACTIVE, Lane.BATCH]
+
+
+async def test_a_clinics_own_limits_are_429_naming_them_and_the_way_out(
+    client: httpx.AsyncClient, auth: dict[str, str], publisher: FakePublisher, stats: FakeStats
+) -> None:
+    stats.load["acme"] = TenantLoad(active=5, interactive=3)  # the default interactive limit
+    full = problem(await client.post("/jobs", json=BODY, headers=auth), 429)
+    assert full["type"].endswith("tenant-limit")
+    assert "3 interactive jobs" in full["detail"]
+    assert '"priority": "batch"' in full["detail"]
+    assert publisher.events == []
+    # the batch lane still takes it
+    batch = await client.post("/jobs", json={**BODY, "priority": "batch"}, headers=auth)
+    assert batch.status_code == 202
+    stats.load["acme"] = TenantLoad(active=100, interactive=0)  # API_MAX_ACTIVE_PER_TENANT
+    refused = await client.post("/jobs", json={**BODY, "priority": "batch"}, headers=auth)
+    assert "100 jobs waiting or running" in problem(refused, 429)["detail"]
+    assert refused.headers["retry-after"] == "30"
+    assert publisher.lanes == [Lane.BATCH]
 
 
 async def test_foreign_prefix_is_403_and_empty_source_is_422(

@@ -32,6 +32,7 @@ from dicompress_notifier.settings import NotifierSettings
 from dicompress_products.settings import ProductsSettings
 from dicompress_progress.settings import ProgressSettings
 from dicompress_renderer.settings import RendererSettings
+from dicompress_schemas import Lane, Topics
 from dicompress_schemas.topics import PARTITIONS, REQUESTS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -237,11 +238,19 @@ def test_deploy_k8s_compressor_scales_on_lag_up_to_the_partitions(
     spec = scaled["spec"]
     assert spec["scaleTargetRef"]["name"] == "compressor"
     assert spec["maxReplicaCount"] == PARTITIONS[REQUESTS]
-    (trigger,) = spec["triggers"]
-    assert trigger["type"] == "kafka"
-    assert trigger["metadata"]["topic"] == REQUESTS
-    group = CompressorSettings.model_fields["compressor_group_id"].default
-    assert trigger["metadata"]["consumerGroup"] == group
+    # one trigger per lane, each on the group the compressor's settings give that lane
+    settings = CompressorSettings()
+    lanes = {
+        Lane.BATCH: settings.compressor_group_id,
+        Lane.INTERACTIVE: settings.interactive_group_id,
+    }
+    triggers = {t["metadata"]["topic"]: t for t in spec["triggers"]}
+    assert set(triggers) == {Topics().lane(lane) for lane in lanes}
+    for lane, group in lanes.items():
+        trigger = triggers[Topics().lane(lane)]
+        assert trigger["type"] == "kafka"
+        assert trigger["metadata"]["consumerGroup"] == group
+        assert PARTITIONS[trigger["metadata"]["topic"]] == spec["maxReplicaCount"]
     assert _objects(built, "HorizontalPodAutoscaler") == []
 
 

@@ -95,7 +95,7 @@ def test_the_product_lies_under_its_tenant_and_goes_to_whoever_makes_it() -> Non
         assert request.target_uri.startswith("s3://dicompress-data/acme/products/1.2.3/1.2.3.4/")
         assert request.source_uri == "s3://dicompress-data/acme/studies/1.2.3/1.2.3.4/"
     topics = Topics("t-")
-    assert request_topic(preview.kind, topics) == "t-compression.requests"
+    assert request_topic(preview.kind, topics) == "t-compression.interactive"
     assert request_topic(thumbs.kind, topics) == "t-render.requests"
     assert request_topic(snapshot.kind, topics) == "t-render.requests"
 

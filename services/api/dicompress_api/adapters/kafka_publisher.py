@@ -15,7 +15,13 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from dicompress_api.web.errors import PublishUnavailable
 from dicompress_infra.kafka import make_producer, publish, publish_command
-from dicompress_schemas import ArchiveUploaded, CompressionRequested, ProductRequested, Topics
+from dicompress_schemas import (
+    ArchiveUploaded,
+    CompressionRequested,
+    Lane,
+    ProductRequested,
+    Topics,
+)
 from dicompress_schemas.commands import Command
 from dicompress_schemas.products import request_topic
 
@@ -38,19 +44,12 @@ class KafkaPublisher:
     def __init__(
         self,
         bootstrap_servers: str,
-        topic: str,
+        topics: Topics,
         timeout_s: float,
         producer_factory: Callable[[str], AIOKafkaProducer] = make_producer,
-        *,
-        control_topic: str | None = None,
-        ingest_topic: str | None = None,
-        product_topics: Topics | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
-        self._topic = topic
-        self._control_topic = control_topic
-        self._ingest_topic = ingest_topic
-        self._product_topics = product_topics
+        self._topics = topics
         self._timeout_s = timeout_s
         self._factory = producer_factory
         self._producer: AIOKafkaProducer | None = None
@@ -74,32 +73,27 @@ class KafkaPublisher:
             except (TimeoutError, KafkaError):
                 await discard(producer)
 
-    async def publish(self, event: CompressionRequested) -> None:
-        """Wait for a connection and the broker's ack, both within the publish timeout."""
-        await self._deliver("the job", lambda producer: publish(producer, self._topic, event))
+    async def publish(self, event: CompressionRequested, lane: Lane) -> None:
+        """Put a job's request on its lane's topic (`Topics.lane`); return once the broker
+        acknowledged it, within the publish timeout."""
+        topic = self._topics.lane(lane)
+        await self._deliver("the job", lambda producer: publish(producer, topic, event))
 
     async def publish_ingest(self, event: ArchiveUploaded) -> None:
         """Put an upload's first event on the ingest requests topic, keyed by its ingest, with
         the same guarantees."""
-        topic = self._ingest_topic
-        if topic is None:
-            raise PublishUnavailable("this API was started without an ingest topic")
+        topic = self._topics.ingest_requests
         await self._deliver("the upload", lambda producer: publish(producer, topic, event))
 
     async def publish_product(self, event: ProductRequested) -> None:
         """Put a product's request on the topic of whoever makes it (`request_topic`), with
         the same guarantees."""
-        topics = self._product_topics
-        if topics is None:
-            raise PublishUnavailable("this API was started without product topics")
-        topic = request_topic(event.kind, topics)
+        topic = request_topic(event.kind, self._topics)
         await self._deliver("the product", lambda producer: publish(producer, topic, event))
 
     async def send_command(self, command: Command) -> None:
         """Put a command on the control topic, keyed by its job, with the same guarantees."""
-        topic = self._control_topic
-        if topic is None:
-            raise PublishUnavailable("this API was started without a control topic")
+        topic = self._topics.control
         await self._deliver(
             "the command", lambda producer: publish_command(producer, topic, command)
         )

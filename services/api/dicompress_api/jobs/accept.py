@@ -19,9 +19,11 @@ from dicompress_api.jobs.submission import (
     SubmitPolicy,
     accepted,
     check_source_choice,
+    lane_of,
     plan_job,
 )
 from dicompress_api.ports import JobStore, Keys, Publisher, Sources, Stats
+from dicompress_api.settings import ApiSettings
 from dicompress_api.studies.job_source import study_source_uri
 from dicompress_api.studies.ports import StudyIndex
 from dicompress_api.web.errors import (
@@ -29,8 +31,10 @@ from dicompress_api.web.errors import (
     PublishUnavailable,
     QueueFull,
     StoreUnavailable,
+    TenantLimit,
 )
 from dicompress_infra.s3 import S3Uri
+from dicompress_schemas import Lane
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,17 @@ class Outcome:
 class Limits:
     max_queue_length: int
     queue_full_retry_after_s: int
+    max_active_per_tenant: int
+    max_interactive_per_tenant: int
+
+    @classmethod
+    def of(cls, settings: ApiSettings) -> Limits:
+        return cls(
+            settings.api_max_queue_length,
+            settings.api_queue_full_retry_after_s,
+            settings.api_max_active_per_tenant,
+            settings.api_max_interactive_per_tenant,
+        )
 
 
 class Submitter:
@@ -90,6 +105,7 @@ class Submitter:
         field = "s3SourceUri" if request.study_id is None else "studyId"
         source = await self._sources.inspect(S3Uri.parse(event.source_uri), field)
         await self._check_queue()
+        await self._check_tenant(tenant, lane_of(request))
         answer = accepted(event, source, key, request)
         if key is not None:
             response = answer.model_dump(mode="json", by_alias=True)
@@ -101,7 +117,7 @@ class Submitter:
                 if won is not None:
                     return await self._replay(won, print_, tenant)
         try:
-            await self._publisher.publish(event)
+            await self._publisher.publish(event, answer.priority)
         except PublishUnavailable:
             if key is not None:
                 await self._forget(tenant, key)
@@ -132,6 +148,26 @@ class Submitter:
                 f"{queued} jobs are waiting, the most this service queues is "
                 f"{self._limits.max_queue_length}",
                 retry_after_s=self._limits.queue_full_retry_after_s,
+            )
+
+    async def _check_tenant(self, tenant: str, lane: Lane) -> None:
+        """Fair shares (docs/SCHEDULING.md): a clinic's jobs in the queue are bounded, and its
+        interactive ones more tightly, so no clinic fills a lane the others wait in. Read from
+        the projection: a burst faster than it can go over by what it has not applied yet."""
+        load = await self._stats.tenant_load(tenant)
+        limits, retry = self._limits, self._limits.queue_full_retry_after_s
+        if load.active >= limits.max_active_per_tenant:
+            raise TenantLimit(
+                f"this clinic has {load.active} jobs waiting or running, the most it may have "
+                f"is {limits.max_active_per_tenant}",
+                retry_after_s=retry,
+            )
+        if lane is Lane.INTERACTIVE and load.interactive >= limits.max_interactive_per_tenant:
+            raise TenantLimit(
+                f"this clinic has {load.interactive} interactive jobs waiting or running, the "
+                f"most it may have is {limits.max_interactive_per_tenant}: send this one with "
+                '"priority": "batch", or wait until one ends',
+                retry_after_s=retry,
             )
 
     async def _replay(self, record: KeyRecord, print_: str, tenant: str) -> Outcome:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dicompress_api.adapters.database import FAILURES, Database
-from dicompress_api.jobs.queue import Throughput
+from dicompress_api.jobs.queue import TenantLoad, Throughput
 from dicompress_api.web.errors import StoreUnavailable
 
 # Every tenant's waiting and running jobs, in the order the compressors take them. Bounded:
@@ -18,6 +18,13 @@ FROM jobs WHERE status IN ('queued', 'running')
 ORDER BY requested_at NULLS LAST, job_id LIMIT 10000
 """
 _QUEUED = "SELECT count(*) FROM jobs WHERE status = 'queued'"
+# A tenant's compressions waiting or running, and those requested on the interactive lane's
+# topic: the lane is where the request was put, recorded with it (seq 0) in job_events.
+_TENANT_LOAD = """
+SELECT count(*) AS active, count(*) FILTER (WHERE e.topic = $2) AS interactive
+FROM jobs j JOIN job_events e ON e.job_id = j.job_id AND e.seq = 0
+WHERE j.tenant = $1 AND j.status IN ('queued', 'running') AND e.type = 'CompressionRequested'
+"""
 _THROUGHPUT = """
 SELECT count(*) AS jobs,
        sum(slices_done + slices_failed)::float8 / NULLIF(sum(took_ms), 0) * 1000 AS slices_per_s,
@@ -45,8 +52,9 @@ ORDER BY j.codec, j.compression_rate NULLS FIRST
 class PostgresStats:
     """Read-only aggregates on the process's shared `Database`."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, interactive_topic: str) -> None:
         self._database = database
+        self._interactive_topic = interactive_topic
 
     async def queue(self) -> list[Mapping[str, Any]]:
         return await self._fetch(_QUEUE)
@@ -54,6 +62,10 @@ class PostgresStats:
     async def queued_count(self) -> int:
         [row] = await self._fetch(_QUEUED)
         return int(row["count"])
+
+    async def tenant_load(self, tenant: str) -> TenantLoad:
+        [row] = await self._fetch(_TENANT_LOAD, tenant, self._interactive_topic)
+        return TenantLoad(int(row["active"]), int(row["interactive"]))
 
     async def throughput(self, window: int) -> Throughput:
         [row] = await self._fetch(_THROUGHPUT, window)

@@ -30,6 +30,15 @@ class Throughput:
     mean_job_s: float | None
 
 
+@dataclass(frozen=True)
+class TenantLoad:
+    """One tenant's compressions waiting or running: all of them, and those of the
+    interactive lane."""
+
+    active: int
+    interactive: int
+
+
 class ThroughputView(BaseModel):
     model_config = CAMEL
 

@@ -130,7 +130,7 @@ def _submit_routes(
                     "job_id": str(accepted.job_id),
                     "tenant": tenant,
                     "event_type": "CompressionRequested",
-                    "topic": settings.topics.requests,
+                    "topic": settings.topics.lane(accepted.priority),
                 },
             )
         response.headers["Location"] = accepted.status_url

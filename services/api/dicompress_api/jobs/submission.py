@@ -18,7 +18,7 @@ from dicompress_api.tenancy import TenantRules
 from dicompress_api.web.camel import CAMEL
 from dicompress_api.web.errors import FieldProblem, ForbiddenLocation, InvalidRequest
 from dicompress_infra.s3 import S3Uri, S3UriError
-from dicompress_schemas import Codec, CompressionRequested, new_event_id
+from dicompress_schemas import Codec, CompressionRequested, Lane, new_event_id
 from dicompress_schemas.envelope import DicomUid, InvalidFilename, OutputFilename, zip_filename
 from dicompress_schemas.envelope import S3Uri as S3UriText
 from dicompress_schemas.events import CompressionRate, PsnrFloor
@@ -76,6 +76,13 @@ class JobRequest(BaseModel):
         default=None,
         description="Copy DICOM objects without pixels (reports, DICOMDIR) into the ZIP as they "
         "are (default), or leave them out; never counted as slices",
+    )
+    # strict=False: the JSON string names the enum member.
+    priority: Annotated[Lane | None, Field(strict=False)] = Field(
+        default=None,
+        description="'interactive' (default: someone waits for it; served before any batch "
+        "work, a few per clinic at a time) or 'batch' (archives, scripts: served when no "
+        "interactive work waits)",
     )
 
     @model_validator(mode="before")
@@ -144,6 +151,7 @@ class JobAccepted(BaseModel):
     status_url: str
     source: SourceInfo
     options: JobOptions
+    priority: Lane = Field(description="The queue it waits in: interactive or batch")
     idempotency_key: str | None = None
 
 
@@ -283,8 +291,16 @@ def accepted(
             min_psnr_db=event.min_psnr_db,
             include_non_image=event.include_non_image,
         ),
+        priority=lane_of(request),
         idempotency_key=idempotency_key,
     )
+
+
+def lane_of(request: JobRequest | None) -> Lane:
+    """The lane a request asks for: interactive unless it says batch."""
+    if request is None or request.priority is None:
+        return Lane.INTERACTIVE
+    return request.priority
 
 
 def _source_uri(request: JobRequest) -> str:

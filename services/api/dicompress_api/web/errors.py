@@ -79,6 +79,14 @@ class QueueFull(ApiError):
         self.retry_after_s = retry_after_s
 
 
+class TenantLimit(ApiError):
+    """The tenant has as many jobs waiting or running as it may: nothing was published."""
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
 class RateLimited(ApiError):
     """The tenant sent more requests than its rate allows; retry after `retry_after_s`."""
 

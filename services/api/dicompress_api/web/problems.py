@@ -29,12 +29,19 @@ from dicompress_api.web.errors import (
     QueueFull,
     RateLimited,
     StoreUnavailable,
+    TenantLimit,
     Unauthenticated,
 )
 
 log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
+# The refusals that say when to come back: status and problem type.
+_REFUSALS: dict[type[ApiError], tuple[int, str]] = {
+    QueueFull: (503, "queue-full"),
+    RateLimited: (429, "rate-limited"),
+    TenantLimit: (429, "tenant-limit"),
+}
 RETRY_AFTER_S = 5
 _TYPE = "urn:dicompress:problem:"
 
@@ -208,9 +215,12 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
                 title="Idempotency-Key conflict",
                 headers=_retry_after(seconds),
             )
-        case QueueFull(retry_after_s=seconds) | RateLimited(retry_after_s=seconds):
-            full = isinstance(exc, QueueFull)
-            code, kind = (503, "queue-full") if full else (429, "rate-limited")
+        case (
+            QueueFull(retry_after_s=seconds)
+            | RateLimited(retry_after_s=seconds)
+            | TenantLimit(retry_after_s=seconds)
+        ):
+            code, kind = _REFUSALS[type(exc)]
             log.info("request refused", extra={"error": detail, "status": code})
             return problem_response(
                 code,
