@@ -1,4 +1,5 @@
 """One request at a time from a consumer group: decode it, run it, commit its offset after.
+The next one is the oldest request waiting in the partitions the worker holds (`oldest_first`).
 
 What a worker service (the compressor, the ingest) does with its requests topic. At-least-once:
 the offset is committed only after the handler returned, i.e. after its terminal event was
@@ -14,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -23,6 +24,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from dicompress_infra.kafka import dead_letter
 from dicompress_infra.metrics import ConsumerLag
+from dicompress_infra.oldest_first import OldestFirst
 from dicompress_infra.running import until_set
 from dicompress_schemas import DecodeError
 
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 RETRY_BACKOFF_S = 5.0
 POLL_TIMEOUT_MS = 500
+FETCH_MAX_RECORDS = 100  # requests are small (~1 KB): what waits in memory stays small
 R = TypeVar("R")
 
 
@@ -62,15 +65,23 @@ class RequestLoop(Generic[R]):
     describe: Callable[[R], dict[str, Any]]
     handle: Callable[[R], Coroutine[Any, Any, object]]
     lag: ConsumerLag | None = None
+    _waiting: OldestFirst[TopicPartition, ConsumerRecord[bytes, bytes]] = field(
+        default_factory=OldestFirst, init=False
+    )
 
     async def serve(self, stop: asyncio.Event) -> None:
-        """Poll one message at a time; return once `stop` is set (abandoning a running one)."""
+        """Run one request at a time, the oldest waiting first; return once `stop` is set
+        (abandoning a running one)."""
         while not stop.is_set():
-            batch = await self.consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=1)
-            for messages in batch.values():
-                for message in messages:
-                    if not await self._one(message, stop):
-                        return
+            # wait for records only when none waits here; otherwise just pick up the fetched
+            timeout_ms = 0 if len(self._waiting) else POLL_TIMEOUT_MS
+            fetched = await self.consumer.getmany(
+                timeout_ms=timeout_ms, max_records=FETCH_MAX_RECORDS
+            )
+            self._waiting.add(fetched)
+            taken = self._waiting.take(self.consumer.assignment())
+            if taken is not None and not await self._one(taken[1], stop):
+                return
 
     async def _one(self, message: ConsumerRecord[bytes, bytes], stop: asyncio.Event) -> bool:
         """Process one message; False when `stop` interrupted it (nothing committed)."""
@@ -92,7 +103,9 @@ class RequestLoop(Generic[R]):
             return False
         if work.exception() is not None:  # its terminal event could not be published
             log.error("request not finished; retrying", exc_info=work.exception(), extra=where)
-            self.consumer.seek(TopicPartition(message.topic, message.partition), message.offset)
+            partition = TopicPartition(message.topic, message.partition)
+            self._waiting.forget(partition)  # read again from the seek, with this one first
+            self.consumer.seek(partition, message.offset)
             await _wait_or_stop(stop, RETRY_BACKOFF_S)
             return True
         await self._commit(message, where)

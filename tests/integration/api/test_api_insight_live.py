@@ -13,6 +13,7 @@ import pytest
 from api_live import bearer
 
 from dicompress_api.settings import ApiSettings
+from dicompress_progress.delivery import Origin
 from dicompress_progress.store import Delivered, ProjectionStore
 from dicompress_schemas import Event
 from dicompress_schemas.histories import JobHistory
@@ -33,12 +34,19 @@ class Jobs:
         await self._store.record([Delivered(event) for event in events])
 
     async def requested(
-        self, tenant: str, at: datetime, rate: float | None = 10, codec: str = "j2k-lossy"
+        self,
+        tenant: str,
+        at: datetime,
+        rate: float | None = 10,
+        codec: str = "j2k-lossy",
+        topic: str | None = None,
     ) -> uuid.UUID:
-        """A job asked for `at`; its later events happen then too unless told otherwise."""
+        """A job asked for `at` (read from `topic`: its lane); its later events happen then
+        too unless told otherwise."""
         history = JobHistory(tenant=tenant, start=at, step=timedelta(0))
         self._histories[history.job_id] = history
-        await self.record(history.requested(rate, codec=codec))
+        origin = None if topic is None else Origin(topic, 0, 0)
+        await self._store.record([Delivered(history.requested(rate, codec=codec), origin)])
         return history.job_id
 
     async def started(self, job: uuid.UUID, total: int) -> None:
@@ -151,3 +159,25 @@ async def test_benchmark_summarises_the_tenants_completed_jobs_by_codec_and_rate
     lossless = groups[("j2k-lossless", None)]
     assert (lossless["jobs"], lossless["meanPsnrDb"], lossless["meanRatio"]) == (1, None, 2.5)
     assert (await api.get("/compress-dicom/benchmark")).status_code == 401
+
+
+async def test_an_interactive_job_has_its_own_place_and_start_in_its_lane(
+    api: httpx.AsyncClient, settings: ApiSettings, jobs: Jobs
+) -> None:
+    topics = settings.topics
+    await jobs.finished("globex", T0, wall_s=10, psnrs=[40.0] * 4, ratio=10)
+    running = await jobs.requested("globex", T0 + timedelta(minutes=1), topic=topics.requests)
+    await jobs.started(running, 8)
+    for minute in (2, 3):
+        await jobs.requested("globex", T0 + timedelta(minutes=minute), topic=topics.requests)
+    chair = await jobs.requested("acme", T0 + timedelta(minutes=4), topic=topics.interactive)
+    batch = await jobs.requested("acme", T0 + timedelta(minutes=5), topic=topics.requests)
+
+    asked_at = datetime.now(UTC).isoformat()
+    mine = (await api.get("/queue", headers=bearer(settings, "acme"))).json()["jobs"]
+    assert [(j["jobId"], j["lane"], j["position"]) for j in mine] == [
+        (str(chair), "interactive", 1),  # asked for after three batch jobs, first in its lane
+        (str(batch), "batch", 3),
+    ]
+    assert seconds(asked_at, mine[0]["estimatedStartAt"]) == pytest.approx(0, abs=5)
+    assert seconds(mine[0]["estimatedStartAt"], mine[1]["estimatedStartAt"]) > 20

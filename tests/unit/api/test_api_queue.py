@@ -4,7 +4,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dicompress_api.jobs.queue import Throughput, estimate
+from dicompress_api.jobs.queue import Throughput, estimate, estimate_lanes
+from dicompress_schemas import Lane, Topics
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 PACE = Throughput(jobs=5, slices_per_s=10.0, mean_job_s=60.0)
@@ -52,3 +53,22 @@ def test_without_finished_jobs_there_are_places_but_no_estimates() -> None:
         None,
         None,
     )
+
+
+def test_each_lane_has_its_own_places_and_slots() -> None:
+    topics = Topics()
+    batch = [row("running", 9, eta_at=NOW + timedelta(seconds=30), topic=topics.requests)]
+    batch += [row("queued", 8 - i, topic=topics.requests) for i in range(3)]
+    chair = row("queued", 1, topic=topics.interactive)  # asked for last
+    rendered = row("queued", 2, topic=topics.render_requests)
+    rows = [*batch, rendered, chair]
+    entries = estimate_lanes(rows, NOW, PACE, 1, topics)
+    assert [e.job_id for e in entries] == [r["job_id"] for r in rows]
+    by_id = {e.job_id: e for e in entries}
+    assert [by_id[r["job_id"]].position for r in batch[1:]] == [1, 2, 3]
+    assert by_id[batch[3]["job_id"]].estimated_start_at == NOW + timedelta(seconds=150)
+    # the interactive job is first in its lane and starts now, not after the batch
+    first = by_id[chair["job_id"]]
+    assert (first.lane, first.position, first.estimated_start_at) == (Lane.INTERACTIVE, 1, NOW)
+    assert by_id[rendered["job_id"]].lane is None
+    assert by_id[rendered["job_id"]].position == 1

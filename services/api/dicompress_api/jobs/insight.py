@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from dicompress_api.jobs.benchmark import BenchmarkSummary, benchmark_group
-from dicompress_api.jobs.queue import QueueView, ThroughputView, estimate
+from dicompress_api.jobs.queue import QueueView, ThroughputView, estimate_lanes
 from dicompress_api.ports import Stats
 from dicompress_api.settings import ApiSettings
 from dicompress_api.web.auth import TenantDependency
@@ -28,11 +28,13 @@ def insight_router(settings: ApiSettings, stats: Stats, tenant_of: TenantDepende
     @router.get("/queue", response_model=QueueView, responses=responses)
     async def queue(tenant: Tenant) -> QueueView:
         """Counts of queued and running jobs (every tenant's), and the caller's own jobs with
-        their queue position and estimated start and finish (null until jobs have finished
-        to learn the pace from)."""
+        their lane, their position in it and estimated start and finish (null until jobs have
+        finished to learn the pace from)."""
         rows = await stats.queue()
         pace = await stats.throughput(settings.api_throughput_window)
-        entries = estimate(rows, datetime.now(UTC), pace, settings.api_queue_parallelism)
+        entries = estimate_lanes(
+            rows, datetime.now(UTC), pace, settings.api_queue_parallelism, settings.topics
+        )
         mine = {row["job_id"] for row in rows if row["tenant"] == tenant}
         return QueueView(
             queued=sum(1 for row in rows if row["status"] == "queued"),

@@ -9,13 +9,15 @@ from dicompress_api.adapters.database import FAILURES, Database
 from dicompress_api.jobs.queue import TenantLoad, Throughput
 from dicompress_api.web.errors import StoreUnavailable
 
-# Every tenant's waiting and running jobs, in the order the compressors take them. Bounded:
-# the queue itself is bounded by API_MAX_QUEUE_LENGTH, so this only guards against surprises.
+# Every tenant's waiting and running jobs, in the order the workers take them (oldest request
+# first in each request topic, `topic`: the lane). Bounded: the queue itself is bounded by
+# API_MAX_QUEUE_LENGTH, so this only guards against surprises.
 _QUEUE = """
-SELECT job_id, tenant, status, requested_at, started_at, slices_total, slices_done,
-       slices_failed, eta_at
-FROM jobs WHERE status IN ('queued', 'running')
-ORDER BY requested_at NULLS LAST, job_id LIMIT 10000
+SELECT j.job_id, j.tenant, j.status, j.requested_at, j.started_at, j.slices_total,
+       j.slices_done, j.slices_failed, j.eta_at, e.topic
+FROM jobs j LEFT JOIN job_events e ON e.job_id = j.job_id AND e.seq = 0
+WHERE j.status IN ('queued', 'running')
+ORDER BY j.requested_at NULLS LAST, j.job_id LIMIT 10000
 """
 _QUEUED = "SELECT count(*) FROM jobs WHERE status = 'queued'"
 # A tenant's compressions waiting or running, and those requested on the interactive lane's

@@ -1,10 +1,14 @@
 """`GET /queue`, as pure functions: queue positions and start/finish estimates.
 
-The queue is every tenant's queued jobs, oldest request first (the compressors take requests in
-log order). Estimates come from recent throughput: a running job ends at its projected ETA
-(`eta_at`), or when its remaining slices are done at the recent slices/s, or after the mean job
-time; a queued job starts when the earliest of `parallelism` slots frees up and runs for the
-mean job time. Without finished jobs to learn from, estimates are null rather than invented.
+The queue is every tenant's queued jobs, oldest request first, in each lane of its own: a
+worker serves each of its request topics (the compressor's interactive and batch lanes, the
+renderer's) one job at a time, the oldest waiting request first
+(`dicompress_infra.oldest_first`), so a job's place and start are counted among the jobs of its
+own lane. Estimates come from recent throughput (every lane's: a limit, as interactive jobs are
+shorter): a running job ends at its projected ETA (`eta_at`), or when its remaining slices are
+done at the recent slices/s, or after the mean job time; a queued job starts when the earliest
+of `parallelism` slots of its lane frees up and runs for the mean job time. Without finished
+jobs to learn from, estimates are null rather than invented.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from dicompress_api.web.camel import CAMEL
+from dicompress_schemas import Lane, Topics
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,8 @@ class QueueEntry(BaseModel):
 
     job_id: uuid.UUID
     status: str
-    position: int | None = None  # 1 = next to start; None while running
+    lane: Lane | None = None  # None: not a compressor's (a rendered product)
+    position: int | None = None  # 1 = next to start in its lane; None while running
     requested_at: datetime | None = None
     started_at: datetime | None = None
     estimated_start_at: datetime | None = None
@@ -71,6 +77,25 @@ class QueueView(BaseModel):
     max_queue_length: int
     throughput: ThroughputView
     jobs: list[QueueEntry]
+
+
+def estimate_lanes(
+    rows: Sequence[Mapping[str, Any]],
+    now: datetime,
+    pace: Throughput,
+    parallelism: int,
+    topics: Topics,
+) -> list[QueueEntry]:
+    """`estimate` in each request topic (`row["topic"]`) apart; entries in the rows' order."""
+    by_topic: dict[str | None, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_topic.setdefault(row.get("topic"), []).append(row)
+    entries: dict[uuid.UUID, QueueEntry] = {}
+    for topic, lane_rows in by_topic.items():
+        lane = topics.lane_of(topic) if topic is not None else None
+        for entry in estimate(lane_rows, now, pace, parallelism):
+            entries[entry.job_id] = entry.model_copy(update={"lane": lane})
+    return [entries[row["job_id"]] for row in rows]
 
 
 def estimate(
