@@ -5,6 +5,14 @@ package and nothing else of ours. Change it deliberately: `tests/contract` fails
 JSON Schema no longer matches the models.
 """
 
+from dicompress_schemas.attempts import (
+    Attempt,
+    AttemptMarker,
+    decode_marker,
+    encode_marker,
+    next_attempt,
+    terminal_seq,
+)
 from dicompress_schemas.codec import (
     DecodeError,
     decode_event,
@@ -65,6 +73,8 @@ __all__ = [
     "EVENT_TYPES",
     "INGEST_EVENT_TYPES",
     "ArchiveUploaded",
+    "Attempt",
+    "AttemptMarker",
     "CancelRequested",
     "Codec",
     "Command",
@@ -99,11 +109,15 @@ __all__ = [
     "decode_command",
     "decode_event",
     "decode_ingest_event",
+    "decode_marker",
     "encode_command",
     "encode_event",
+    "encode_marker",
     "event_key",
     "ingest_event_key",
     "new_event_id",
     "new_ingest_event_id",
+    "next_attempt",
     "study_id",
+    "terminal_seq",
 ]
