@@ -13,6 +13,12 @@ pixel data are copied into the ZIP as they are (`non_image`). Once that is done,
 always emitted (even for 0 slices) so that consumers see who took the job; a job that fails
 before (a malformed URI, a bucket not allowed, a header S3 would not serve) ends with its
 JobFailed at seq 1. A cancelled job ends with JobCancelled at the next seq.
+
+Each run registers itself in `{tenant}/jobs/{id}/attempts/` before reading its source and
+records there its ceiling (the last seq it may use, 2+N) before JobStarted. A re-run's JobFailed
+or JobCancelled goes past every ceiling the earlier runs recorded (the contract's `attempts`
+rule), so a re-run that fails earlier than a crashed run had got is not dropped as a duplicate
+of that run's event; its JobCompleted keeps seq 2+N.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 
 from dicompress_compressor.anonymize import anonymized_series_uid
 from dicompress_compressor.artifact import MAX_COLLISIONS, ArtifactWriter, place_artifact
+from dicompress_compressor.attempts import RunMarkers
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_compressor.encoder import ANONYMIZE_SUPPORTED, SUPPORTED_CODECS, EncodeOptions
 from dicompress_compressor.lifecycle import Emit, JobAborted, JobLifecycle
@@ -31,7 +38,7 @@ from dicompress_compressor.manifest import MANIFEST_NAME
 from dicompress_compressor.metrics import ResourceMeter
 from dicompress_compressor.non_image import copy_others
 from dicompress_compressor.pipeline import SliceEncoder, SliceWork
-from dicompress_compressor.slices import job_prefix, register_attempt, stored_slices
+from dicompress_compressor.slices import job_prefix, stored_slices
 from dicompress_compressor.source import SourceUnreadable, lay_out_source
 from dicompress_compressor.storage import ObjectStore
 from dicompress_compressor.tally import Tally
@@ -82,6 +89,11 @@ class _Job:
         self.request = request
         self.life = JobLifecycle(request.job_id, request.tenant, runner.emit, runner.cancellations)
         self.log_extra = self.life.log_extra
+        # set by `_prepare`, before `_run`
+        self.options: EncodeOptions
+        self.source: S3Uri
+        self.target: S3Uri
+        self.markers: RunMarkers
 
     @property
     def attempt(self) -> int:
@@ -95,13 +107,22 @@ class _Job:
         await self.life.emit(event)
 
     async def run(self) -> TerminalEvent:
-        return await self.life.run(self._run)
+        return await self.life.run(self._run, self._prepare)
+
+    async def _prepare(self) -> None:
+        """The request checked, and this run registered in the target bucket (its number, and
+        the floor of its failure: what the earlier runs may have written)."""
+        self.options = self._options()
+        self.source, self.target = self._locations()
+        request, runner = self.request, self.runner
+        self.markers = RunMarkers.of(
+            runner.store, self.target.bucket, request.tenant, request.job_id, runner.worker
+        )
+        self.life.begin(await self.markers.register())
 
     async def _run(self) -> JobCompleted:
-        options = self._options()
-        source, target = self._locations()
+        options, source, target = self.options, self.source, self.target
         own = job_prefix(target.bucket, self.request.tenant, self.request.job_id)
-        self.life.attempt = await register_attempt(self.runner.store, own, self.runner.worker)
         store = self.runner.store
         try:
             layout = await lay_out_source(
@@ -111,6 +132,7 @@ class _Job:
             raise JobAborted("source-unreadable", str(exc)) from exc
         sources = [planned.header.source for planned in layout.slices]
         stored = await stored_slices(store, own)
+        await self.markers.record_ceiling(self.attempt, len(sources))
         await self.emit(
             JobStarted(
                 **self.envelope(1),

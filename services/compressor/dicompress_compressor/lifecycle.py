@@ -1,6 +1,11 @@
 """The life of one job on the event log, whatever it makes (a compression, a preview, a Mini
 CT): its envelopes, its emits (the seq of the next event always known, so the terminal event
-leaves no gap), its cancellation, and the terminal event that always closes it.
+of a first run leaves no gap), its cancellation, and the terminal event that always closes it.
+
+A failure or a cancel takes the next seq, or the run's floor when that is higher: a re-run
+that ends earlier than a crashed earlier run had got must not land on a seq that run used (the
+contract's `attempts` rule). The floor is learnt by the job's `prepare` step (which registers
+the run), before the cancel is looked at, so a job cancelled before it starts knows it too.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_compressor.errors import CompressorError
@@ -23,10 +28,14 @@ from dicompress_schemas import (
     TerminalEvent,
     new_event_id,
 )
+from dicompress_schemas.attempts import Attempt, terminal_seq
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[EventBase], Awaitable[None]]
+Work = Callable[[], Awaitable[JobCompleted]]
+Prepare = Callable[[], Awaitable[None]]
+T = TypeVar("T")
 _REASON_MAX = 1000
 
 
@@ -41,7 +50,8 @@ class JobAborted(CompressorError):
 
 class JobLifecycle:
     """Envelopes and emits of one run of job `job_id`, and its terminal event. `attempt` is
-    which run this is, once the job knows it (a compression registers it in its target)."""
+    which run this is and `floor` the lowest seq its failure or cancel may take, once the job
+    knows them (`begin`: every job registers its run in its target bucket)."""
 
     def __init__(
         self, job_id: uuid.UUID, tenant: str, emit: Emit, cancellations: CancelRegistry
@@ -51,7 +61,8 @@ class JobLifecycle:
         self._emit = emit
         self.cancellations = cancellations
         self.attempt = 1
-        self.next_seq = 1  # the terminal event takes this seq: no gap before it
+        self.floor = 1
+        self.next_seq = 1  # a terminal event takes this seq (or the floor, if higher)
         self.started = time.perf_counter()
         self.log_extra: dict[str, Any] = {"job_id": str(job_id), "tenant": tenant}
         self._sending: asyncio.Future[None] | None = None
@@ -74,12 +85,21 @@ class JobLifecycle:
         extra = {**self.log_extra, "event_type": event.__class__.__name__, "seq": event.seq}
         log.debug("event emitted", extra=extra)
 
-    async def run(self, work: Callable[[], Awaitable[JobCompleted]]) -> TerminalEvent:
-        """Run `work`, emit its terminal event (JobFailed for a JobAborted or a surprise,
-        JobCancelled as soon as the job is cancelled) and return it."""
+    def begin(self, attempt: Attempt) -> None:
+        """This run is `attempt` (its number and floor, as registered)."""
+        self.attempt, self.floor = attempt.number, attempt.floor
+
+    async def run(self, work: Work, prepare: Prepare | None = None) -> TerminalEvent:
+        """Run `prepare` (checks and the run's registration: short, not cancelled) and then
+        `work`, emit the terminal event (JobFailed for a JobAborted or a surprise, JobCancelled
+        as soon as the job is cancelled) and return it."""
         cancelled = self.cancellations.watch(self.job_id)
         try:
-            terminal = await self._unless_cancelled(cancelled, work)
+            terminal: TerminalEvent | None = None
+            if prepare is not None:
+                terminal = await self._outcome(prepare)  # None: prepared
+            if terminal is None:
+                terminal = await self._unless_cancelled(cancelled, work)
         finally:
             self.cancellations.unwatch(self.job_id)
         await self.emit(terminal)
@@ -88,9 +108,7 @@ class JobLifecycle:
         log.info("job finished", extra={**extra, "wall_ms": wall_ms})
         return terminal
 
-    async def _unless_cancelled(
-        self, cancelled: asyncio.Event, work: Callable[[], Awaitable[JobCompleted]]
-    ) -> TerminalEvent:
+    async def _unless_cancelled(self, cancelled: asyncio.Event, work: Work) -> TerminalEvent:
         if not cancelled.is_set():
             # cancelled, or we are: the slices in flight are stopped
             task = await until_set(cancelled, self._outcome(work))
@@ -100,9 +118,11 @@ class JobLifecycle:
                 await self._sending
         reason = self.cancellations.reason(self.job_id) or "cancelled"
         log.info("job cancelled", extra={**self.log_extra, "reason": reason})
-        return JobCancelled(**self.envelope(self.next_seq), reason=reason[:_REASON_MAX])
+        seq = terminal_seq(self.next_seq, self.floor)
+        return JobCancelled(**self.envelope(seq), reason=reason[:_REASON_MAX])
 
-    async def _outcome(self, work: Callable[[], Awaitable[JobCompleted]]) -> TerminalEvent:
+    async def _outcome(self, work: Callable[[], Awaitable[T]]) -> T | JobFailed:
+        """What `work` returns, or the JobFailed its failure becomes."""
         try:
             return await work()
         except JobAborted as exc:
@@ -113,6 +133,5 @@ class JobLifecycle:
             return self._failed("internal", reason)
 
     def _failed(self, error_code: str, reason: str) -> JobFailed:
-        return JobFailed(
-            **self.envelope(self.next_seq), error_code=error_code, reason=reason[:_REASON_MAX]
-        )
+        seq = terminal_seq(self.next_seq, self.floor)
+        return JobFailed(**self.envelope(seq), error_code=error_code, reason=reason[:_REASON_MAX])

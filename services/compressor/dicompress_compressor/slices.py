@@ -19,18 +19,14 @@ from dicompress_schemas.naming import job_folder
 
 
 def job_prefix(bucket: str, tenant: str, job_id: uuid.UUID) -> S3Uri:
-    """The job's own folder: its slices and its runs' markers (the contract's `job_folder`)."""
+    """The job's own folder: its slices and its runs' markers (the contract's `job_folder`;
+    the markers: `attempts`)."""
     return S3Uri(bucket, job_folder(tenant, job_id))
 
 
 def slice_uri(own: S3Uri, index: int) -> S3Uri:
     """Slice `index` in the job's folder `own` (`job_prefix`)."""
     return own.child(f"slices/{index:05d}.dcm")
-
-
-def attempts_prefix(own: S3Uri) -> S3Uri:
-    """Markers `attempts/<n>`, one per run of the job: how the next run knows its number."""
-    return own.child("attempts/")
 
 
 def slice_metadata(encoded: EncodedSlice, source_key: str, bytes_in: int) -> dict[str, str]:
@@ -82,14 +78,6 @@ def restore_slice(
         return encoded, int(metadata["bytes-in"])
     except (KeyError, ValueError):
         return None
-
-
-async def register_attempt(store: ObjectStore, own: S3Uri, worker: str) -> int:
-    """This run's number: 1 + the runs recorded before it, recorded in turn."""
-    prefix = attempts_prefix(own)
-    attempt = len(await store.list_objects(prefix)) + 1
-    await store.put_bytes(prefix.child(str(attempt)), worker.encode(), {"worker": worker})
-    return attempt
 
 
 async def stored_slices(store: ObjectStore, own: S3Uri) -> frozenset[int]:

@@ -4,8 +4,11 @@ derived from its UIDs, and emit one event per member, then the terminal event.
 Events follow the ingest's sequence: IngestStarted 1, member i (skipped ones aside) at 2+i,
 the terminal event right after the last one emitted. Their ids come from (ingest_id, seq), so a
 re-run after a crash emits the same identities (readers drop the duplicates) and finds the
-objects already stored (same key, same SHA-256: not written again). Synchronous: it runs in a
-worker thread, since unzipping and hashing are CPU work and boto3 blocks.
+objects already stored (same key, same SHA-256: not written again). A re-run's IngestFailed
+goes past every seq an earlier run may have used (its `floor`, by the contract's `attempts`
+rule), so a re-run that fails earlier than its first run had got is not dropped as a
+duplicate. Synchronous: it runs in a worker thread, since unzipping and hashing are CPU work
+and boto3 blocks.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from dicompress_schemas import (
     MemberRejected,
     new_ingest_event_id,
 )
+from dicompress_schemas.attempts import terminal_seq
 from dicompress_schemas.studies import instance_key, unfiled_key
 
 log = logging.getLogger(__name__)
@@ -60,6 +64,7 @@ class IngestContext:
     caps: Caps
     worker: str
     attempt: int = 1
+    floor: int = 1  # the lowest seq a failure may take (`dicompress_schemas.attempts`)
     store_threads: int = 4
 
 
@@ -255,7 +260,7 @@ class Ingest:
             extra={"ingest_id": str(self.request.ingest_id), "error_code": exc.error_code},
         )
         return IngestFailed(
-            **self.envelope(self.next_seq),
+            **self.envelope(terminal_seq(self.next_seq, self.context.floor)),
             error_code=exc.error_code,
             reason=exc.reason[:1000],
             detail=exc.detail[:2000],

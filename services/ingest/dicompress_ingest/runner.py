@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from dicompress_infra.attempt_markers import register_attempt
 from dicompress_ingest.errors import IngestAborted
 from dicompress_ingest.ingest import Ingest, IngestContext
 from dicompress_ingest.members import Caps
@@ -22,6 +23,12 @@ from dicompress_schemas import (
     IngestFailed,
     IngestTerminal,
     new_ingest_event_id,
+)
+from dicompress_schemas.attempts import (
+    Attempt,
+    ingest_attempts_folder,
+    ingest_ceiling,
+    terminal_seq,
 )
 
 if TYPE_CHECKING:
@@ -55,32 +62,42 @@ class IngestRunner:
     def _run(
         self, request: ArchiveUploaded, emit: Callable[[IngestEventBase], None]
     ) -> IngestTerminal:
+        attempt = Attempt(1)
         try:
             self._check_location(request)
+            # Before the archive is opened, so that a re-run which finds it gone knows what
+            # seqs the earlier runs may have used. The member count is known only once the
+            # archive is read: the ceiling is the cap's.
+            attempt = register_attempt(
+                self.client,
+                request.bucket,
+                ingest_attempts_folder(request.tenant, request.ingest_id),
+                self.worker,
+                ingest_ceiling(self.caps.max_members),
+            )
             source = self._open(request)
         except IngestAborted as exc:
+            seq = terminal_seq(1, attempt.floor)
             failed = IngestFailed(
-                event_id=new_ingest_event_id(request.ingest_id, 1),
+                event_id=new_ingest_event_id(request.ingest_id, seq),
                 ingest_id=request.ingest_id,
                 tenant=request.tenant,
-                seq=1,
+                seq=seq,
+                attempt=attempt.number,
                 error_code=exc.error_code,
                 reason=exc.reason,
                 detail=exc.detail,
             )
             emit(failed)
             return failed
-        store = S3Instances(self.client, self.settings)
-        attempt = store.register_attempt(
-            request.bucket, f"{request.tenant}/ingests/{request.ingest_id}/attempts/", self.worker
-        )
         context = IngestContext(
             source=source,
-            store=store,
+            store=S3Instances(self.client, self.settings),
             emit=emit,
             caps=self.caps,
             worker=self.worker,
-            attempt=attempt,
+            attempt=attempt.number,
+            floor=attempt.floor,
             store_threads=self.store_threads,
         )
         return Ingest(request, context).run()

@@ -89,10 +89,3 @@ class S3Instances:
                 return False
             raise
         return bool(head.get("Metadata", {}).get("sha256") == sha256)
-
-    def register_attempt(self, bucket: str, prefix: str, worker: str) -> int:
-        """This run's number: 1 + the runs recorded under `prefix` before it, recorded in turn."""
-        listed = self._client.list_objects_v2(Bucket=bucket, Prefix=prefix)
-        attempt = int(listed.get("KeyCount", 0)) + 1
-        self._client.put_object(Bucket=bucket, Key=f"{prefix}{attempt}", Body=worker.encode())
-        return attempt

@@ -4,9 +4,13 @@ Events follow the job sequence of every product: JobStarted at seq 1 (total_slic
 of images), image i's ImageRendered at 2+i, each emitted only once its image is stored at its
 deterministic key, then JobCompleted right after the last image, or JobFailed at the next seq.
 Ids come from (job_id, seq), so a re-run (a redelivery, a duplicate request) overwrites the same
-keys with the same bytes and re-emits the same ids. The image work is CPU-bound: it runs in
-threads (numpy, Pillow and vtk release the GIL) and vtk in a child process when one is given,
-so the event loop keeps Kafka's heartbeats going.
+keys with the same bytes and re-emits the same ids. Each run registers itself, with its ceiling
+(2+N: the images are planned from the request alone), in `{tenant}/jobs/{id}/attempts/` before
+it reads the series; a re-run's JobFailed goes past the earlier runs' ceilings (the contract's
+attempts rule), so a re-run failing earlier than a crashed run had got is not dropped.
+
+The image work is CPU-bound: it runs in threads (numpy, Pillow and vtk release the GIL) and vtk
+in a child process when one is given, so the event loop keeps Kafka's heartbeats going.
 
 Thumbnails of a request naming its key image (`key_instance_uid`): that one object is read
 first (while the series is listed), and when it is an axial slice the KEY images, first in the
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from dicompress_infra.attempt_markers import register_attempt
 from dicompress_infra.s3 import LocationRefused, S3Uri, request_locations
 from dicompress_renderer.errors import RenderAborted
 from dicompress_renderer.items import Item, Made, ThumbnailMaker, plan
@@ -49,6 +54,12 @@ from dicompress_schemas import (
     ProductRequested,
     TerminalEvent,
     new_event_id,
+)
+from dicompress_schemas.attempts import (
+    Attempt,
+    job_attempts_folder,
+    job_ceiling,
+    terminal_seq,
 )
 from dicompress_schemas.products import (
     MIN_PRODUCT_IMAGES,
@@ -96,6 +107,7 @@ class _Job:
         self.runner = runner
         self.request = request
         self.next_seq = 1
+        self.attempt = Attempt(1)  # which run this is, and its floor, once registered
         self.started = time.perf_counter()
         self.cpu_started = sum(psutil.Process().cpu_times()[:2])
         self.extra: dict[str, Any] = {"job_id": str(request.job_id), "tenant": request.tenant}
@@ -108,6 +120,7 @@ class _Job:
             "event_id": new_event_id(job_id, seq),  # attempt 1 always: a re-run's ids match
             "job_id": job_id,
             "seq": seq,
+            "attempt": self.attempt.number,
             "tenant": self.request.tenant,
         }
 
@@ -130,9 +143,8 @@ class _Job:
         return terminal
 
     def _failed(self, error_code: str, reason: str) -> JobFailed:
-        return JobFailed(
-            **self.envelope(self.next_seq), error_code=error_code, reason=reason[:_REASON_MAX]
-        )
+        seq = terminal_seq(self.next_seq, self.attempt.floor)
+        return JobFailed(**self.envelope(seq), error_code=error_code, reason=reason[:_REASON_MAX])
 
     async def _run(self) -> JobCompleted:
         params = self.request.params
@@ -140,6 +152,15 @@ class _Job:
             raise RenderAborted("wrong-service", f"the renderer does not make {params.kind}s")
         source, target = self._locations()
         items = plan(params)
+        request = self.request
+        self.attempt = await asyncio.to_thread(
+            register_attempt,
+            self.runner.client,
+            target.bucket,
+            job_attempts_folder(request.tenant, request.job_id),
+            self.runner.worker,
+            job_ceiling(len(items)),
+        )
         hint = None if isinstance(params, SnapshotParams) else self.request.key_instance_uid
         # The key image's object is read while the series is listed (both are needed before
         # the first image: JobStarted, with the series' size, comes first).

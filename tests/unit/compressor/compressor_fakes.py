@@ -15,6 +15,7 @@ from dicompress_infra.s3 import S3Uri
 from dicompress_schemas import CompressionRequested, EventBase
 from dicompress_schemas.envelope import utc_now
 from dicompress_schemas.histories import JobHistory
+from dicompress_schemas.jobs import JobView, apply
 
 TIMEOUT_S = 10
 
@@ -147,3 +148,15 @@ def runner(
 
     return JobRunner(store=store, encoder=encoder, emit=emit, worker="w-1",
                      **({"max_in_flight": 4} | kw))  # fmt: skip
+
+
+def projected(events: list[EventBase]) -> JobView | None:
+    """The job as every reader keeps it: the first event of each seq (a later one on a seq
+    already recorded is dropped, a duplicate or not), folded by the contract's `jobs.apply`."""
+    first: dict[int, Any] = {}  # every EventBase of a job is one of the contract's `Event`
+    for event in events:
+        first.setdefault(event.seq, event)
+    view = None
+    for event in first.values():
+        view = apply(view, event)
+    return view

@@ -22,7 +22,9 @@ from dicompress_schemas import (
     InstanceStored,
     MemberRejected,
     UploadChannel,
+    new_ingest_event_id,
 )
+from dicompress_schemas.attempts import AttemptMarker, ingest_ceiling, next_attempt
 from dicompress_schemas.histories import IngestHistory
 from dicompress_stack.synthetic_ct import slice_bytes
 
@@ -78,11 +80,12 @@ def run(
     caps: Caps = CAPS,
     name: str = "study.zip",
     attempt: int = 1,
+    floor: int = 1,
 ) -> tuple[list[IngestEventBase], MemoryStore]:
     events: list[IngestEventBase] = []
     store = store or MemoryStore()
     context = IngestContext(
-        BytesSource(data), store, events.append, caps, "test-worker", attempt=attempt
+        BytesSource(data), store, events.append, caps, "test-worker", attempt, floor
     )
     Ingest(request(name), context).run()
     return events, store
@@ -152,6 +155,24 @@ def test_a_rerun_emits_the_same_events_and_writes_nothing_again() -> None:
     second, _ = run(data, store, attempt=2)
     assert [e.event_id for e in first] == [e.event_id for e in second]
     assert store.writes == writes == 4
+
+
+def test_a_rerun_that_fails_earlier_puts_its_end_past_the_first_runs_ceiling() -> None:
+    # the first run recorded the cap's ceiling, stored members and was killed; the re-run
+    # finds the archive damaged after two members
+    floor = next_attempt([AttemptMarker("first", ingest_ceiling(CAPS.max_members))]).floor
+    data = build_zip([(f"s{i}.dcm", s) for i, s in enumerate(SLICES)], stored=True)
+    cut = data.index(b"PK\x03\x04", data.index(SLICES[1]))  # after two whole members
+    events, _ = run(data[:cut] + b"garbage", attempt=2, floor=floor)
+    assert [e.seq for e in events[:-1]] == [1, 2, 3]  # the same seqs and ids as the first run
+    failed = events[-1]
+    assert isinstance(failed, IngestFailed)
+    assert failed.seq == floor == CAPS.max_members + 3  # past any seq the first run used
+    assert failed.event_id == new_ingest_event_id(failed.ingest_id, failed.seq)
+    # a re-run that completes keeps the completion's own seq: the first run's id if it had one
+    events, _ = run(data, attempt=2, floor=floor)
+    assert isinstance(events[-1], IngestCompleted)
+    assert events[-1].seq == 2 + len(SLICES)
 
 
 def test_a_single_dicom_upload_is_one_member() -> None:

@@ -33,6 +33,7 @@ from dicompress_schemas.products import (
 
 TENANT, BUCKET, STUDY, SERIES = "acme", "bucket", "1.2.3", "1.2.3.4"
 PREFIX = f"{TENANT}/studies/{STUDY}/{SERIES}/"
+IMAGES = f"{TENANT}/products/"  # the images' keys (the run's attempt marker is under jobs/)
 SAGITTAL = (0, 1, 0, 0, 0, -1)
 
 
@@ -89,7 +90,7 @@ def test_the_key_images_are_stored_and_announced_before_the_series_is_read() -> 
     assert len(key_emits) == 4  # default and bone, PNG and WebP, 128 px
     assert indexes(s3, "get")[0] == indexes(s3, "get", key_object)[0]  # the key object first
     assert max(key_emits) < min(series_gets)  # every key image out before the rest is read
-    assert indexes(s3, "emit", "JobStarted")[0] < indexes(s3, "put")[0]  # seq 1 still first
+    assert indexes(s3, "emit", "JobStarted")[0] < indexes(s3, "put", IMAGES)[0]  # seq 1 first
     assert len(indexes(s3, "get", key_object)) == 1  # read once, kept for the volume
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     images = [e for e in events if isinstance(e, ImageRendered)]
@@ -106,7 +107,8 @@ def test_a_key_slice_that_is_not_axial_falls_back_to_reading_the_whole_series() 
     assert not is_axial(SAGITTAL)
     events = run(s3, key_uid)
     assert isinstance(events[-1], JobCompleted), events[-1]
-    assert max(indexes(s3, "get")) < min(indexes(s3, "put"))  # nothing made before the volume
+    # nothing made before the volume
+    assert max(indexes(s3, "get")) < min(indexes(s3, "put", IMAGES))
     assert len(indexes(s3, "get", f"{PREFIX}{key_uid}.dcm")) == 1
     # the KEY view is then the axial reformat of the volume, as without a hint
     assert _facts(run(stored(objects)[0], None)) == _facts(events)
@@ -131,7 +133,7 @@ def test_the_key_images_are_the_same_bytes_whichever_path_made_them(spec: Phanto
         uid = key_uid if hint else ("9.9.9" if hint is None else None)
         events = run(s3, uid, params)
         assert isinstance(events[-1], JobCompleted), events[-1]
-        images = {k: v for k, v in s3.objects.items() if not k.endswith(".dcm")}
+        images = {k: v for k, v in s3.objects.items() if k.startswith(IMAGES)}
         runs[name] = (_facts(events), images)
     assert runs["key first"] == runs["no hint"] == runs["hint names nothing"]
 

@@ -5,7 +5,8 @@ Events as every product job's: JobStarted at seq 1 (`total_slices` the number of
 or frames), one SliceEncoded per slice at seq 2+i as it is encoded, JobCompleted right after the
 ZIP (format `series`) or the multi-frame object (format `multiframe`) is stored, its
 `artifact_uri` that object (`output.mini_ct_key`). A request that does not fit its series (a
-slice range or a box outside it) ends with a JobFailed at seq 1 naming the valid range.
+slice range or a box outside it) ends with a JobFailed at seq 1 naming the valid range (past
+the earlier runs' ceilings for a re-run, by the attempts rule, as every compressor job's).
 
 Unlike a preview, a slice that cannot be made fails the job (its SliceFailed, then JobFailed):
 a region with a missing slice is not the volume that was asked for, and a plan made on it
@@ -26,6 +27,7 @@ from typing import Protocol
 from pydicom import dcmread
 
 from dicompress_compressor.artifact import ArtifactWriter
+from dicompress_compressor.attempts import RunMarkers
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_compressor.encoder import SUPPORTED_CODECS
 from dicompress_compressor.lifecycle import Emit, JobAborted, JobLifecycle
@@ -47,7 +49,7 @@ from dicompress_compressor.minict.specs import (
 from dicompress_compressor.preview.counts import PreviewCounts
 from dicompress_compressor.preview.dataset import PreviewSliceSpec
 from dicompress_compressor.preview.encode import PreviewSlice
-from dicompress_compressor.preview.locations import product_source
+from dicompress_compressor.preview.locations import product_locations, product_source
 from dicompress_compressor.preview.plan import Group, PlanRefused, plan_groups
 from dicompress_compressor.preview.runner import PoolPreviews
 from dicompress_compressor.preview.stream import GroupOutcome, GroupWork, in_order, make_group
@@ -94,7 +96,8 @@ class MiniCtRunner:
         """Make the Mini CT; return its terminal event, already emitted. Only a failure to
         emit (the broker is gone) propagates: the caller must then not commit the request."""
         job = JobLifecycle(request.job_id, request.tenant, self.emit, self.cancellations)
-        return await job.run(lambda: _MiniCtJob(self, request, job).run())
+        mini_ct = _MiniCtJob(self, request, job)
+        return await job.run(mini_ct.run, mini_ct.prepare)
 
 
 class _MiniCtJob:
@@ -104,11 +107,26 @@ class _MiniCtJob:
         self.job = job
         self.started = time.perf_counter()
         self.job_id = str(request.job_id)
+        # set by `prepare`, before `run`
+        self.params: MiniCtParams
+        self.locations: tuple[S3Uri, S3Uri]
+        self.markers: RunMarkers
+
+    async def prepare(self) -> None:
+        """The request checked, and this run registered (its floor: see `lifecycle`)."""
+        self.params = self._params()
+        self.locations = product_locations(self.request, self.runner.allowed_buckets)
+        request, runner = self.request, self.runner
+        bucket = self.locations[1].bucket
+        self.markers = RunMarkers.of(
+            runner.store, bucket, request.tenant, request.job_id, runner.worker
+        )
+        self.job.begin(await self.markers.register())
 
     async def run(self) -> JobCompleted:
-        params = self._params()
+        params = self.params
         found = await product_source(
-            self.runner.store, self.request, self.runner.allowed_buckets, self.job.log_extra
+            self.runner.store, self.request, self.locations, self.job.log_extra
         )
         target, series, slices = found.target, found.series, found.slices
         try:
@@ -118,6 +136,7 @@ class _MiniCtJob:
             raise JobAborted(exc.error_code, exc.reason) from exc
         if params.format is MiniCtFormat.MULTIFRAME:
             self._check_convertible(groups)
+        await self.markers.record_ceiling(self.job.attempt, len(groups))
         await self.job.emit(
             JobStarted(
                 **self.job.envelope(1),

@@ -69,12 +69,12 @@ class ProductSource:
 async def product_source(
     store: ObjectStore,
     request: ProductRequested,
-    allowed: frozenset[str] | None,
+    locations: tuple[S3Uri, S3Uri],
     log_extra: dict[str, Any],
 ) -> ProductSource:
-    """The request's locations checked (`product_locations`), its source laid out, and the
+    """The source and target (checked by `product_locations`), the source laid out, and the
     requested series found (`requested_series`); JobAborted in words otherwise."""
-    source, target = product_locations(request, allowed)
+    source, target = locations
     try:
         layout = await lay_out_source(store, source, target, log_extra)
     except SourceUnreadable as exc:

@@ -7,6 +7,8 @@ or SliceFailed saying why in words), the terminal event right after. Event ids c
 (job_id, seq) whatever the run, so a redelivered request re-emits the same identities. A request
 refused before the series is planned (a bad URI or bucket, a series that cannot be binned as
 asked) ends with its JobFailed at seq 1. A cancel ends the job with JobCancelled at the next seq.
+As a compression's, each run is registered in `{tenant}/jobs/{id}/attempts/` with its ceiling
+(2+N) before JobStarted, and a re-run's failure or cancel goes past the earlier runs' ceilings.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
+from dicompress_compressor.attempts import RunMarkers
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_compressor.encoder import SUPPORTED_CODECS
 from dicompress_compressor.lifecycle import Emit, JobAborted, JobLifecycle
@@ -28,10 +31,11 @@ from dicompress_compressor.preview.dataset import (
     preview_sop_uid,
 )
 from dicompress_compressor.preview.encode import PreviewSlice, make_preview_slice
-from dicompress_compressor.preview.locations import product_source
+from dicompress_compressor.preview.locations import product_locations, product_source
 from dicompress_compressor.preview.plan import Group, PlanRefused, plan_groups
 from dicompress_compressor.preview.stream import GroupWork, PreviewMaker, in_order, make_group
 from dicompress_compressor.storage import ObjectStore
+from dicompress_infra.s3 import S3Uri
 from dicompress_schemas import JobCompleted, JobStarted, ProductRequested, TerminalEvent
 from dicompress_schemas.products import PreviewParams
 
@@ -67,7 +71,8 @@ class PreviewRunner:
         """Make the preview; return its terminal event, already emitted. Only a failure to
         emit (the broker is gone) propagates: the caller must then not commit the request."""
         job = JobLifecycle(request.job_id, request.tenant, self.emit, self.cancellations)
-        return await job.run(lambda: _PreviewJob(self, request, job).run())
+        preview = _PreviewJob(self, request, job)
+        return await job.run(preview.run, preview.prepare)
 
 
 class _PreviewJob:
@@ -76,11 +81,26 @@ class _PreviewJob:
         self.request = request
         self.job = job
         self.started = time.perf_counter()
+        # set by `prepare`, before `run`
+        self.params: PreviewParams
+        self.locations: tuple[S3Uri, S3Uri]
+        self.markers: RunMarkers
+
+    async def prepare(self) -> None:
+        """The request checked, and this run registered (its floor: see `lifecycle`)."""
+        self.params = self._params()
+        self.locations = product_locations(self.request, self.runner.allowed_buckets)
+        request, runner = self.request, self.runner
+        bucket = self.locations[1].bucket
+        self.markers = RunMarkers.of(
+            runner.store, bucket, request.tenant, request.job_id, runner.worker
+        )
+        self.job.begin(await self.markers.register())
 
     async def run(self) -> JobCompleted:
-        params = self._params()
+        params = self.params
         found = await product_source(
-            self.runner.store, self.request, self.runner.allowed_buckets, self.job.log_extra
+            self.runner.store, self.request, self.locations, self.job.log_extra
         )
         target, series, slices = found.target, found.series, found.slices
         try:
@@ -88,6 +108,7 @@ class _PreviewJob:
         except PlanRefused as exc:
             raise JobAborted(exc.error_code, exc.reason) from exc
         groups = plan.groups
+        await self.markers.record_ceiling(self.job.attempt, len(groups))
         await self.job.emit(
             JobStarted(
                 **self.job.envelope(1),

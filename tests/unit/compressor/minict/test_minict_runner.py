@@ -202,9 +202,11 @@ async def test_a_re_run_emits_the_same_events_and_overwrites_the_same_key(
     first, _ = await _run(request, store)
     keys = set(store.objects)
     again, _ = await _run(request, store)
-    assert set(store.objects) == keys
+    # the same objects, and the re-run's attempt marker beside the first run's
+    assert set(store.objects) == keys | {f"{request.tenant}/jobs/{request.job_id}/attempts/2"}
+    assert {e.attempt for e in again} == {2}
     strip = {"occurred_at", "encode_ms", "download_ms", "upload_ms", "wall_ms", "cpu_s",
-             "peak_rss_bytes"}  # fmt: skip
+             "peak_rss_bytes", "attempt"}  # fmt: skip
     assert [e.model_dump(exclude=strip) for e in again] == [
         e.model_dump(exclude=strip) for e in first
     ]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from preview_series import SeriesSpec, dataset, part10, series_files
 from pydicom import dcmread
-from tests.unit.compressor.compressor_fakes import MemoryStore
+from tests.unit.compressor.compressor_fakes import MemoryStore, projected
 
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_compressor.preview.dataset import PreviewSliceSpec, preview_series_uid
@@ -30,6 +30,7 @@ from dicompress_schemas import (
     encode_event,
     new_event_id,
 )
+from dicompress_schemas.jobs import Status
 from dicompress_schemas.products import (
     PreviewParams,
     ThumbnailParams,
@@ -146,9 +147,11 @@ async def test_a_re_run_emits_the_same_ids_and_stores_the_same_bytes() -> None:
     stored = {k: v[0] for k, v in store.objects.items()}
     await _runner(store, again).run(request)
     assert [e.event_id for e in again] == [e.event_id for e in first]
-    assert {k: v[0] for k, v in store.objects.items()} == stored
+    marker = f"{request.tenant}/jobs/{request.job_id}/attempts/2"  # the re-run's own
+    assert {k: v[0] for k, v in store.objects.items() if k != marker} == stored
+    assert {e.attempt for e in again} == {2}
     strip = {"occurred_at", "encode_ms", "download_ms", "upload_ms", "wall_ms", "cpu_s",
-             "peak_rss_bytes"}  # fmt: skip
+             "peak_rss_bytes", "attempt"}  # fmt: skip
     assert [e.model_dump(exclude=strip) for e in again] == [
         e.model_dump(exclude=strip) for e in first
     ]
@@ -222,6 +225,32 @@ async def test_a_cancel_ends_the_job_at_the_next_seq() -> None:
     assert terminal.reason == "the user changed their mind"
     assert 2 <= terminal.seq <= 4  # after JobStarted, before slice 2's event
     assert [e.seq for e in sink] == list(range(1, terminal.seq + 1))  # no gap
+
+
+async def test_a_rerun_that_finds_the_series_gone_fails_past_the_dead_runs_seqs() -> None:
+    files = series_files(SeriesSpec(n=6, size=64))
+    request = _request(files)
+    store, first = _store(request, files), []
+    maker = InlineMaker(hold=2)
+    dead = asyncio.create_task(_runner(store, first, maker).run(request))
+    await asyncio.wait_for(maker.held.wait(), 10)  # slices 0 and 1 made, slice 2 never will be
+    dead.cancel()  # killed: nothing more reaches the log
+    await asyncio.gather(dead, return_exceptions=True)
+    assert first, "the first run emitted nothing"
+    for key in store.keys(request.source_uri.removeprefix(f"s3://{BUCKET}/")):
+        del store.objects[key]  # the series is deleted before the request is redelivered
+
+    again: list[EventBase] = []
+    terminal = await _runner(store, again).run(request)
+
+    assert isinstance(terminal, JobFailed)
+    assert terminal.error_code == "source-empty"
+    assert again == [terminal]  # refused before JobStarted...
+    assert terminal.seq == 6 + 3  # ...past 2+6, the dead run's ceiling, not at seq 1
+    assert terminal.seq > max(e.seq for e in first)
+    view = projected(first + again)
+    assert view is not None
+    assert view.status is Status.FAILED
 
 
 def test_the_compressor_takes_previews_and_dead_letters_other_products() -> None:
