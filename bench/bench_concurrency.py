@@ -2,8 +2,11 @@
 same 399-slice 512x512 CT study at once, lossy JPEG 2000, on this machine in one run:
 
 1. ours: the jobs submitted at once through the API of the whole embedded stack (`bench_stack`,
-   free ports, temp data dir), the study in S3; `GET /jobs/{id}` of every job polled in a loop
-   and `GET /queue` every second while they run;
+   free ports, temp data dir), the study in S3, on the batch lane (`"priority": "batch"`);
+   `GET /jobs/{id}` of every job polled in a loop and `GET /queue` every second while they run.
+   Once the first has started, ONE interactive job of another tenant (the same study, copied
+   under that tenant's prefix) is sent behind them: how long after it was queued it started
+   and ended, beside what the batch's last-submitted job waited (`--no-probe`: without it);
 2. gdcmconv, one process per file, every file of every job started at once (3,990 processes,
    as the documents ran it), under a memory guard: MemAvailable under `--memory-floor-gb` kills
    every job's process group, and the run is reported as stopped. If it was stopped, gdcmconv
@@ -12,11 +15,17 @@ same 399-slice 512x512 CT study at once, lossy JPEG 2000, on this machine in one
 
 For each: total time, each job's completion (first, median, last), the time to the first slice
 of the last-submitted job, peak process count, peak memory (summed RSS, and the fall of the
-machine's MemAvailable), CPU-seconds per study; ours adds the API's read p99 and the queue
-positions and ETAs against the actual finishes. The stack is stopped before the tools run.
+machine's MemAvailable), CPU-seconds per study; ours adds the API's read p99, the interactive
+job's wait, and the queue positions and ETAs of each lane against the actual starts and
+finishes. The stack is stopped before the tools run.
 
     .venv/bin/python -m bench.bench_concurrency                # ~10-15 min on 2 cores
     .venv/bin/python -m bench.bench_concurrency --quick        # 3 jobs x 40 slices, ~2 min
+    .venv/bin/python -m bench.bench_concurrency --tools ours   # ours alone, ~5 min
+    .venv/bin/python -m bench.bench_concurrency --quick --tools ours --note "load 0.8; ..."
+
+`--tools` picks any of ours, gdcmconv, dcmjs (the gdcmconv run starts thousands of processes
+and loads the machine for minutes: leave it out while others work on it).
 
 The tools are checked first; as root with apt-get, a missing gdcmconv is installed from Debian
 (libgdcm-tools), and a missing dcmjs-codecs by `npm ci --prefix bench/node`; whatever is still
@@ -42,6 +51,7 @@ from bench.bench_products import describe_machine, other_test_runs
 from bench.compare.environment import _command, _dcmjs_version
 from bench.compare.tools import NODE_DIR, dcmjs_missing
 from bench.concurrency.ours import OursRun, put_series, run_ours
+from bench.concurrency.probe import copy_series
 from bench.concurrency.report import Skipped, render
 from bench.concurrency.sampler import mem_available
 from bench.concurrency.stats import Contender, render_table
@@ -147,6 +157,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--poll-pause", type=float, default=0.5, help="seconds between rounds of GET /jobs/{id}"
     )
     parser.add_argument("--no-warmup", action="store_true", help="no warm-up job before ours")
+    parser.add_argument(
+        "--no-probe",
+        action="store_true",
+        help="no interactive job of another tenant behind ours' batch",
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per contender")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the .md goes")
     parser.add_argument("--note", default="", help="a sentence for the results file")
@@ -163,6 +178,8 @@ def run_ours_on_stack(args: argparse.Namespace, files: list[Path]) -> OursRun:
     with bench_stack(CLASSPATH_CACHE if CLASSPATH_CACHE.is_dir() else None) as stack:
         log(f"stack up in {time.perf_counter() - started:.0f} s; putting the study into S3")
         source = put_series(stack, files)
+        # the probe's tenant may only read under its own prefix: a copy, made before the burst
+        probe_source = None if args.no_probe else copy_series(stack, source)
         log(f"ours: {args.jobs} jobs at once (load {load_average()})")
         return asyncio.run(
             run_ours(
@@ -174,6 +191,7 @@ def run_ours_on_stack(args: argparse.Namespace, files: list[Path]) -> OursRun:
                 not args.no_warmup,
                 args.poll_pause,
                 args.timeout,
+                probe_source,
             )
         )
 
@@ -202,7 +220,15 @@ def main(argv: list[str] | None = None) -> int:
             contenders.append(ours.contender)
             commands[ours.contender.name] = (
                 f"{args.jobs} x `POST /jobs {{s3SourceUri: <the study>, compressionRate: "
-                f"{args.rate:g}}}` at once (codec: the API's default, j2k-lossy)"
+                f"{args.rate:g}, priority: batch}}` at once (codec: the API's default, "
+                "j2k-lossy)"
+                + (
+                    ""
+                    if args.no_probe
+                    else "; once the first had started, 1 x `POST /jobs {s3SourceUri: <the same "
+                    "study under another tenant's prefix>, priority: interactive}` with that "
+                    "tenant's token"
+                )
             )
             loads.append(f"after ours {load_average()}")
             log(f"ours done (load {load_average()})")

@@ -44,6 +44,15 @@ class Contender:
     cpu_lower_bound: bool = False  # sampled, not counted exactly (a run killed mid-way)
     machine_busy_s: float = math.nan  # CPU-seconds the whole machine was busy over the run
     bench_cpu_s: float = 0.0  # the bench's own (sampler, polling client) over the run
+    # the share of cpu_s spent on the jobs' studies (ours: less the interactive probe's slices)
+    study_cpu_share: float = 1.0
+    # ours: the interactive job sent behind the batch, queued -> started and -> ended
+    interactive_wait_s: float | None = None
+    interactive_turnaround_s: float | None = None
+
+    @property
+    def cpu_per_study_s(self) -> float:
+        return self.cpu_s * self.study_cpu_share / self.jobs
 
     @property
     def others_cpu_s(self) -> float:
@@ -86,11 +95,25 @@ def render_table(contenders: Sequence[Contender]) -> str:
         lines.append(
             _row(f"job completion, {which}", [_s(c.completion(which)) for c in contenders])
         )
-    lines += [
+    lines.append(
         _row(
             "first slice of the last-submitted job",
             [_s(c.first_slice_last_job_s) for c in contenders],
-        ),
+        )
+    )
+    if any(c.interactive_wait_s is not None for c in contenders):
+        lines.append(
+            _row(
+                "interactive job behind the batch: started / ended, after it was queued",
+                [
+                    "-"
+                    if c.interactive_wait_s is None
+                    else f"{c.interactive_wait_s:.2f} s / {_s(c.interactive_turnaround_s)}"
+                    for c in contenders
+                ],
+            )
+        )
+    lines += [
         _row(
             "peak process count (idle before)",
             [f"{c.peak_processes} ({c.idle_processes})" for c in contenders],
@@ -112,7 +135,7 @@ def render_table(contenders: Sequence[Contender]) -> str:
         ),
         _row(
             "CPU-seconds per study",
-            [f"{'>= ' if c.cpu_lower_bound else ''}{c.cpu_s / c.jobs:.1f}" for c in contenders],
+            [f"{'>= ' if c.cpu_lower_bound else ''}{c.cpu_per_study_s:.1f}" for c in contenders],
         ),
         _row(
             "mean cores busy: this / everything else on the machine",
@@ -137,6 +160,7 @@ class QueueSample:
     position: int | None
     estimated_start: float | None
     estimated_finish: float | None
+    lane: str | None = None  # the API's `lane` of the entry (None before lanes existed)
 
 
 @dataclass(frozen=True)
