@@ -14,6 +14,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from dicompress_schemas import EventBase, IngestEventBase, encode_event, event_key, ingest_event_key
 from dicompress_schemas.commands import Command, encode_command
+from dicompress_schemas.tasks import SliceRangeRequested, encode_task
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,17 @@ def _key(event: EventBase | IngestEventBase) -> bytes:
 
 def _type(event: EventBase | IngestEventBase) -> list[tuple[str, bytes]]:
     return [("type", event.__class__.__name__.encode())]
+
+
+async def publish_task(producer: AIOKafkaProducer, topic: str, task: SliceRangeRequested) -> None:
+    """Send one slice-range task keyed by its id (tasks of one job spread over the partitions,
+    so over the workers) and wait for the broker's acknowledgement."""
+    await producer.send_and_wait(
+        topic,
+        encode_task(task),
+        key=str(task.task_id).encode(),
+        headers=[("type", b"SliceRangeRequested")],
+    )
 
 
 async def publish_command(producer: AIOKafkaProducer, topic: str, command: Command) -> None:

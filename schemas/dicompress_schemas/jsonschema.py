@@ -18,6 +18,7 @@ from dicompress_schemas.commands import COMMAND_TYPES
 from dicompress_schemas.events import EVENT_TYPES
 from dicompress_schemas.legacy import LEGACY_EVENT_TYPES
 from dicompress_schemas.studies import INGEST_EVENT_TYPES
+from dicompress_schemas.tasks import TASK_TYPES
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "json"
 _ID_BASE = "https://dicompress.dev/schemas/"
@@ -33,7 +34,13 @@ def generate() -> dict[str, dict[str, Any]]:
     """File name -> JSON Schema (draft 2020-12) of every event and command, each version
     (the superseded ones of `legacy` too: the log still holds them)."""
     out: dict[str, dict[str, Any]] = {}
-    for model in (*EVENT_TYPES, *LEGACY_EVENT_TYPES, *INGEST_EVENT_TYPES, *COMMAND_TYPES):
+    for model in (
+        *EVENT_TYPES,
+        *LEGACY_EVENT_TYPES,
+        *INGEST_EVENT_TYPES,
+        *COMMAND_TYPES,
+        *TASK_TYPES,
+    ):
         schema = model.model_json_schema(mode="serialization")
         name = schema_name(model)
         # `type` and `version` have defaults in Python, but on the wire they are always there.

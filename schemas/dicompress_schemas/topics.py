@@ -7,6 +7,8 @@ from enum import StrEnum
 
 REQUESTS = "compression.requests"
 INTERACTIVE = "compression.interactive"
+TASKS = "compression.tasks"
+INTERACTIVE_TASKS = "compression.interactive.tasks"
 EVENTS = "compression.events"
 CONTROL = "compression.control"
 DEAD_LETTER = "compression.dead-letter"
@@ -20,6 +22,10 @@ RENDER_REQUESTS = "render.requests"
 PARTITIONS = {
     REQUESTS: 4,
     INTERACTIVE: 4,
+    # slice-range tasks: any compressor takes any of them, so more compressors than the
+    # requests' partitions can share one job (KEDA scales on this topic's lag too)
+    TASKS: 16,
+    INTERACTIVE_TASKS: 16,
     EVENTS: 4,
     CONTROL: 1,
     DEAD_LETTER: 1,
@@ -46,6 +52,9 @@ class Topics:
         consumer group reads it.
     interactive: the same requests (and the `ProductRequested` of previews and Mini CTs) in
         the interactive lane; the compressors' interactive group reads it.
+    tasks, interactive_tasks: `SliceRangeRequested`, the slices of a large job in ranges
+        (`dicompress_schemas.tasks`), keyed by task id, one topic per lane; the compressors'
+        tasks groups read them.
     events: every later event of a job, keyed by job id so a job's events keep their order.
     control: commands to running jobs (`CancelRequested`), keyed by job id; every compressor
         reads all of it (no consumer group), since any of them may hold the job.
@@ -82,6 +91,19 @@ class Topics:
         return (self.interactive, self.requests)
 
     @property
+    def tasks(self) -> str:
+        return self.prefix + TASKS
+
+    @property
+    def interactive_tasks(self) -> str:
+        return self.prefix + INTERACTIVE_TASKS
+
+    def task_topic(self, lane: Lane) -> str:
+        """The tasks topic of `lane`: each lane's tasks have a loop of their own on every
+        compressor, so an interactive job's ranges never wait behind a batch job's."""
+        return self.interactive_tasks if lane is Lane.INTERACTIVE else self.tasks
+
+    @property
     def events(self) -> str:
         return self.prefix + EVENTS
 
@@ -109,6 +131,8 @@ class Topics:
         return (
             self.requests,
             self.interactive,
+            self.tasks,
+            self.interactive_tasks,
             self.events,
             self.control,
             self.dead_letter,

@@ -26,12 +26,14 @@ from dicompress_schemas import (
 )
 from dicompress_schemas.jsonschema import SCHEMA_DIR, generate, render, schema_name
 from dicompress_schemas.legacy import LEGACY_EVENT_TYPES
+from dicompress_schemas.tasks import TASK_TYPES, decode_task, encode_task, task_id
 
 ROOT = Path(__file__).resolve().parents[2] / "schemas"
 EXAMPLES = ROOT / "examples"
 NAMES = [schema_name(model) for model in EVENT_TYPES]
 INGEST_NAMES = [schema_name(model) for model in INGEST_EVENT_TYPES]
 COMMAND_NAMES = [schema_name(model) for model in COMMAND_TYPES]
+TASK_NAMES = [schema_name(model) for model in TASK_TYPES]
 LEGACY_NAMES = [schema_name(model) for model in LEGACY_EVENT_TYPES]
 
 
@@ -52,7 +54,7 @@ def test_committed_schemas_equal_generated() -> None:
         )
 
 
-@pytest.mark.parametrize("name", NAMES + LEGACY_NAMES + INGEST_NAMES + COMMAND_NAMES)
+@pytest.mark.parametrize("name", NAMES + LEGACY_NAMES + INGEST_NAMES + COMMAND_NAMES + TASK_NAMES)
 def test_example_validates_against_committed_schema(name: str) -> None:
     schema = _load(SCHEMA_DIR / name)
     example = _load(EXAMPLES / name)
@@ -187,7 +189,7 @@ def test_asyncapi_names_every_event_and_topic() -> None:
     }
     assert addresses == set(Topics().all())
     messages = doc["components"]["messages"]
-    for model in (*EVENT_TYPES, *INGEST_EVENT_TYPES, *COMMAND_TYPES):
+    for model in (*EVENT_TYPES, *INGEST_EVENT_TYPES, *COMMAND_TYPES, *TASK_TYPES):
         ref = messages[model.__name__]["payload"]["$ref"]
         assert (ROOT / ref).is_file(), ref
         assert ref == f"json/{schema_name(model)}"
@@ -213,3 +215,14 @@ def test_a_uid_that_could_escape_a_key_is_refused() -> None:
     for uid in ("../other-tenant", "1.2/3", "1.2.3" + "4" * 70, "1..2"):
         with pytest.raises(DecodeError, match="series_instance_uid"):
             decode_ingest_event(raw | {"series_instance_uid": uid})
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_task_example_decodes_round_trips_and_names_itself(name: str) -> None:
+    task = decode_task((EXAMPLES / name).read_bytes())
+    assert f"{task.type}.v{task.version}.json" == name
+    assert decode_task(encode_task(task)) == task
+    assert task.task_id == task_id(task.job_id, task.slices[0].index)
+    assert task.request.job_id == task.job_id
+    with pytest.raises(DecodeError):
+        decode_task((EXAMPLES / "CancelRequested.v1.json").read_bytes())

@@ -233,7 +233,7 @@ async def run_study_faults(rig: Rig, workdir: Path, timeout_s: float = 120.0) ->
     topics = Topics(prefix=rig.env["TOPIC_PREFIX"])
     tail = LogTail(
         rig.env["KAFKA_BOOTSTRAP_SERVERS"],
-        [topics.ingest_events, topics.requests, topics.render_requests, topics.events],
+        [topics.ingest_events, *topics.compressor_requests, topics.render_requests, topics.events],
         frozenset({topics.ingest_events}),
     )
     await tail.start()

@@ -30,15 +30,17 @@ class CancelRegistry:
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
         self._cancelled: OrderedDict[uuid.UUID, str] = OrderedDict()
-        self._watchers: dict[uuid.UUID, asyncio.Event] = {}
+        # one event per watched job, shared by its watchers in this process (the job's owner
+        # and the tasks of it this worker runs), kept while any of them watches
+        self._watchers: dict[uuid.UUID, tuple[asyncio.Event, int]] = {}
 
     def cancel(self, job_id: uuid.UUID, reason: str) -> None:
         self._cancelled[job_id] = reason
         self._cancelled.move_to_end(job_id)
         while len(self._cancelled) > self.capacity:
             self._cancelled.popitem(last=False)
-        if (watcher := self._watchers.get(job_id)) is not None:
-            watcher.set()
+        if (watched := self._watchers.get(job_id)) is not None:
+            watched[0].set()
 
     def reason(self, job_id: uuid.UUID) -> str | None:
         """Why the job was cancelled, or None if it was not (or long ago)."""
@@ -46,13 +48,16 @@ class CancelRegistry:
 
     def watch(self, job_id: uuid.UUID) -> asyncio.Event:
         """An event set when the job is cancelled (already set if it is); `unwatch` after."""
-        watcher = self._watchers.setdefault(job_id, asyncio.Event())
+        watcher, count = self._watchers.get(job_id, (asyncio.Event(), 0))
+        self._watchers[job_id] = (watcher, count + 1)
         if job_id in self._cancelled:
             watcher.set()
         return watcher
 
     def unwatch(self, job_id: uuid.UUID) -> None:
-        self._watchers.pop(job_id, None)
+        watcher, count = self._watchers.pop(job_id, (asyncio.Event(), 0))
+        if count > 1:
+            self._watchers[job_id] = (watcher, count - 1)
 
 
 class ControlListener:

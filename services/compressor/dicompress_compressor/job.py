@@ -32,14 +32,17 @@ from dicompress_compressor.anonymize import anonymized_series_uid
 from dicompress_compressor.artifact import MAX_COLLISIONS, ArtifactWriter, place_artifact
 from dicompress_compressor.attempts import RunMarkers
 from dicompress_compressor.cancellation import CancelRegistry
-from dicompress_compressor.encoder import ANONYMIZE_SUPPORTED, SUPPORTED_CODECS, EncodeOptions
+from dicompress_compressor.encoder import EncodeOptions
+from dicompress_compressor.lanes import LANE
 from dicompress_compressor.lifecycle import Emit, JobAborted, JobLifecycle
 from dicompress_compressor.manifest import MANIFEST_NAME
 from dicompress_compressor.metrics import ResourceMeter
 from dicompress_compressor.non_image import copy_others
+from dicompress_compressor.options import encode_options
 from dicompress_compressor.pipeline import SliceEncoder, SliceWork
 from dicompress_compressor.slices import job_prefix, stored_slices
 from dicompress_compressor.source import SourceUnreadable, lay_out_source
+from dicompress_compressor.split import Splitter
 from dicompress_compressor.storage import ObjectStore
 from dicompress_compressor.tally import Tally
 from dicompress_compressor.zipstream import MIN_PART_SIZE
@@ -54,6 +57,8 @@ from dicompress_schemas import (
 from dicompress_schemas.naming import default_name
 
 log = logging.getLogger(__name__)
+
+SPREAD_IN_FLIGHT = 16  # slices of a spread job fetched at once (no encoding here)
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class JobRunner:
     allowed_buckets: frozenset[str] | None = None
     part_size: int = MIN_PART_SIZE
     cancellations: CancelRegistry = field(default_factory=CancelRegistry)
+    splitter: Splitter | None = None  # spreads a large job's slices over the group (`split`)
 
     async def run(self, request: CompressionRequested) -> TerminalEvent:
         """Do the job; return its terminal event, already emitted (acknowledged by the broker).
@@ -112,7 +118,7 @@ class _Job:
     async def _prepare(self) -> None:
         """The request checked, and this run registered in the target bucket (its number, and
         the floor of its failure: what the earlier runs may have written)."""
-        self.options = self._options()
+        self.options = encode_options(self.request)
         self.source, self.target = self._locations()
         request, runner = self.request, self.runner
         self.markers = RunMarkers.of(
@@ -155,12 +161,22 @@ class _Job:
         artifact = await self._artifact_uri(target, source)
         metadata = {"job-id": str(self.request.job_id), "tenant": self.request.tenant}
         writer = ArtifactWriter(store, artifact, metadata, self.runner.part_size)
-        work = SliceWork(store, self.runner.encoder, options, own, stored)
+        remote, in_flight = None, self.runner.max_in_flight
+        splitter = self.runner.splitter
+        if splitter is not None and splitter.applies(len(sources)):
+            lane = LANE.get()
+            remote = await splitter.spread(
+                self.request, self.attempt, lane, sources, stored, store, own
+            )
+            # the slices are made elsewhere: here only fetched, so more of them at once
+            in_flight = max(in_flight, SPREAD_IN_FLIGHT)
+            log.info("job spread over the group", extra={**extra, "lane": lane.value})
+        work = SliceWork(store, self.runner.encoder, options, own, stored, remote)
         async with ResourceMeter() as meter:
             await writer.open()
             try:
                 tally = Tally(self, writer, layout, self._series_uid)
-                await tally.run(work, self.runner.max_in_flight)
+                await tally.run(work, in_flight)
                 if tally.encoded == 0:
                     first = " | ".join(tally.reasons[:3])
                     raise JobAborted("no-slice-encoded", f"no slice could be encoded: {first}")
@@ -226,28 +242,6 @@ class _Job:
                 f"{target}: set overwrite_existing or choose another output_filename",
             )
         return uri
-
-    def _options(self) -> EncodeOptions:
-        """The encoder's options, refusing up front what the encoder cannot honour."""
-        request = self.request
-        if request.codec not in SUPPORTED_CODECS:
-            raise JobAborted(
-                "unsupported-codec",
-                f"codec {request.codec.value} is not supported by this compressor yet; "
-                f"ask for one of {sorted(c.value for c in SUPPORTED_CODECS)}",
-            )
-        if request.anonymize and not ANONYMIZE_SUPPORTED:
-            # Never ship identifiable data to someone who asked for it de-identified.
-            raise JobAborted(
-                "unsupported-option",
-                "anonymize is not supported by this compressor yet; nothing was written",
-            )
-        return EncodeOptions(
-            codec=request.codec,
-            rate=request.compression_rate,
-            min_psnr_db=request.min_psnr_db,
-            anonymize_seed=str(request.job_id) if request.anonymize else None,
-        )
 
 
 def _ms_since(started: float) -> float:

@@ -4,8 +4,9 @@ index order.
 At most `max_in_flight` slices are downloading, encoding or uploading at once, which bounds
 memory (never the whole series) and keeps every pool process busy. Each encoded slice is stored
 at its deterministic key before its outcome is yielded, and a slice already stored by an earlier
-run of the job is fetched instead of encoded. Results are yielded strictly in index order (so
-events and ZIP entries are too); slices that finish early wait in their tasks until their turn.
+run of the job, or by another worker's task (`split`), is fetched instead of encoded. Results
+are yielded strictly in index order (so events and ZIP entries are too); slices that finish
+early wait in their tasks until their turn.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from dicompress_compressor.encoder import EncodedSlice, EncodeOptions
@@ -41,6 +42,12 @@ class SliceWork:
     options: EncodeOptions
     own: S3Uri  # the job's folder (`slices.job_prefix`), where its slices are stored
     stored: frozenset[int] = frozenset()  # indices an earlier run already stored
+    remote: RemoteStore | None = None  # slices other workers are making (`split`)
+
+
+class RemoteStore(Protocol):
+    async def wait_for(self, index: int) -> bool:
+        """True once another worker stored slice `index`; False: make it here."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +68,12 @@ class SliceOutcome:
 
 
 async def in_index_order(
-    sources: list[SourceObject], work: SliceWork, max_in_flight: int
+    sources: list[SourceObject], work: SliceWork, max_in_flight: int, first: int = 0
 ) -> AsyncGenerator[SliceOutcome, None]:
-    """Yield one outcome per source, in order. Use with `contextlib.aclosing` so that leaving
-    early cancels the slices still in flight."""
-    upcoming = iter(enumerate(sources))
+    """Yield one outcome per source, in order; the sources are slices `first`, `first` + 1...
+    of the job. Use with `contextlib.aclosing` so that leaving early cancels the slices still
+    in flight."""
+    upcoming = iter(enumerate(sources, start=first))
     pending: deque[asyncio.Task[SliceOutcome]] = deque()
 
     def top_up() -> None:
@@ -99,6 +107,10 @@ async def _process(index: int, source: SourceObject, work: SliceWork) -> SliceOu
         found = await _reuse(index, source, work)
         if found is not None:
             return found
+    elif work.remote is not None and await work.remote.wait_for(index):
+        found = await _reuse(index, source, work)
+        if found is not None:  # made for this run, by another worker: its encoding counts
+            return replace(found, reused=False)
     try:
         data = await work.store.get_bytes(source)
     except Exception as exc:  # botocore raises many types; the slice fails, the job goes on

@@ -8,7 +8,7 @@ import functools
 import logging
 from contextlib import AsyncExitStack
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from dicompress_compressor.cancellation import CancelRegistry, ControlListener
 from dicompress_compressor.job import JobRunner
@@ -18,14 +18,17 @@ from dicompress_compressor.minict.runner import MiniCtRunner, PoolMiniCts
 from dicompress_compressor.pool import EncoderPool
 from dicompress_compressor.preview.runner import PoolPreviews, PreviewRunner
 from dicompress_compressor.settings import CompressorSettings
+from dicompress_compressor.split import Splitter
 from dicompress_compressor.storage import FastS3ObjectStore
+from dicompress_compressor.task_runner import TaskRunner
 from dicompress_compressor.telemetry import CompressorMetrics
-from dicompress_compressor.worker import JoinTracker, Runners, compression_requests
-from dicompress_infra.kafka import publish
+from dicompress_compressor.worker import JoinTracker, Runners, compression_requests, slice_tasks
+from dicompress_infra.kafka import publish, publish_task
 from dicompress_infra.metrics import new_registry
 from dicompress_infra.running import join_group, run_until_signalled, start_health, start_producer
 from dicompress_infra.s3 import make_s3_client
-from dicompress_schemas import Lane
+from dicompress_schemas import Lane, Topics
+from dicompress_schemas.tasks import SliceRangeRequested
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ async def run(settings: CompressorSettings) -> None:
 async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
     """Consume requests until `stop` is set. Tests call this directly with their own settings."""
     topics = settings.topics
-    trackers = {lane: JoinTracker() for lane in Lane}
+    trackers = {topic: JoinTracker() for topic in settings.groups()}
     registry = CancelRegistry()
     control = ControlListener(
         settings.kafka_bootstrap_servers,
@@ -67,52 +70,69 @@ async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
         listening = asyncio.create_task(control.run())
         stack.push_async_callback(_cancel, listening)
         consumers = {
-            lane: await join_group(
+            topic: await join_group(
                 stack,
                 settings.kafka_bootstrap_servers,
                 group,
-                topics.lane(lane),
-                trackers[lane],
+                topic,
+                trackers[topic],
                 MAX_POLL_INTERVAL_MS,
             )
-            for lane, group in _groups(settings).items()
+            for topic, group in settings.groups().items()
         }
-        by_topic = {topics.lane(lane): consumer for lane, consumer in consumers.items()}
-        metrics = CompressorMetrics(metrics_registry, functools.partial(_highwater, by_topic))
+        metrics = CompressorMetrics(metrics_registry, functools.partial(_highwater, consumers))
         store = FastS3ObjectStore(make_s3_client(settings), settings)
         emit = metrics.counting(functools.partial(publish, producer, topics.events))
-        runners = _runners(settings, store, pool, emit, registry)
-        extra = {"worker": settings.compressor_worker_id, "topics": sorted(by_topic)}
+        splitter = Splitter(
+            functools.partial(_publish_task, producer, topics),
+            settings.compressor_split_slices,
+            settings.compressor_task_slices,
+            settings.compressor_task_stall_s,
+        )
+        runners = _runners(settings, store, pool, emit, registry, splitter)
+        tasks = TaskRunner(
+            store=store,
+            encoder=pool,
+            worker=settings.compressor_worker_id,
+            max_in_flight=settings.max_in_flight,
+            cancellations=registry,
+            allowed_buckets=frozenset(settings.compressor_allowed_buckets),
+        )
+        extra = {"worker": settings.compressor_worker_id, "topics": sorted(consumers)}
         log.info("compressor consuming", extra=extra)
-        # One loop per lane over the one pool (`lanes`): a batch job runs while an interactive
-        # one does, and the interactive one's slices go first.
-        await asyncio.gather(
-            *(
+        # Per lane, a loop of requests and a loop of tasks (the ranges of spread jobs), all
+        # over the one pool (`lanes`): a batch job runs while an interactive one does, and the
+        # interactive one's slices go first.
+        loops = []
+        for lane in Lane:
+            requests = consumers[topics.lane(lane)]
+            ranges = consumers[topics.task_topic(lane)]
+            loops += [
                 in_lane(
                     lane,
-                    compression_requests(consumer, producer, runners, topics, metrics.lag).serve(
+                    compression_requests(requests, producer, runners, topics, metrics.lag).serve(
                         stop
                     ),
-                )
-                for lane, consumer in consumers.items()
-            )
-        )
+                ),
+                in_lane(
+                    lane, slice_tasks(ranges, producer, tasks, topics, metrics.lag).serve(stop)
+                ),
+            ]
+        await asyncio.gather(*loops)
         log.info("compressor stopping", extra=extra)
 
 
-def _ready(
-    trackers: dict[Lane, JoinTracker], control: ControlListener, stop: asyncio.Event
-) -> bool:
-    """Healthy: in both lanes' groups, reading the control topic, not stopping."""
+def _ready(trackers: dict[str, JoinTracker], control: ControlListener, stop: asyncio.Event) -> bool:
+    """Healthy: in every group (`CompressorSettings.groups`), reading the control topic, not
+    stopping."""
     joined = all(tracker.joined for tracker in trackers.values())
     return joined and control.ready.is_set() and not stop.is_set()
 
 
-def _groups(settings: CompressorSettings) -> dict[Lane, str]:
-    return {
-        Lane.INTERACTIVE: settings.interactive_group_id,
-        Lane.BATCH: settings.compressor_group_id,
-    }
+async def _publish_task(
+    producer: AIOKafkaProducer, topics: Topics, task: SliceRangeRequested
+) -> None:
+    await publish_task(producer, topics.task_topic(task.lane), task)
 
 
 def _runners(
@@ -121,6 +141,7 @@ def _runners(
     pool: EncoderPool,
     emit: Emit,
     registry: CancelRegistry,
+    splitter: Splitter,
 ) -> Runners:
     allowed = frozenset(settings.compressor_allowed_buckets)
     return Runners(
@@ -133,6 +154,7 @@ def _runners(
             allowed_buckets=allowed,
             part_size=settings.compressor_part_size,
             cancellations=registry,
+            splitter=splitter,
         ),
         preview=PreviewRunner(
             store=store,

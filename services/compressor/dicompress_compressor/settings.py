@@ -60,11 +60,39 @@ class CompressorSettings(CommonSettings):
         "just before is not missed",
     )
 
+    compressor_split_slices: int = Field(
+        default=128,
+        ge=0,
+        description="Jobs of at least this many slices are spread over every compressor in "
+        "slice-range tasks (0: never)",
+    )
+    compressor_task_slices: int = Field(
+        default=64, ge=1, le=4096, description="Slices per task of a spread job"
+    )
+    compressor_task_stall_s: float = Field(
+        default=30,
+        gt=0,
+        description="How long a spread job's owner waits with nothing moving before it "
+        "encodes the slices still missing itself",
+    )
+
     @property
     def interactive_group_id(self) -> str:
         """The interactive lane's group: its own, so a member joining or leaving one lane
         never rebalances (and restarts) the other lane's running jobs."""
         return f"{self.compressor_group_id}.interactive"
+
+    def groups(self) -> dict[str, str]:
+        """Topic -> consumer group of everything a compressor takes: each lane's requests and
+        each lane's slice-range tasks, a group each (a member joining or leaving one never
+        rebalances, and restarts, the work of another); every compressor is in all four."""
+        topics = self.topics
+        return {
+            topics.interactive: self.interactive_group_id,
+            topics.requests: self.compressor_group_id,
+            topics.interactive_tasks: f"{self.interactive_group_id}.tasks",
+            topics.tasks: f"{self.compressor_group_id}.tasks",
+        }
 
     @property
     def max_in_flight(self) -> int:

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from dicompress_compressor.job import JobRunner
 from dicompress_compressor.minict.runner import MiniCtRunner
 from dicompress_compressor.preview.runner import PreviewRunner
+from dicompress_compressor.task_runner import TaskRunner
 from dicompress_infra.metrics import ConsumerLag
 from dicompress_infra.requests import JoinTracker, RequestLoop
 from dicompress_schemas import (
@@ -28,8 +29,16 @@ from dicompress_schemas import (
     decode_event,
 )
 from dicompress_schemas.products import COMPRESSOR_PRODUCTS, ProductKind
+from dicompress_schemas.tasks import SliceRangeRequested, decode_task
 
-__all__ = ["JoinTracker", "Request", "Runners", "compression_requests", "decode_request"]
+__all__ = [
+    "JoinTracker",
+    "Request",
+    "Runners",
+    "compression_requests",
+    "decode_request",
+    "slice_tasks",
+]
 
 Request = CompressionRequested | ProductRequested
 
@@ -68,6 +77,24 @@ class Runners:
 
 def _describe(request: Request) -> dict[str, Any]:
     return {"job_id": str(request.job_id), "event_type": request.type}
+
+
+def _describe_task(task: SliceRangeRequested) -> dict[str, Any]:
+    first = task.slices[0].index
+    return {"job_id": str(task.job_id), "event_type": task.type, "first": first}
+
+
+def slice_tasks(
+    consumer: AIOKafkaConsumer,
+    producer: AIOKafkaProducer,
+    runner: TaskRunner,
+    topics: Topics,
+    lag: ConsumerLag | None = None,
+) -> RequestLoop[SliceRangeRequested]:
+    """The loop that runs the slice-range tasks of spread jobs, one at a time."""
+    return RequestLoop(
+        consumer, producer, topics.dead_letter, decode_task, _describe_task, runner.run, lag
+    )
 
 
 def compression_requests(

@@ -68,6 +68,8 @@ async def test_test_env_creates_its_topics_with_their_partitions(
     assert partitions == {
         topics.requests: 4,
         topics.interactive: 4,
+        topics.tasks: 16,
+        topics.interactive_tasks: 16,
         topics.events: 4,
         topics.control: 1,
         topics.dead_letter: 1,

@@ -32,8 +32,7 @@ from dicompress_notifier.settings import NotifierSettings
 from dicompress_products.settings import ProductsSettings
 from dicompress_progress.settings import ProgressSettings
 from dicompress_renderer.settings import RendererSettings
-from dicompress_schemas import Lane, Topics
-from dicompress_schemas.topics import PARTITIONS, REQUESTS
+from dicompress_schemas.topics import PARTITIONS
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "deploy" / "k8s"
@@ -237,20 +236,15 @@ def test_deploy_k8s_compressor_scales_on_lag_up_to_the_partitions(
     (scaled,) = _objects(built, "ScaledObject")
     spec = scaled["spec"]
     assert spec["scaleTargetRef"]["name"] == "compressor"
-    assert spec["maxReplicaCount"] == PARTITIONS[REQUESTS]
-    # one trigger per lane, each on the group the compressor's settings give that lane
-    settings = CompressorSettings()
-    lanes = {
-        Lane.BATCH: settings.compressor_group_id,
-        Lane.INTERACTIVE: settings.interactive_group_id,
-    }
+    # one trigger per group of the compressor (each lane's, the tasks'), on the group its
+    # settings give; replicas up to the tasks' partitions (beyond, one would sit idle)
+    groups = CompressorSettings().groups()
     triggers = {t["metadata"]["topic"]: t for t in spec["triggers"]}
-    assert set(triggers) == {Topics().lane(lane) for lane in lanes}
-    for lane, group in lanes.items():
-        trigger = triggers[Topics().lane(lane)]
-        assert trigger["type"] == "kafka"
-        assert trigger["metadata"]["consumerGroup"] == group
-        assert PARTITIONS[trigger["metadata"]["topic"]] == spec["maxReplicaCount"]
+    assert set(triggers) == set(groups)
+    for topic, group in groups.items():
+        assert triggers[topic]["type"] == "kafka"
+        assert triggers[topic]["metadata"]["consumerGroup"] == group
+    assert spec["maxReplicaCount"] == max(PARTITIONS[topic] for topic in groups)
     assert _objects(built, "HorizontalPodAutoscaler") == []
 
 
@@ -258,7 +252,8 @@ def test_deploy_k8s_hpa_fallback_replaces_keda(built: dict[str, list[Manifest]])
     assert _objects(built, "ScaledObject", "overlays/dev-hpa") == []
     (hpa,) = _objects(built, "HorizontalPodAutoscaler", "overlays/dev-hpa")
     assert hpa["spec"]["scaleTargetRef"]["name"] == "compressor"
-    assert hpa["spec"]["maxReplicas"] == PARTITIONS[REQUESTS]
+    topics = CompressorSettings().groups()
+    assert hpa["spec"]["maxReplicas"] == max(PARTITIONS[topic] for topic in topics)
 
 
 @pytest.mark.parametrize("build", BUILDS)
