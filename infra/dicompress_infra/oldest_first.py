@@ -4,8 +4,10 @@ A worker runs one request at a time. Taken in the order the consumer hands recor
 worker holding several partitions drains one partition's fetched records before the next's, so
 requests ran in partition order, not in the order they were made (measured in the 10-study
 burst: positions off by 2 places and finish estimates by 47 s; docs/SCHEDULING.md). Here the
-fetched records wait per partition, and the next one is the oldest (by record timestamp, the
-producer's time of the request) among the heads of the partitions still held.
+fetched records wait per partition, and the next one is the oldest among the heads of the
+partitions still held: by the request's own `occurred_at` when it has one (the time the API
+stamped and answered as `requestedAt`, so the queue's positions are the order served), else by
+the record's timestamp (when it was published).
 
 Nothing is committed from here: the loop commits each record's offset after running it, as
 before, so the records waiting here are redelivered after a crash like any uncommitted one.
@@ -18,7 +20,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
+
+import orjson
 
 
 class Record(Protocol):
@@ -27,6 +32,18 @@ class Record(Protocol):
 
     @property
     def timestamp(self) -> int: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+
+def age(record: Record) -> float:
+    """When the request was made, in seconds: its `occurred_at`, else its record's time."""
+    try:
+        stamp = orjson.loads(record.value or b"{}").get("occurred_at")
+        return datetime.fromisoformat(stamp).timestamp()
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return record.timestamp / 1000.0
 
 
 P = TypeVar("P")  # a partition (aiokafka's TopicPartition)
@@ -57,7 +74,7 @@ class OldestFirst(Generic[P, M]):
         no longer held are dropped (their new owner reads them from the committed offset)."""
         for partition in [p for p in self._waiting if p not in held]:
             self.forget(partition)
-        heads = [(q[0].timestamp, i, p) for i, (p, q) in enumerate(self._waiting.items()) if q]
+        heads = [(age(q[0]), i, p) for i, (p, q) in enumerate(self._waiting.items()) if q]
         if not heads:
             return None
         _, _, partition = min(heads, key=lambda head: (head[0], head[1]))

@@ -148,7 +148,11 @@ async def test_a_received_study_gets_its_products_asked_for_once_and_as_the_poli
     await wait_handled(test_env, first)
     asked = [(topic, e) for topic, e in await requested(test_env) if e.ingest_id == first]
     assert sorted((e.series_instance_uid, e.kind, topic) for topic, e in asked) == sorted(
-        (series, kind, topics.interactive if kind is ProductKind.PREVIEW else topics.render_requests)
+        (
+            series,
+            kind,
+            topics.interactive if kind is ProductKind.PREVIEW else topics.render_requests,
+        )
         for series in volumes
         for kind in ProductKind
         if kind is not ProductKind.MINI_CT

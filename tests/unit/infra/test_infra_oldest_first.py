@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dicompress_infra.oldest_first import OldestFirst
+from dicompress_infra.oldest_first import OldestFirst, age
 
 
 @dataclass(frozen=True)
 class Rec:
     offset: int
     timestamp: int
+    value: bytes | None = None
 
 
 def _drain(waiting: OldestFirst[str, Rec], held: set[str]) -> list[tuple[str, int]]:
@@ -59,3 +60,12 @@ def test_records_of_a_partition_no_longer_held_are_dropped() -> None:
     waiting.add({"p0": [Rec(0, 10)], "p1": [Rec(0, 1), Rec(1, 2)]})
     assert _drain(waiting, {"p0"}) == [("p0", 0)]  # p1 went to another worker
     assert len(waiting) == 0
+
+
+def test_a_request_is_served_by_when_it_was_made_not_when_it_was_published() -> None:
+    waiting: OldestFirst[str, Rec] = OldestFirst()
+    made = [b'{"occurred_at": "2026-12-06T08:00:0%d.500000Z"}' % n for n in (1, 2)]
+    # the second request was published first (the first one's API answer came later)
+    waiting.add({"p0": [Rec(0, 1_000, made[1])], "p1": [Rec(0, 2_000, made[0])]})
+    assert _drain(waiting, {"p0", "p1"}) == [("p1", 0), ("p0", 0)]
+    assert age(Rec(0, 2_500, b"not json")) == 2.5  # no time of its own: the record's
