@@ -37,6 +37,11 @@ class Sequencer:
         return any(e.terminal for e in self._pending.values())
 
     @property
+    def terminal_seq(self) -> int | None:
+        """The seq of the terminal event held back, if one is."""
+        return min((s for s, e in self._pending.items() if e.terminal), default=None)
+
+    @property
     def gap_since(self) -> float | None:
         """When events started being held back by a missing seq; None if none are."""
         return self._gap_since

@@ -293,8 +293,22 @@ class Subscription:
                 delay = self._timing.poll_first_s if released else delay * 2
                 delay = min(delay, self._timing.poll_max_s)
                 ask_at = now + delay if seq.missing else None
-            if seq.terminal_pending and (seq.gap_age(now) or 0) >= self._timing.give_up_s:
+            if seq.terminal_pending and (
+                (seq.gap_age(now) or 0) >= self._timing.give_up_s or await self._hole_is_final(seq)
+            ):
                 await self._give_up(seq, now)
+
+    async def _hole_is_final(self, seq: Sequencer) -> bool:
+        """Are the seqs missing before the held end never coming? So once the projection has
+        applied the end: a job's events after its request share one partition and are
+        projected in its order, so what it lacks before the end was never logged (a re-run's
+        failure past the seqs its crashed first run could have used: `attempts`). What it
+        has of them is taken first."""
+        terminal = seq.terminal_seq
+        if terminal is None or seq.next_seq < 1 or self._applied < terminal:
+            return False
+        self._send(seq, await self._from_store(seq))
+        return seq.terminal_pending
 
     def _lagging(self, seq: Sequencer) -> bool:
         """Does the live stream lack something Postgres has (or may have)? Or is the end held

@@ -129,6 +129,23 @@ async def test_a_gap_that_never_fills_is_skipped_after_the_grace_period(
         assert await reader.all() == []
 
 
+async def test_a_hole_before_the_end_is_not_waited_for(
+    base_url: str, settings: ApiSettings, database: asyncpg.Connection[Any]
+) -> None:
+    job = Projection(database)
+    await job.create()
+    # a re-run failed past the seqs its crashed first run could have used (`attempts`):
+    # 3..6 will never come, and the terminal event says so
+    await job.record(0, 1, 2, 7, terminal=7)
+
+    async with open_stream(base_url, settings, job.job_id) as reader:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        assert await seqs(reader, 4) == [0, 1, 2, 7]
+        assert loop.time() - began < GAP_GRACE_S * 0.5
+        assert await reader.all() == []
+
+
 async def test_streams_recover_when_the_listen_connection_is_killed(
     base_url: str, settings: ApiSettings, database: asyncpg.Connection[Any]
 ) -> None:

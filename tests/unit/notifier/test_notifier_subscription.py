@@ -122,7 +122,7 @@ def subscribe(
         catch_up=kw.pop("catch_up", None) or CatchUp(store, hub),
         outbox=outbox,
         max_queue=kw.pop("max_queue", 100),
-        timing=FAST,
+        timing=kw.pop("timing", FAST),
         # FakeStore's projection never moves (its snapshot is always at seq -1): these tests
         # are about the relay; the wait for the projection has tests of its own
         end_after_projection=kw.pop("end_after_projection", False),
@@ -219,6 +219,26 @@ async def test_a_terminal_event_stuck_behind_a_lost_live_seq_is_sent_anyway(wire
     assert [f["op"] for f in socket.sent] == ["event", "gap", "snapshot", "event"]
     assert socket.sent[1]["reason"] == "missing-events"
     assert event_seqs(socket) == [0, 2]
+
+
+async def test_a_hole_before_an_end_the_projection_has_is_not_waited_for(wired: Any) -> None:
+    """A re-run's failure past the seqs its crashed first run could have used (`attempts`):
+    once the projection has applied the end, the hole before it is final; the end goes out
+    then, not after give_up_s."""
+    hub, store, socket, outbox = wired
+    job = uuid.uuid4()
+    slow = Timing(poll_first_s=0.05, poll_max_s=0.1, give_up_s=60.0)
+    _, task = subscribe(hub, store, outbox, job, end_after_projection=True, timing=slow)
+    await asyncio.sleep(0)
+    for seq in range(3):
+        hub.publish(ev(job, seq))
+    hub.publish(ev(job, 7, terminal=True))  # 3..6 were never logged
+    await socket.activity.until(lambda: event_seqs(socket) == [0, 1, 2])
+    store.rows[job] = [ev(job, s) for s in range(3)] + [ev(job, 7, terminal=True)]
+    hub.notified(orjson.dumps({"job_id": str(job), "tenant": "acme", "last_seq": 7}).decode())
+    await asyncio.wait_for(task, 5)
+    await socket.activity.until(lambda: event_seqs(socket) == [0, 1, 2, 7])
+    assert [f["op"] for f in socket.sent][-3:] == ["gap", "snapshot", "event"]
 
 
 async def test_without_since_seq_a_snapshot_comes_first_then_the_later_events(

@@ -123,9 +123,14 @@ class EventStream:
                     seq, kind = row["seq"], row["type"]
                     if seq != next_seq:
                         # Events of a job may be recorded out of order (two topics) for a moment.
+                        # Not past a terminal event after seq 0: a job's events after its
+                        # request share one partition and are projected in its order, so what
+                        # is missing before its end will never come (a re-run's failure past
+                        # the seqs its crashed first run would have used: `attempts`).
                         now = time.monotonic()
                         gap_since = gap_since or now
-                        if now - gap_since < self._gap_grace_s:
+                        settled = kind in TERMINAL_EVENT_TYPES and next_seq >= 1
+                        if not settled and now - gap_since < self._gap_grace_s:
                             break
                         gap = {"job_id": str(job_id), "missing_from": next_seq, "next": seq}
                         log.warning("skipping a gap in a job's events", extra=gap)
