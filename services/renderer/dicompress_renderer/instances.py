@@ -56,6 +56,8 @@ def read_image(data: bytes, bin_xy: int, name: str) -> SliceImage | None:
         rescaled="RescaleSlope" in ds or "RescaleIntercept" in ds,
         rescale_type=str(ds.get("RescaleType", "")).upper(),
         sop_uid=str(ds.get("SOPInstanceUID", "") or ""),
+        slope=slope,
+        intercept=intercept,
     )
 
 

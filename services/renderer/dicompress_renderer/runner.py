@@ -16,6 +16,10 @@ Thumbnails of a request naming its key image (`key_instance_uid`): that one obje
 first (while the series is listed), and when it is an axial slice the KEY images, first in the
 plan, are made of it, stored and announced before the rest of the series is read; they are the
 images the whole volume would give (`key_image`), so the path taken never changes the facts.
+
+The series read whole is kept in memory (`volume_cache`, keyed by what it was read from), so
+the snapshot that follows the thumbnails bins it (`binned`: the voxels a binned read would
+give) instead of reading the series again.
 """
 
 from __future__ import annotations
@@ -26,13 +30,14 @@ import resource
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import psutil
 
 from dicompress_infra.attempt_markers import register_attempt
 from dicompress_infra.s3 import LocationRefused, S3Uri, request_locations
+from dicompress_renderer.binned import binned_volume
 from dicompress_renderer.errors import RenderAborted
 from dicompress_renderer.items import Item, Made, ThumbnailMaker, plan
 from dicompress_renderer.key_image import key_slice, key_slice_of_volume
@@ -45,6 +50,7 @@ from dicompress_renderer.source import (
     read_one,
 )
 from dicompress_renderer.volume import Volume
+from dicompress_renderer.volume_cache import SeriesContent, VolumeCache
 from dicompress_schemas import (
     EventBase,
     ImageRendered,
@@ -84,7 +90,8 @@ class RenderRunner:
 
     `allowed_buckets` None lets any bucket through (unit tests); the service always sets it.
     `render_pool` runs vtk (a one-process pool, so a crash there is not ours); None renders in
-    a thread of this process.
+    a thread of this process. `volumes` keeps the last series read for the next product of the
+    same series; by default none (the service sizes it from its settings).
     """
 
     client: S3Client
@@ -93,6 +100,7 @@ class RenderRunner:
     allowed_buckets: frozenset[str] | None = None
     read_threads: int = 8
     render_pool: Executor | None = None
+    volumes: VolumeCache = field(default_factory=VolumeCache)
 
     async def run(self, request: ProductRequested) -> TerminalEvent:
         """Make the product; return its terminal event, already emitted. Only a failure to
@@ -253,22 +261,40 @@ class _Job:
         params: Any,
         first: ReadImage | None,
     ) -> Volume:
+        """The series' volume at the product's binning: from memory when this renderer read
+        these very objects last (`volume_cache`; the snapshot after the thumbnails), else read
+        from S3, and kept when read whole. Either way its time is the run's download phase."""
         bin_xy = params.bin_xy if isinstance(params, SnapshotParams) else 1
+        cache = self.runner.volumes
+        content = SeriesContent.of(source, self.request.source_version, objects)
         started = time.perf_counter()
-        volume = await asyncio.to_thread(
-            load_volume,
-            self.runner.client,
-            source.bucket,
-            objects,
-            bin_xy,
-            self.runner.read_threads,
-            first,
-        )
+        kept = cache.get(content)
+        volume = None if kept is None else await asyncio.to_thread(binned_volume, kept, bin_xy)
+        from_memory = volume is not None
+        if volume is None:
+            if bin_xy == 1:
+                cache.make_room()
+            volume = await asyncio.to_thread(
+                load_volume,
+                self.runner.client,
+                source.bucket,
+                objects,
+                bin_xy,
+                self.runner.read_threads,
+                first,
+            )
+            if bin_xy == 1:
+                cache.put(content, volume)
         self.download_ms += (time.perf_counter() - started) * 1000
         _enough(len(volume.positions), params, images=True)
         log.info(
             "series loaded",
-            extra={**self.extra, "images": len(volume.positions), "ms": self.download_ms},
+            extra={
+                **self.extra,
+                "images": len(volume.positions),
+                "ms": self.download_ms,
+                "from_memory": from_memory,
+            },
         )
         return volume
 

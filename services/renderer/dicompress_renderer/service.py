@@ -17,6 +17,7 @@ from dicompress_infra.s3 import make_s3_client
 from dicompress_renderer.runner import RenderRunner
 from dicompress_renderer.settings import RendererSettings
 from dicompress_renderer.snapshot import warm_up
+from dicompress_renderer.volume_cache import VolumeCache
 from dicompress_renderer.worker import render_requests
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ async def serve(settings: RendererSettings, stop: asyncio.Event) -> None:
             allowed_buckets=frozenset(settings.renderer_allowed_buckets),
             read_threads=settings.renderer_read_threads,
             render_pool=pool,
+            volumes=VolumeCache(settings.renderer_volume_cache),
         )
         extra = {"worker": settings.renderer_worker_id, "topic": topics.render_requests}
         log.info("renderer consuming", extra=extra)

@@ -38,6 +38,16 @@ class RendererSettings(CommonSettings):
     renderer_read_threads: int = Field(
         default=8, ge=1, le=64, description="Instances read from S3 and decoded at once"
     )
+    renderer_volume_cache: int = Field(
+        default=1,
+        ge=0,
+        le=8,
+        description="Series volumes kept in memory between products, the one being read "
+        "included, so the snapshot after a series' thumbnails does not read the series again. "
+        "Each is a series at full resolution, 2 bytes a voxel for CT (4 for a rescale in "
+        "fractions of a unit): about 210 MB for 399 slices of 512x512, held while the renderer "
+        "is idle too; size the container's memory for it. 0 keeps none",
+    )
     renderer_vtk_process: bool = Field(
         default=True,
         description="Render 3D snapshots in a child process (a vtk or OpenGL crash then costs a "

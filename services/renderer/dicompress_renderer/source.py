@@ -22,13 +22,16 @@ if TYPE_CHECKING:
 class SourceObject:
     key: str
     size: int
+    etag: str = ""  # what S3 says of its content: a replaced object gets another
 
 
 def list_objects(client: S3Client, bucket: str, prefix: str) -> list[SourceObject]:
     """Every object under `prefix`, in key order."""
     found: list[SourceObject] = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        found.extend(SourceObject(o["Key"], o["Size"]) for o in page.get("Contents", []))
+        found.extend(
+            SourceObject(o["Key"], o["Size"], o.get("ETag", "")) for o in page.get("Contents", [])
+        )
     return sorted(found, key=lambda o: o.key)
 
 

@@ -54,6 +54,9 @@ class SliceImage:
     rescaled: bool  # carries RescaleSlope/Intercept
     rescale_type: str
     sop_uid: str = ""  # SOPInstanceUID (the key image hint names one)
+    # the rescale applied to this slice's stored values: lets `binned` undo it exactly
+    slope: float = 1.0
+    intercept: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -295,15 +298,4 @@ def _permute(voxels: Voxels, order: list[int]) -> None:
 def _without_pixels(image: SliceImage) -> SliceImage:
     """The image's facts without its pixels (they are in the builder's array now)."""
     empty: npt.NDArray[np.int16] = np.empty((0, 0), dtype=np.int16)
-    return SliceImage(
-        position=image.position,
-        orientation=image.orientation,
-        pixel_spacing=image.pixel_spacing,
-        pixels=empty,
-        window=image.window,
-        monochrome1=image.monochrome1,
-        modality=image.modality,
-        rescaled=image.rescaled,
-        rescale_type=image.rescale_type,
-        sop_uid=image.sop_uid,
-    )
+    return replace(image, pixels=empty)

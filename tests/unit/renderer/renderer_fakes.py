@@ -3,6 +3,7 @@ records every call and every emitted event in one log, in the order they happene
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ class FakeS3:
     def paginate(self, Bucket: str, Prefix: str) -> Iterator[dict[str, Any]]:  # boto3's names
         self.record("list", Prefix)
         found = [
-            {"Key": k, "Size": len(v)}
+            {"Key": k, "Size": len(v), "ETag": _etag(v)}
             for k, v in sorted(self.objects.items())
             if k.startswith(Prefix)
         ]
@@ -52,3 +53,8 @@ class FakeS3:
 
     async def emit(self, event: EventBase) -> None:
         self.record("emit", event.type)
+
+
+def _etag(data: bytes) -> str:
+    """What S3 answers for an object put in one part: the MD5 of its content, quoted."""
+    return f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
