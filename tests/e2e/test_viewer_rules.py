@@ -14,10 +14,14 @@ import numpy as np
 import pytest
 from playwright.sync_api import Route, sync_playwright
 from pydicom import dcmread
+from pydicom.uid import JPEG2000
 from tests.e2e.test_viewer_browser import _chromium
 
 from dicompress_api.web.viewer import STATIC_DIR
 from dicompress_compressor.encoder import EncodeOptions, encode_slice
+from dicompress_compressor.preview.dataset import PreviewSliceSpec
+from dicompress_compressor.preview.encode import make_preview_slice
+from dicompress_schemas import Codec
 from dicompress_stack.synthetic_ct import slice_bytes
 
 # Not marked e2e: no service runs here. The page's code (or the app, in-process) runs in
@@ -91,18 +95,7 @@ def test_states_say_what_happened_in_words_with_the_detail_folded(tmp_path: Path
 
 def test_preview_slices_appear_one_by_one_decoded_in_the_browser(tmp_path: Path) -> None:
     files = [encode_slice(slice_bytes(i, 4, 64, 3), EncodeOptions(rate=10)).data for i in range(2)]
-    listing = {
-        "jobId": "job-1",
-        "slicesTotal": 4,
-        "slices": [
-            {"index": i, "status": "encoded", "url": f"{ORIGIN}/s3/slice-{i}.dcm",
-             "occurredAt": "2026-01-01T00:00:00Z"}
-            for i in range(2)
-        ],
-    }  # fmt: skip
-    extra = {"/jobs/job-1/slices": (json.dumps(listing).encode(), "application/json")}
-    extra |= {f"/s3/slice-{i}.dcm": (data, "application/dicom") for i, data in enumerate(files)}
-    result = _run(tmp_path, PROGRESSIVE, extra)
+    result = _run(tmp_path, PROGRESSIVE, _two_of_four_listed(files))
 
     assert result["before"] == {"ready": 0, "encoded": 0, "failed": 0, "total": 4}
     # a SliceEncoded counts at once, before its URL is known; the others stay pending
@@ -119,6 +112,61 @@ def test_preview_slices_appear_one_by_one_decoded_in_the_browser(tmp_path: Path)
     assert image["windows"][0] == {"center": 40, "width": 400}
     assert image["photometric"] == "MONOCHROME2"
     assert image["position"] == pytest.approx(float(expected.ImagePositionPatient[2]))
+
+
+PREVIEW_SYNTAXES = {Codec.HTJ2K_LOSSY: "1.2.840.10008.1.2.4.203", Codec.J2K_LOSSY: JPEG2000}
+
+
+@pytest.mark.parametrize("codec", list(PREVIEW_SYNTAXES))
+def test_a_preview_slice_of_each_preview_codec_is_decoded_in_the_browser(
+    tmp_path: Path, codec: Codec
+) -> None:
+    """Real preview slices (2x2 binned, rate 10) in each codec a preview may ask for, HTJ2K
+    the default, through the viewer's own path: listed, fetched, parsed, and decoded by the
+    vendored OpenJPEG WebAssembly (2.5, which reads HTJ2K) in its worker, to the very samples
+    pydicom decodes."""
+    files = [
+        make_preview_slice(
+            [slice_bytes(i, 4, 128, 3)],
+            PreviewSliceSpec(
+                index=i,
+                bin_xy=2,
+                bin_z=1,
+                codec=codec,
+                rate=10.0,
+                series_uid="1.2.826.0.1.3680043.8.498.1",
+                sop_uid=f"1.2.826.0.1.3680043.8.498.1.{i + 1}",
+                spacing_mm=1.25,
+            ),
+        ).encoded.data
+        for i in range(2)
+    ]
+    result = _run(tmp_path, PROGRESSIVE, _two_of_four_listed(files))
+
+    assert result["after"]["states"] == ["ready", "ready", "pending", "failed"]
+    image = result["image"]
+    expected = dcmread(io.BytesIO(files[1]))
+    assert expected.file_meta.TransferSyntaxUID == PREVIEW_SYNTAXES[codec]
+    assert (image["width"], image["height"]) == (64, 64)
+    assert np.array_equal(np.asarray(image["samples"]), expected.pixel_array.ravel())
+    assert image["position"] == pytest.approx(float(expected.ImagePositionPatient[2]))
+
+
+def _two_of_four_listed(files: list[bytes]) -> dict[str, tuple[bytes, str]]:
+    """The answers of a preview job of four slices whose first two are made: its slice
+    listing (their presigned URLs) and the slices' bytes at those URLs."""
+    listing = {
+        "jobId": "job-1",
+        "slicesTotal": 4,
+        "slices": [
+            {"index": i, "status": "encoded", "url": f"{ORIGIN}/s3/slice-{i}.dcm",
+             "occurredAt": "2026-01-01T00:00:00Z"}
+            for i in range(2)
+        ],
+    }  # fmt: skip
+    extra = {"/jobs/job-1/slices": (json.dumps(listing).encode(), "application/json")}
+    extra |= {f"/s3/slice-{i}.dcm": (data, "application/dicom") for i, data in enumerate(files)}
+    return extra
 
 
 def _run(tmp_path: Path, script: str, extra: dict[str, tuple[bytes, str]]) -> Any:
