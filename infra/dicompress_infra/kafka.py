@@ -59,13 +59,20 @@ def _type(event: EventBase | IngestEventBase) -> list[tuple[str, bytes]]:
     return [("type", event.__class__.__name__.encode())]
 
 
-async def publish_task(producer: AIOKafkaProducer, topic: str, task: SliceRangeRequested) -> None:
-    """Send one slice-range task keyed by its id (tasks of one job spread over the partitions,
-    so over the workers) and wait for the broker's acknowledgement."""
+async def publish_task(
+    producer: AIOKafkaProducer, topic: str, task: SliceRangeRequested, ordinal: int
+) -> None:
+    """Send the `ordinal`-th range of a job and wait for the broker's acknowledgement. The
+    ranges of a job go to consecutive partitions (from one its id picks), not where their keys
+    hash: the group's round-robin assignment then deals them out evenly over the workers, where
+    hashing had given one of two workers 271 of 399 slices."""
+    partitions = sorted(await producer.partitions_for(topic))
+    partition = partitions[(task.job_id.int + ordinal) % len(partitions)]
     await producer.send_and_wait(
         topic,
         encode_task(task),
         key=str(task.task_id).encode(),
+        partition=partition,
         headers=[("type", b"SliceRangeRequested")],
     )
 

@@ -130,9 +130,9 @@ def _ready(trackers: dict[str, JoinTracker], control: ControlListener, stop: asy
 
 
 async def _publish_task(
-    producer: AIOKafkaProducer, topics: Topics, task: SliceRangeRequested
+    producer: AIOKafkaProducer, topics: Topics, task: SliceRangeRequested, ordinal: int
 ) -> None:
-    await publish_task(producer, topics.task_topic(task.lane), task)
+    await publish_task(producer, topics.task_topic(task.lane), task, ordinal)
 
 
 def _runners(

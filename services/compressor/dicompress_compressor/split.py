@@ -27,7 +27,7 @@ from dicompress_infra.s3 import S3Uri
 from dicompress_schemas import CompressionRequested, Lane
 from dicompress_schemas.tasks import SliceRangeRequested, TaskSlice, slice_ranges, task_id
 
-PublishTask = Callable[[SliceRangeRequested], Awaitable[None]]
+PublishTask = Callable[[SliceRangeRequested, int], Awaitable[None]]  # the task, its ordinal
 
 
 def tasks_prefix(own: S3Uri) -> S3Uri:
@@ -65,7 +65,7 @@ class Splitter:
     ) -> RemoteSlices:
         """Publish a task per range not already stored; the slices to await, as they come."""
         ranges = slice_ranges(len(sources), self.size)
-        for indices in ranges:
+        for ordinal, indices in enumerate(ranges):
             if all(i in stored for i in indices):
                 continue  # an earlier run stored it all: nothing to do there
             await self.publish(
@@ -80,7 +80,8 @@ class Splitter:
                         TaskSlice(index=i, key=sources[i].key, size=sources[i].size)
                         for i in indices
                     ],
-                )
+                ),
+                ordinal,
             )
         return RemoteSlices(store, own, self.size, self.stall_s, self.poll_s, set(stored))
 

@@ -44,7 +44,8 @@ class Group:
         self.running: list[asyncio.Task[None]] = []
         self.lose = lose
 
-    async def publish(self, task: SliceRangeRequested) -> None:
+    async def publish(self, task: SliceRangeRequested, ordinal: int) -> None:
+        assert ordinal == len(self.published)  # the job's ranges in order: 0, 1, 2...
         self.published.append(task)
         if task.slices[0].index not in self.lose:
             self.running.append(asyncio.create_task(self.runner.run(task)))
