@@ -4,7 +4,8 @@ loop (`dicompress_infra.requests`: decode, run, commit after the terminal event)
 Two requests belong here: a CompressionRequested, and a ProductRequested for a preview or a
 Mini CT (the compressor makes the DICOM products: `dicompress_schemas.products.request_topic`).
 Anything else on the topic, a thumbnails or snapshot request included, is dead-lettered with the
-reason, and the loop goes on.
+reason, and the loop goes on. The same loop, on a tasks topic, runs the slice ranges of jobs
+spread over the group (`slice_tasks`; `split`, `task_runner`).
 """
 
 from __future__ import annotations
