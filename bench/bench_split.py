@@ -8,7 +8,7 @@ the batch lane), in three configurations, each on a fresh stack whose compressor
 COMPRESSOR_PROCESSES=1:
 
   a) 1 compressor, splitting off (COMPRESSOR_SPLIT_SLICES=0): today's path, the baseline;
-  b) 1 compressor, splitting on (128 / ranges of 64, the defaults): the tasks path's cost;
+  b) 1 compressor, splitting on (128 / ranges of 32, the defaults): the tasks path's cost;
   c) 2 compressors, splitting on: one core each.
 
 Each stack first runs one warm-up job (the study's first 128 slices: spread in b and c), then
@@ -79,7 +79,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=10.0, help="compressionRate of the jobs")
     parser.add_argument("--repeat", type=int, default=None, help="timed jobs per configuration")
     parser.add_argument("--split-slices", type=int, default=128, help="COMPRESSOR_SPLIT_SLICES")
-    parser.add_argument("--task-slices", type=int, default=64, help="COMPRESSOR_TASK_SLICES")
+    parser.add_argument("--task-slices", type=int, default=32, help="COMPRESSOR_TASK_SLICES")
     parser.add_argument("--configs", nargs="+", choices=[c.key for c in CONFIGS], default=None)
     parser.add_argument("--quick", action="store_true", help="40 slices, ranges of 8, 1 run")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per job")

@@ -11,18 +11,17 @@
   yet into the ZIP, then the manifest and the ZIP's completion.
 
 The N / W term assumes the slices dealt evenly. They are dealt in ranges (`size` slices; 399
-make 7), each range a task keyed by its id onto one of the tasks topic's partitions, the
-partitions dealt round-robin over the workers (aiokafka's default assignor), and each worker
-makes its ranges one after another. So the encode span is the most slices any one worker got,
-never under one range, and no more than `partitions` workers get any: `ranged` is the model
-with that term, its expectation over the random ranges-to-partitions hash. With every range
+make 13 of 32), a job's ranges on consecutive partitions of the tasks topic from one its id
+picks, the partitions dealt round-robin over the workers (aiokafka's default assignor), and
+each worker makes its ranges one after another. So the encode span is the most slices any one
+worker got, never under one range, and no more than `partitions` workers get any: `ranged` is
+the model with that term, averaged over where the job's ranges start. With every range
 made at once, the owner is left with all but the first range to fetch after the first one ends:
 `fetch_per_slice` (the bench's own fetch of the stored slices, 16 at once) x (N - size) more.
 """
 
 from __future__ import annotations
 
-import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,17 +63,19 @@ class Fit:
             catch_up = (self.slices - self.size) * self.fetch_per_slice_s
         return self.fixed_s + load * self.t_slice_s + self.assembly_s + catch_up
 
-    def expected_busiest(self, workers: int, seed: int = 0) -> float:
-        """Mean over TRIALS random hashes of the most slices one worker gets."""
+    def expected_busiest(self, workers: int) -> float:
+        """The most slices one worker gets, averaged over where a job's ranges start: range k
+        goes to partition (start + k) mod P (`publish_task`), partition p to worker p mod W
+        (round-robin over the members)."""
         sizes = [len(r) for r in slice_ranges(self.slices, self.size)]
-        rng = random.Random(seed)  # noqa: S311 -- a simulation, no secret
+        members = min(workers, self.partitions)
         total = 0
-        for _ in range(TRIALS):
-            loads = [0] * min(workers, self.partitions)
-            for size in sizes:
-                loads[rng.randrange(self.partitions) % len(loads)] += size
+        for start in range(self.partitions):
+            loads = [0] * members
+            for k, size in enumerate(sizes):
+                loads[((start + k) % self.partitions) % members] += size
             total += max(loads)
-        return total / TRIALS
+        return total / self.partitions
 
 
 def _median(values: Sequence[float | None]) -> float:

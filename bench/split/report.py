@@ -117,7 +117,7 @@ def model_section(fit: Fit, two: Sequence[JobRun], cores: int) -> list[str]:
             "|---|---:|---:|",
             f"| simple: fixed + N x t_slice / 2 + assembly | {simple:.2f} s | "
             f"{_error(simple, measured)} |",
-            f"| ranges of {fit.size} hashed over {fit.partitions} partitions (expected busiest "
+            f"| ranges of {fit.size} dealt over {fit.partitions} partitions in turn (busiest "
             f"worker: {fit.expected_busiest(2):.0f} slices) | {ranged:.2f} s | "
             f"{_error(ranged, measured)} |",
             f"| ranges as each measured run dealt them (busiest worker: "
