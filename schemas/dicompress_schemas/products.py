@@ -100,12 +100,16 @@ class _Params(BaseModel):
 
 class PreviewParams(_Params):
     """A derived series binned `bin_xy` x `bin_xy` in-plane and `bin_z` along the slices,
-    encoded lossy at `rate` (pixel bytes / codestream bytes, as for a compression)."""
+    encoded lossy at `rate` (pixel bytes / codestream bytes, as for a compression).
+
+    HTJ2K by default: a preview is for the viewer, whose OpenJPEG (2.5) decodes it, and a slice
+    costs about half the CPU of a JPEG 2000 one (the encode itself ~10x less) at the same size
+    and ~0.3 dB less PSNR; ask for j2k-lossy for a reader that knows only JPEG 2000 Part 1."""
 
     kind: Literal["preview"] = "preview"
     bin_xy: Binning = 2
     bin_z: Binning = 1
-    codec: Literal[Codec.J2K_LOSSY, Codec.HTJ2K_LOSSY] = Codec.J2K_LOSSY
+    codec: Literal[Codec.J2K_LOSSY, Codec.HTJ2K_LOSSY] = Codec.HTJ2K_LOSSY
     rate: float = Field(default=10.0, gt=1, le=1000)
 
 
