@@ -126,3 +126,34 @@ def test_monochrome1_values_are_averaged_like_any_other() -> None:
 def test_impossible_groups_are_refused(frames: list[np.ndarray], k: int, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         bin_stored(frames, k, stored_range=S12)
+
+
+def _mean_by_reduction(frames: list[np.ndarray], k: int, padding: Padding | None) -> np.ndarray:
+    """The rule read literally: one int64 reduction over the block axes of a 5-D view (what
+    `bin_stored` computed before its strided sums), equal rescales."""
+    rows, columns = binned_shape(frames[0].shape[0], frames[0].shape[1], k)
+    cut = np.stack([f[: rows * k, : columns * k] for f in frames])
+    blocks = cut.reshape(len(frames), rows, k, columns, k)
+    keep = np.ones(blocks.shape, dtype=bool) if padding is None else ~padding.mask(blocks)
+    count = keep.sum(axis=(0, 2, 4))
+    total = np.where(keep, blocks.astype(np.int64), 0).sum(axis=(0, 2, 4))
+    stored = np.clip(round_half_away(total / np.maximum(count, 1)), -2048, 2047)
+    if padding is not None:
+        stored = np.where(count == 0, padding.value, stored)
+    return stored.astype(frames[0].dtype)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_fast_block_sums_give_the_reductions_means(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    k, m = int(rng.choice([2, 4])), int(rng.choice([1, 2, 4]))
+    shape = (int(rng.integers(k, 41)), int(rng.integers(k, 41)))  # ragged edges too
+    frames = [rng.integers(-2048, 2048, shape).astype(np.int16) for _ in range(m)]
+    padding = None
+    if seed % 2:
+        padding = Padding(-2000, None if seed % 4 == 1 else -1800)
+        for frame in frames:
+            frame[rng.random(shape) < 0.4] = -2000
+    got = bin_stored(frames, k, padding=padding, stored_range=S12)
+    assert got.dtype == np.int16
+    assert np.array_equal(got, _mean_by_reduction(frames, k, padding))
