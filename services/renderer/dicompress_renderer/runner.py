@@ -43,8 +43,10 @@ from dicompress_renderer.items import Item, Made, ThumbnailMaker, plan
 from dicompress_renderer.key_image import key_slice, key_slice_of_volume
 from dicompress_renderer.snapshot import make_snapshots
 from dicompress_renderer.source import (
+    GetObject,
     ReadImage,
     SourceObject,
+    boto3_get,
     list_objects,
     load_volume,
     read_one,
@@ -91,7 +93,8 @@ class RenderRunner:
     `allowed_buckets` None lets any bucket through (unit tests); the service always sets it.
     `render_pool` runs vtk (a one-process pool, so a crash there is not ours); None renders in
     a thread of this process. `volumes` keeps the last series read for the next product of the
-    same series; by default none (the service sizes it from its settings).
+    same series; by default none (the service sizes it from its settings). `get_object` reads
+    the series' objects; None reads them through `client` (the service passes obstore's).
     """
 
     client: S3Client
@@ -101,6 +104,11 @@ class RenderRunner:
     read_threads: int = 8
     render_pool: Executor | None = None
     volumes: VolumeCache = field(default_factory=VolumeCache)
+    get_object: GetObject | None = None
+
+    @property
+    def get(self) -> GetObject:
+        return self.get_object or boto3_get(self.client)
 
     async def run(self, request: ProductRequested) -> TerminalEvent:
         """Make the product; return its terminal event, already emitted. Only a failure to
@@ -244,7 +252,7 @@ class _Job:
         key = f"{source.prefix}{hint}.dcm"
         started = time.perf_counter()
         try:
-            first = await asyncio.to_thread(read_one, self.runner.client, source.bucket, key, 1)
+            first = await asyncio.to_thread(read_one, self.runner.get, source.bucket, key, 1)
         except Exception as exc:  # a missing object (boto3's ClientError), an unusable image
             log.info(
                 "key image not read first",
@@ -276,7 +284,7 @@ class _Job:
                 cache.make_room()
             volume = await asyncio.to_thread(
                 load_volume,
-                self.runner.client,
+                self.runner.get,
                 source.bucket,
                 objects,
                 bin_xy,

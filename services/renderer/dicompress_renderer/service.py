@@ -13,10 +13,11 @@ from dicompress_infra.kafka import publish
 from dicompress_infra.metrics import new_registry
 from dicompress_infra.requests import JoinTracker
 from dicompress_infra.running import join_group, run_until_signalled, start_health, start_producer
-from dicompress_infra.s3 import make_s3_client
+from dicompress_infra.s3 import ObstoreBuckets, make_s3_client
 from dicompress_renderer.runner import RenderRunner
 from dicompress_renderer.settings import RendererSettings
 from dicompress_renderer.snapshot import warm_up
+from dicompress_renderer.source import obstore_get
 from dicompress_renderer.volume_cache import VolumeCache
 from dicompress_renderer.worker import render_requests
 
@@ -66,6 +67,7 @@ async def serve(settings: RendererSettings, stop: asyncio.Event) -> None:
             read_threads=settings.renderer_read_threads,
             render_pool=pool,
             volumes=VolumeCache(settings.renderer_volume_cache),
+            get_object=obstore_get(ObstoreBuckets(settings)),
         )
         extra = {"worker": settings.renderer_worker_id, "topic": topics.render_requests}
         log.info("renderer consuming", extra=extra)
