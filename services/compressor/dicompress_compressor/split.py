@@ -27,6 +27,10 @@ from dicompress_infra.s3 import S3Uri
 from dicompress_schemas import CompressionRequested, Lane
 from dicompress_schemas.tasks import SliceRangeRequested, TaskSlice, slice_ranges, task_id
 
+# Listing a job's slices makes the S3 server read hundreds of entries; the range markers are a
+# few. The first bench_split runs lost a third of the encoder's time to listing both every 0.25 s.
+SLICES_EVERY_S = 2.0
+
 PublishTask = Callable[[SliceRangeRequested, int], Awaitable[None]]  # the task, its ordinal
 
 
@@ -87,7 +91,11 @@ class Splitter:
 
 
 class RemoteSlices:
-    """What the job's folder holds, read at most every `poll_s` by whoever waits."""
+    """What the job's folder holds, read at most every `poll_s` by whoever waits: the markers
+    of the ranges ended (a few small objects) every time, the slices themselves (hundreds:
+    listing them costs the S3 server far more) only every `slices_every_s`, for progress inside
+    a range. A slice whose range has ended is fetched at once, or made here if it is not there
+    (it failed in its task)."""
 
     def __init__(
         self,
@@ -107,27 +115,32 @@ class RemoteSlices:
         self._ended: set[int] = set()  # first indices of the ranges a task finished
         self._moved = time.monotonic()  # when the folder last showed something new
         self._read = 0.0
+        self._slices_read = 0.0
         self._lock = asyncio.Lock()
 
     async def wait_for(self, index: int) -> bool:
-        """True once slice `index` is stored; False when its range ended without it or the
-        job has stalled (the owner then encodes it)."""
+        """True once slice `index` is stored or its range has ended (fetch it; not there: it
+        failed in its task, make it here); False when the job has stalled (make it here)."""
         while True:
-            if index in self._stored:
-                return True
             first = index - index % self._size
-            if first in self._ended or time.monotonic() - self._moved > self._stall_s:
+            if index in self._stored or first in self._ended:
+                return True
+            if time.monotonic() - self._moved > self._stall_s:
                 return False
             await self._refresh()
-            if index not in self._stored:
+            if index not in self._stored and first not in self._ended:
                 await asyncio.sleep(self._poll_s)
 
     async def _refresh(self) -> None:
         async with self._lock:
             if time.monotonic() - self._read < self._poll_s:
                 return  # another waiter just read it
-            slices = _numbers(await self._store.list_objects(self._own.child("slices/")), ".dcm")
             ended = _numbers(await self._store.list_objects(tasks_prefix(self._own)), "")
+            slices: set[int] = set()
+            if time.monotonic() - self._slices_read >= SLICES_EVERY_S:
+                listed = await self._store.list_objects(self._own.child("slices/"))
+                slices = _numbers(listed, ".dcm")
+                self._slices_read = time.monotonic()
             self._read = time.monotonic()
             if not (slices <= self._stored and ended <= self._ended):
                 self._moved = self._read
