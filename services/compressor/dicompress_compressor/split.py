@@ -93,7 +93,7 @@ class Splitter:
 class RemoteSlices:
     """What the job's folder holds, read at most every `poll_s` by whoever waits: the markers
     of the ranges ended (a few small objects) every time, the slices themselves (hundreds:
-    listing them costs the S3 server far more) only every `slices_every_s`, for progress inside
+    listing them costs the S3 server far more) only every `SLICES_EVERY_S`, for progress inside
     a range. A slice whose range has ended is fetched at once, or made here if it is not there
     (it failed in its task)."""
 
