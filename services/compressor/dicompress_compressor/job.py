@@ -120,11 +120,8 @@ class _Job:
         the floor of its failure: what the earlier runs may have written)."""
         self.options = encode_options(self.request)
         self.source, self.target = self._locations()
-        request, runner = self.request, self.runner
-        self.markers = RunMarkers.of(
-            runner.store, self.target.bucket, request.tenant, request.job_id, runner.worker
-        )
-        self.life.begin(await self.markers.register())
+        runner = self.runner
+        self.markers = await self.life.register(runner.store, self.target.bucket, runner.worker)
 
     async def _run(self) -> JobCompleted:
         options, source, target = self.options, self.source, self.target

@@ -17,8 +17,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from dicompress_compressor.attempts import RunMarkers
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_compressor.errors import CompressorError
+from dicompress_compressor.storage import ObjectStore
 from dicompress_infra.running import until_set
 from dicompress_schemas import (
     EventBase,
@@ -28,7 +30,7 @@ from dicompress_schemas import (
     TerminalEvent,
     new_event_id,
 )
-from dicompress_schemas.attempts import Attempt, terminal_seq
+from dicompress_schemas.attempts import terminal_seq
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class JobAborted(CompressorError):
 class JobLifecycle:
     """Envelopes and emits of one run of job `job_id`, and its terminal event. `attempt` is
     which run this is and `floor` the lowest seq its failure or cancel may take, once the job
-    knows them (`begin`: every job registers its run in its target bucket)."""
+    knows them (`register`: every job registers its run in its target bucket)."""
 
     def __init__(
         self, job_id: uuid.UUID, tenant: str, emit: Emit, cancellations: CancelRegistry
@@ -85,9 +87,13 @@ class JobLifecycle:
         extra = {**self.log_extra, "event_type": event.__class__.__name__, "seq": event.seq}
         log.debug("event emitted", extra=extra)
 
-    def begin(self, attempt: Attempt) -> None:
-        """This run is `attempt` (its number and floor, as registered)."""
+    async def register(self, store: ObjectStore, bucket: str, worker: str) -> RunMarkers:
+        """Register this run in the job's attempts folder of `bucket` (the target's): learn its
+        number and floor; the markers, to record the run's ceiling in later."""
+        markers = RunMarkers.of(store, bucket, self.tenant, self.job_id, worker)
+        attempt = await markers.register()
         self.attempt, self.floor = attempt.number, attempt.floor
+        return markers
 
     async def run(self, work: Work, prepare: Prepare | None = None) -> TerminalEvent:
         """Run `prepare` (checks and the run's registration: short, not cancelled) and then

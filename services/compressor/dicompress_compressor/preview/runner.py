@@ -90,12 +90,8 @@ class _PreviewJob:
         """The request checked, and this run registered (its floor: see `lifecycle`)."""
         self.params = self._params()
         self.locations = product_locations(self.request, self.runner.allowed_buckets)
-        request, runner = self.request, self.runner
-        bucket = self.locations[1].bucket
-        self.markers = RunMarkers.of(
-            runner.store, bucket, request.tenant, request.job_id, runner.worker
-        )
-        self.job.begin(await self.markers.register())
+        runner, bucket = self.runner, self.locations[1].bucket
+        self.markers = await self.job.register(runner.store, bucket, runner.worker)
 
     async def run(self) -> JobCompleted:
         params = self.params
