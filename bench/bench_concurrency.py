@@ -47,7 +47,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.bench_products import describe_machine, other_test_runs
+from bench.bench_products import describe_machine, other_test_runs, shown_command
 from bench.compare.environment import _command, _dcmjs_version
 from bench.compare.tools import NODE_DIR, dcmjs_missing
 from bench.concurrency.ours import OursRun, put_series, run_ours
@@ -289,12 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                     "started at once"
                 )
                 loads.append(f"after dcmjs-codecs {load_average()}")
-    shown = list(sys.argv[1:] if argv is None else argv)
-    if args.note and args.note in shown:  # the note is its own paragraph
-        shown[shown.index(args.note)] = "(below)"
-    command = " ".join(
-        ["python3 -m uv run --frozen python -m bench.bench_concurrency", *map(shlex.quote, shown)]
-    )
+    command = shown_command("bench.bench_concurrency", argv)
     head = [
         f"# Concurrency benchmark, {began:%Y-%m-%d %H:%M} UTC",
         "",

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shlex
 import signal
 import statistics
 import sys
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench.bench_products import describe_machine, load_average, other_test_runs
+from bench.bench_products import describe_machine, load_average, other_test_runs, shown_command
 from bench.ingest.stack import BenchStack, bench_stack
 from bench.ingest.uploads import presigned_upload, wait_indexed
 from bench.minict.ranged import Ranged, range_download
@@ -261,14 +260,7 @@ def medians(runs: list[Run]) -> str:
 def report(
     args: argparse.Namespace, runs: list[Run], began: datetime, machine: str, others: list[str]
 ) -> str:
-    shown = list(sys.argv[1:])
-    if "--note" in shown:
-        at = shown.index("--note")
-        shown[at : at + 2] = ["--note", "(below)"]
-    command = " ".join(
-        ["python3 -m uv run --frozen python -m bench.bench_minict"]
-        + [shlex.quote(a) for a in shown]
-    )
+    command = shown_command("bench.bench_minict")
     lines = [
         f"# Mini CT and range download benchmark, {began:%Y-%m-%d %H:%M} UTC",
         "",

@@ -101,6 +101,16 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def shown_command(module: str, argv: list[str] | None = None) -> str:
+    """The command line a result file gives for bench `module` run with `argv` (default: this
+    process's), its `--note` shown as "(below)": the note is printed as its own paragraph."""
+    shown = list(sys.argv[1:] if argv is None else argv)
+    if "--note" in shown:
+        at = shown.index("--note")
+        shown[at : at + 2] = ["--note", "(below)"]
+    return " ".join([f"python3 -m uv run --frozen python -m {module}", *map(shlex.quote, shown)])
+
+
 def load_average() -> str:
     return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -217,14 +227,7 @@ def other_test_runs() -> list[str]:
 def report(
     args: argparse.Namespace, runs: list[Run], began: datetime, machine: str, others: list[str]
 ) -> str:
-    shown = list(sys.argv[1:])
-    if "--note" in shown:  # the note is printed as its own paragraph
-        at = shown.index("--note")
-        shown[at : at + 2] = ["--note", "(below)"]
-    command = " ".join(
-        ["python3 -m uv run --frozen python -m bench.bench_products"]
-        + [shlex.quote(a) for a in shown]
-    )
+    command = shown_command("bench.bench_products")
     lines = [
         f"# Products benchmark, {began:%Y-%m-%d %H:%M} UTC",
         "",

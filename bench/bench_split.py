@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shlex
 import signal
 import sys
 import tempfile
@@ -40,8 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.bench_concurrency import RATE_LIMIT_ENV
-from bench.bench_products import describe_machine, other_test_runs
-from bench.split.job import JobRun, load_average, put_study, run_job
+from bench.bench_products import describe_machine, load_average, other_test_runs, shown_command
+from bench.split.job import JobRun, put_study, run_job
 from bench.split.model import fit
 from bench.split.report import medians_table, model_section, runs_table, timelines
 from bench.split.stack import split_stack
@@ -216,12 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"study written: {len(files)} files, {size / 1e6:.0f} MB")
         for config in args.configs:
             results.append(run_config(config, args, files))
-    shown = list(sys.argv[1:] if argv is None else argv)
-    if args.note and args.note in shown:  # the note is its own paragraph
-        shown[shown.index(args.note)] = "(below)"
-    command = " ".join(
-        ["python3 -m uv run --frozen python -m bench.bench_split", *map(shlex.quote, shown)]
-    )
+    command = shown_command("bench.bench_split", argv)
     head = [
         f"# One study across workers, {began:%Y-%m-%d %H:%M} UTC",
         "",

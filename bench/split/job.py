@@ -14,7 +14,6 @@ the job runs, and say which worker made each range.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 
 import httpx
 import orjson
+from bench.bench_products import load_average
 from bench.concurrency.client import ENDED, since, submit
 from bench.products.cpu import cpu_seconds, cpu_used
 from bench.split.stack import SplitStack
@@ -35,10 +35,6 @@ POLL_S = 0.1
 # the markers' listing: the resolution of the encode / assembly boundary of a spread job
 MARKER_POLL_S = 0.1
 FETCH_AT_ONCE = 16  # as the owner fetches a spread job's slices (compressor job.SPREAD_IN_FLIGHT)
-
-
-def load_average() -> str:
-    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def put_study(split: SplitStack, files: list[Path], name: str) -> str:
