@@ -47,7 +47,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.bench_products import describe_machine, other_test_runs, shown_command
+from bench.bench_products import (
+    describe_machine,
+    other_test_runs,
+    shown_command,
+    write_result,
+)
 from bench.compare.environment import _command, _dcmjs_version
 from bench.compare.tools import NODE_DIR, dcmjs_missing
 from bench.concurrency.ours import OursRun, put_series, run_ours
@@ -312,10 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         head += [args.note, ""]
     text = render(head, contenders, commands, skipped, ours)
     print(render_table(contenders), flush=True)
-    args.results.mkdir(parents=True, exist_ok=True)
-    path = args.results / f"concurrency-{began:%Y%m%d-%H%M}{'-quick' if args.quick else ''}.md"
-    path.write_text(text + "\n")
-    print(f"written: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    quick = "-quick" if args.quick else ""
+    write_result(args.results, f"concurrency-{began:%Y%m%d-%H%M}{quick}.md", text + "\n")
     return 0
 
 

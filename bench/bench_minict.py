@@ -40,7 +40,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench.bench_products import describe_machine, load_average, other_test_runs, shown_command
+from bench.bench_products import (
+    describe_machine,
+    load_average,
+    other_test_runs,
+    shown_command,
+    write_result,
+)
 from bench.ingest.stack import BenchStack, bench_stack
 from bench.ingest.uploads import presigned_upload, wait_indexed
 from bench.minict.ranged import Ranged, range_download
@@ -339,10 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     text = report(args, runs, began, machine, others)
     if len(runs) > 1:
         print(text.split("## Over the runs", 1)[-1], flush=True)
-    args.results.mkdir(parents=True, exist_ok=True)
-    path = args.results / f"minict-{began:%Y%m%d-%H%M%S}.md"
-    path.write_text(text)
-    print(f"written: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    write_result(args.results, f"minict-{began:%Y%m%d-%H%M%S}.md", text)
     return 0
 
 

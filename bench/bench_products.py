@@ -111,6 +111,16 @@ def shown_command(module: str, argv: list[str] | None = None) -> str:
     return " ".join([f"python3 -m uv run --frozen python -m {module}", *map(shlex.quote, shown)])
 
 
+def write_result(folder: Path, name: str, text: str) -> Path:
+    """Write a result file `name` (with its trailing newline as given) into `folder`, and say
+    where, from the repository's root when it lies inside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    print(f"written: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return path
+
+
 def load_average() -> str:
     return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -304,10 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         text = text.replace("\n## Runs\n", f"\n{args.note}\n\n## Runs\n", 1)
     if len(runs) > 1:
         print(text.split("## Over the runs", 1)[-1], flush=True)
-    args.results.mkdir(parents=True, exist_ok=True)
-    path = args.results / f"products-{began:%Y%m%d-%H%M%S}.md"
-    path.write_text(text)
-    print(f"written: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    write_result(args.results, f"products-{began:%Y%m%d-%H%M%S}.md", text)
     return 0
 
 

@@ -39,7 +39,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.bench_concurrency import RATE_LIMIT_ENV
-from bench.bench_products import describe_machine, load_average, other_test_runs, shown_command
+from bench.bench_products import (
+    describe_machine,
+    load_average,
+    other_test_runs,
+    shown_command,
+    write_result,
+)
 from bench.split.job import JobRun, put_study, run_job
 from bench.split.model import fit
 from bench.split.report import medians_table, model_section, runs_table, timelines
@@ -236,10 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         head += [args.note, ""]
     text, printed = render(args, results, head)
     print(printed, flush=True)
-    args.results.mkdir(parents=True, exist_ok=True)
-    path = args.results / f"split-{began:%Y%m%d-%H%M}{'-quick' if args.quick else ''}.md"
-    path.write_text(text + "\n")
-    print(f"written: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    quick = "-quick" if args.quick else ""
+    write_result(args.results, f"split-{began:%Y%m%d-%H%M}{quick}.md", text + "\n")
     return 0
 
 

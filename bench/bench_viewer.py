@@ -42,7 +42,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench.bench_products import describe_machine, load_average, log, other_test_runs
+from bench.bench_products import (
+    describe_machine,
+    load_average,
+    log,
+    other_test_runs,
+    write_result,
+)
 from bench.ingest.stack import BenchStack, bench_stack
 from bench.ingest.uploads import Uploaded, presigned_upload, wait_indexed
 from bench.products.series import SeriesArchive, SeriesTemplate
@@ -399,10 +405,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
         ]
     )
-    args.results.mkdir(parents=True, exist_ok=True)
-    path = args.results / f"viewer-{began:%Y%m%d-%H%M%S}.md"
-    path.write_text(text)
-    print(f"written: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    write_result(args.results, f"viewer-{began:%Y%m%d-%H%M%S}.md", text)
     return 0
 
 
