@@ -2,8 +2,10 @@
 
 Feeds every slice from memory to the real `EncoderPool` (`encoder.encode_slice` in worker
 processes, at most two slices per process in flight, as a job does; no S3, no Kafka) at rate 100
-with 1 and 2 processes, and prints slices/s, total seconds, the mean measured ratio and the
-mean PSNR (12-bit peak) of the decoded output against the original. Figures only, no asserts.
+with 1 and 2 processes, and prints slices/s, total seconds, the encoder path's CPU per slice,
+the CPU of decoding one output slice again (what the quality check adds to that path, which
+decodes each lossy slice to measure it), the mean measured ratio and the mean PSNR (12-bit
+peak) of the decoded output against the original. Figures only, no asserts.
 bench_compare.py reuses `encode_series` for its "encode path" rows.
 
     .venv/bin/python bench/bench_encode.py [--slices N] [--rate R] [--processes 1 2]
@@ -52,14 +54,17 @@ async def encode_series(
         pool.shutdown()
 
 
-def mean_psnr(series: dict[str, bytes], encoded: list[EncodedSlice]) -> float:
-    values = []
+def mean_psnr(series: dict[str, bytes], encoded: list[EncodedSlice]) -> tuple[float, float]:
+    """The mean PSNR, and the mean CPU ms of decoding an output slice (read and pixels)."""
+    values, decode_s = [], 0.0
     for original, result in zip(series.values(), encoded, strict=True):
         reference = dcmread(io.BytesIO(original)).pixel_array.astype(np.float64)
+        started = time.process_time()
         decoded = dcmread(io.BytesIO(result.data)).pixel_array.astype(np.float64)
+        decode_s += time.process_time() - started
         mse = float(np.mean((reference - decoded) ** 2))
         values.append(math.inf if mse == 0 else 10 * math.log10(4095.0**2 / mse))
-    return float(np.mean(values))
+    return float(np.mean(values)), decode_s / len(encoded) * 1000
 
 
 def main() -> None:
@@ -81,16 +86,18 @@ def main() -> None:
         f"({generated / args.slices * 1000:.1f} ms/slice); {args.codec.value}, rate {args.rate:g}"
     )
     columns = [("processes", 9), ("seconds", 8), ("slices/s", 9), ("ms/slice", 9)]
-    more = [("CPU ms", 7), ("ratio", 7), ("PSNR dB", 8)]  # CPU ms: encode_slice per slice
+    # CPU ms: encode_slice per slice; decode ms: one output slice decoded again
+    more = [("CPU ms", 7), ("decode ms", 9), ("ratio", 7), ("PSNR dB", 8)]
     print(" ".join(f"{name:>{width}}" for name, width in [*columns, *more]))
     for processes in args.processes:
         seconds, encoded = asyncio.run(encode_series(series, processes, args.rate, args.codec))
         cpu_ms = float(np.mean([e.encode_ms for e in encoded]))
         ratio = float(np.mean([e.ratio for e in encoded]))
-        psnr = mean_psnr(series, encoded)
+        psnr, decode_ms = mean_psnr(series, encoded)
         print(
             f"{processes:>9} {seconds:>8.2f} {args.slices / seconds:>9.1f} "
-            f"{seconds / args.slices * 1000:>9.1f} {cpu_ms:>7.1f} {ratio:>7.2f} {psnr:>8.2f}"
+            f"{seconds / args.slices * 1000:>9.1f} {cpu_ms:>7.1f} {decode_ms:>9.1f} "
+            f"{ratio:>7.2f} {psnr:>8.2f}"
         )
 
 
