@@ -8,7 +8,9 @@ the batch lane), in three configurations, each on a fresh stack whose compressor
 COMPRESSOR_PROCESSES=1:
 
   a) 1 compressor, splitting off (COMPRESSOR_SPLIT_SLICES=0): today's path, the baseline;
-  b) 1 compressor, splitting on (128 / ranges of 32, the defaults): the tasks path's cost;
+  b) 1 compressor, splitting on (128 / ranges of 32, the defaults) and forced while it is
+     alone in its tasks group (COMPRESSOR_SPLIT_ALONE, which the service never does by
+     itself): the tasks path's cost;
   c) 2 compressors, splitting on: one core each.
 
 Each stack first runs one warm-up job (the study's first 128 slices: spread in b and c), then
@@ -105,6 +107,8 @@ def config_env(config: Config, args: argparse.Namespace) -> dict[str, str]:
         "COMPRESSOR_PROCESSES": "1",
         "COMPRESSOR_SPLIT_SLICES": str(args.split_slices if config.split else 0),
         "COMPRESSOR_TASK_SLICES": str(args.task_slices),
+        # b's one compressor would not spread by itself: nobody else could take a range
+        "COMPRESSOR_SPLIT_ALONE": str(config.split and config.compressors == 1).lower(),
     }
 
 

@@ -42,7 +42,7 @@ class RunMarkers:
     async def register(self) -> Attempt:
         """This run's number and floor, from the earlier runs' markers (a GET each: a job has
         a few); then its own marker, without a ceiling yet."""
-        listed = await self.store.list_objects(self.folder)
+        listed = await self.store.list_ours(self.folder)
         earlier = [decode_marker(await self.store.get_bytes(obj)) for obj in listed]
         attempt = next_attempt(earlier)
         await self._write(attempt.number, None)

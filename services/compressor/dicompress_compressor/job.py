@@ -160,8 +160,8 @@ class _Job:
         writer = ArtifactWriter(store, artifact, metadata, self.runner.part_size)
         remote, in_flight = None, self.runner.max_in_flight
         splitter = self.runner.splitter
-        if splitter is not None and splitter.applies(len(sources)):
-            lane = LANE.get()
+        lane = LANE.get()
+        if splitter is not None and splitter.applies(len(sources), lane):
             remote = await splitter.spread(
                 self.request, self.attempt, lane, sources, stored, store, own
             )

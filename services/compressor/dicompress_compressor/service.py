@@ -18,7 +18,7 @@ from dicompress_compressor.minict.runner import MiniCtRunner, PoolMiniCts
 from dicompress_compressor.pool import EncoderPool
 from dicompress_compressor.preview.runner import PoolPreviews, PreviewRunner
 from dicompress_compressor.settings import CompressorSettings
-from dicompress_compressor.split import Splitter
+from dicompress_compressor.split import Splitter, always_shared
 from dicompress_compressor.storage import FastS3ObjectStore
 from dicompress_compressor.task_runner import TaskRunner
 from dicompress_compressor.telemetry import CompressorMetrics
@@ -88,6 +88,11 @@ async def serve(settings: CompressorSettings, stop: asyncio.Event) -> None:
             settings.compressor_split_slices,
             settings.compressor_task_slices,
             settings.compressor_task_stall_s,
+            shared=(
+                always_shared
+                if settings.compressor_split_alone
+                else functools.partial(_tasks_shared, consumers, topics)
+            ),
         )
         runners = _runners(settings, store, pool, emit, registry, splitter)
         tasks = TaskRunner(
@@ -127,6 +132,16 @@ def _ready(trackers: dict[str, JoinTracker], control: ControlListener, stop: asy
     stopping."""
     joined = all(tracker.joined for tracker in trackers.values())
     return joined and control.ready.is_set() and not stop.is_set()
+
+
+def _tasks_shared(consumers: dict[str, AIOKafkaConsumer], topics: Topics, lane: Lane) -> bool:
+    """Another compressor is in the lane's tasks group: this one does not hold every partition
+    of the topic (unknown, while the group rebalances: assume it is, as spreading is safe)."""
+    topic = topics.task_topic(lane)
+    consumer = consumers[topic]
+    partitions = consumer.partitions_for_topic(topic)
+    held = {tp.partition for tp in consumer.assignment() if tp.topic == topic}
+    return not partitions or held != set(partitions)
 
 
 async def _publish_task(

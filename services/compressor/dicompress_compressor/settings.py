@@ -66,6 +66,12 @@ class CompressorSettings(CommonSettings):
         description="Jobs of at least this many slices are spread over every compressor in "
         "slice-range tasks (0: never)",
     )
+    compressor_split_alone: bool = Field(
+        default=False,
+        description="Spread jobs even while this compressor is alone in its lane's tasks group "
+        "(its own tasks loop then takes every range: only to measure the tasks path, "
+        "bench_split)",
+    )
     compressor_task_slices: int = Field(
         default=32,
         ge=1,

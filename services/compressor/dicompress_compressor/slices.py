@@ -84,7 +84,7 @@ async def stored_slices(store: ObjectStore, own: S3Uri) -> frozenset[int]:
     """Indices of the slices an earlier run of this job already stored."""
     prefix = own.child("slices/")
     indices = set()
-    for obj in await store.list_objects(prefix):
+    for obj in await store.list_ours(prefix):
         with contextlib.suppress(ValueError):  # not one of ours: ignore it
             indices.add(int(obj.key.removeprefix(prefix.prefix).removesuffix(".dcm")))
     return frozenset(indices)

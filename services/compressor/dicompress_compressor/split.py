@@ -12,6 +12,12 @@ within its session timeout; past the stall the owner stops waiting for it).
 
 So the tasks can only make a job faster: whatever becomes of them, the job's events and its
 ZIP come from the owner, each slice once.
+
+A compressor alone in its lane's tasks group (it holds every partition of the tasks topic)
+does not spread: its own tasks loop would take every range onto the same pool, and each slice
+would cost a PUT, a GET back and its share of the folder's listings for nothing. In a
+10-study burst on one compressor that was the pool idling between ranges and ~1 CPU-s a
+study (docs/SCHEDULING.md).
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ from dicompress_schemas.tasks import SliceRangeRequested, TaskSlice, slice_range
 SLICES_EVERY_S = 2.0
 
 PublishTask = Callable[[SliceRangeRequested, int], Awaitable[None]]  # the task, its ordinal
+Shared = Callable[[Lane], bool]  # whether another compressor could take the lane's ranges
+
+
+def always_shared(lane: Lane) -> bool:
+    return True
 
 
 def tasks_prefix(own: S3Uri) -> S3Uri:
@@ -46,16 +57,18 @@ def task_marker(own: S3Uri, first: int) -> S3Uri:
 @dataclass(frozen=True)
 class Splitter:
     """When and how a job is spread: at least `threshold` slices (0: never), in ranges of
-    `size`, published with `publish`."""
+    `size`, published with `publish`, and only while `shared` says another compressor is in
+    the lane's tasks group."""
 
     publish: PublishTask
     threshold: int
     size: int
     stall_s: float = 30.0
     poll_s: float = 0.25
+    shared: Shared = always_shared
 
-    def applies(self, slices: int) -> bool:
-        return self.threshold > 0 and slices >= self.threshold
+    def applies(self, slices: int, lane: Lane) -> bool:
+        return self.threshold > 0 and slices >= self.threshold and self.shared(lane)
 
     async def spread(
         self,
@@ -135,10 +148,10 @@ class RemoteSlices:
         async with self._lock:
             if time.monotonic() - self._read < self._poll_s:
                 return  # another waiter just read it
-            ended = _numbers(await self._store.list_objects(tasks_prefix(self._own)), "")
+            ended = _numbers(await self._store.list_ours(tasks_prefix(self._own)), "")
             slices: set[int] = set()
             if time.monotonic() - self._slices_read >= SLICES_EVERY_S:
-                listed = await self._store.list_objects(self._own.child("slices/"))
+                listed = await self._store.list_ours(self._own.child("slices/"))
                 slices = _numbers(listed, ".dcm")
                 self._slices_read = time.monotonic()
             self._read = time.monotonic()

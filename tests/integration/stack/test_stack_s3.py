@@ -117,10 +117,13 @@ async def test_it_does_what_the_services_ask(
     slice_uri = S3Uri(bucket, "jobs/j1/slices/00007.dcm")
     await store.put_bytes(slice_uri, b"encoded slice", metadata)  # obstore's PUT
     assert await store.head_metadata(slice_uri) == metadata  # boto3's HEAD
-    found = await store.get_with_metadata(slice_uri)
+    found = await store.get_with_metadata(slice_uri)  # obstore's GET, its metadata boto3's way
     assert found == (b"encoded slice", metadata)
-    listed = await store.list_objects(S3Uri(bucket, "jobs/j1/slices/"))
+    assert await store.get_with_metadata(S3Uri(bucket, "jobs/j1/slices/00008.dcm")) is None
+    folder = S3Uri(bucket, "jobs/j1/slices/")
+    listed = await store.list_objects(folder)
     assert [o.key for o in listed] == [slice_uri.key]
+    assert await store.list_ours(folder) == listed  # obstore's listing
     assert await store.get_bytes(listed[0]) == b"encoded slice"  # obstore's GET
 
     zip_uri = S3Uri(bucket, "acme/out/series.zip")

@@ -45,6 +45,9 @@ class MemoryStore:
             if key.startswith(prefix.prefix)
         ]
 
+    async def list_ours(self, prefix: S3Uri) -> list[SourceObject]:
+        return await self.list_objects(prefix)
+
     async def get_bytes(self, obj: SourceObject) -> bytes:
         self.gets.append((obj.key, None))
         if obj.key in self.fail_gets:

@@ -52,17 +52,27 @@ class Group:
 
 
 async def _run(
-    store: MemoryStore, group: Group, stall_s: float = 5.0
+    store: MemoryStore, group: Group, stall_s: float = 5.0, alone: bool = False
 ) -> tuple[list[EventBase], GatedEncoder]:
-    """The job's events, and the owner's encoder (what it had to make itself)."""
+    """The job's events, and the owner's encoder (what it had to make itself); `alone`: the
+    owner holds every partition of its lane's tasks topic."""
     sink: list[EventBase] = []
-    splitter = Splitter(group.publish, threshold=8, size=4, stall_s=stall_s, poll_s=0.01)
+    asked: list[Lane] = []
+
+    def shared(lane: Lane) -> bool:
+        asked.append(lane)
+        return not alone
+
+    splitter = Splitter(
+        group.publish, threshold=8, size=4, stall_s=stall_s, poll_s=0.01, shared=shared
+    )
     owner = GatedEncoder()
     terminal = await asyncio.wait_for(
         runner(store, owner, sink, splitter=splitter).run(request()), TIMEOUT_S
     )
     await asyncio.gather(*group.running)
     assert terminal is sink[-1]
+    assert asked == [Lane.BATCH]  # asked once, for the job's own lane
     return sink, owner
 
 
@@ -100,6 +110,20 @@ async def test_the_tasks_make_the_slices_and_the_owner_assembles_them_once_in_or
         "encoded": 4,
         "failed": 0,
     }
+
+
+async def test_a_compressor_alone_in_its_tasks_group_makes_the_job_itself() -> None:
+    store = _store()
+    group = Group(store)
+    events, owner = await _run(store, group, alone=True)
+
+    assert group.published == []  # nothing another compressor could take
+    assert owner.calls == SLICES
+    assert store.keys(f"acme/jobs/{events[0].job_id}/tasks/") == []
+    completed = events[-1]
+    assert isinstance(completed, JobCompleted)
+    assert completed.slices_encoded == SLICES
+    assert _zip_entries(store, completed) == [f"enc:s{i}".encode() for i in range(SLICES)]
 
 
 async def test_a_slice_that_failed_in_its_task_is_made_again_by_the_owner_with_its_reason() -> None:
