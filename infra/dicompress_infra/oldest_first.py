@@ -74,13 +74,21 @@ class OldestFirst(Generic[P, M]):
         no longer held are dropped (their new owner reads them from the committed offset)."""
         for partition in [p for p in self._waiting if p not in held]:
             self.forget(partition)
-        heads = [(age(q[0]), i, p) for i, (p, q) in enumerate(self._waiting.items()) if q]
-        if not heads:
+        oldest = self._oldest()
+        if oldest is None:
             return None
-        _, _, partition = min(heads, key=lambda head: (head[0], head[1]))
-        record = self._waiting[partition].popleft()
-        self._taken[partition] = record.offset
-        return partition, record
+        record = self._waiting[oldest].popleft()
+        self._taken[oldest] = record.offset
+        return oldest, record
+
+    def peek(self) -> M | None:
+        """The record `take` would give next if nothing changed meanwhile, left waiting."""
+        partition = self._oldest()
+        return None if partition is None else self._waiting[partition][0]
+
+    def _oldest(self) -> P | None:
+        heads = [(age(q[0]), i, p) for i, (p, q) in enumerate(self._waiting.items()) if q]
+        return min(heads, key=lambda head: (head[0], head[1]))[2] if heads else None
 
     def forget(self, partition: P) -> None:
         """Drop what waits for `partition` and what was taken from it (the loop seeks it

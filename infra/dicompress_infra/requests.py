@@ -1,5 +1,6 @@
 """One request at a time from a consumer group: decode it, run it, commit its offset after.
-The next one is the oldest request waiting in the partitions the worker holds (`oldest_first`).
+The next one is the oldest request waiting in the partitions the worker holds (`oldest_first`),
+and the handler may be told of it while the current one runs (`anticipate`).
 
 What a worker service (the compressor, the ingest) does with its requests topic. At-least-once:
 the offset is committed only after the handler returned, i.e. after its terminal event was
@@ -56,6 +57,9 @@ class RequestLoop(Generic[R]):
 
     `decode` turns a message's value into a request or raises DecodeError (a message of another
     type included); `describe` gives the request's log fields; `handle` runs it to its end.
+    `anticipate`, when given, is called with the request waiting next as each one starts: a
+    hint only (it may never run here, or not next), for work without effects that the handler
+    would otherwise do first, with the worker's encoders idle.
     """
 
     consumer: AIOKafkaConsumer
@@ -65,6 +69,7 @@ class RequestLoop(Generic[R]):
     describe: Callable[[R], dict[str, Any]]
     handle: Callable[[R], Coroutine[Any, Any, object]]
     lag: ConsumerLag | None = None
+    anticipate: Callable[[R], None] | None = None
     _waiting: OldestFirst[TopicPartition, ConsumerRecord[bytes, bytes]] = field(
         default_factory=OldestFirst, init=False
     )
@@ -80,8 +85,21 @@ class RequestLoop(Generic[R]):
             )
             self._waiting.add(fetched)
             taken = self._waiting.take(self.consumer.assignment())
-            if taken is not None and not await self._one(taken[1], stop):
+            if taken is None:
+                continue
+            self._hint_next()
+            if not await self._one(taken[1], stop):
                 return
+
+    def _hint_next(self) -> None:
+        upcoming = self._waiting.peek()
+        if self.anticipate is None or upcoming is None:
+            return
+        try:
+            request = self.decode(upcoming.value or b"")
+        except DecodeError:
+            return  # dead-lettered when its turn comes
+        self.anticipate(request)
 
     async def _one(self, message: ConsumerRecord[bytes, bytes], stop: asyncio.Event) -> bool:
         """Process one message; False when `stop` interrupted it (nothing committed)."""

@@ -40,6 +40,7 @@ from dicompress_compressor.metrics import ResourceMeter
 from dicompress_compressor.non_image import copy_others
 from dicompress_compressor.options import encode_options
 from dicompress_compressor.pipeline import SliceEncoder, SliceWork
+from dicompress_compressor.prefetch import Prefetched
 from dicompress_compressor.slices import job_prefix, stored_slices
 from dicompress_compressor.source import SourceUnreadable, lay_out_source
 from dicompress_compressor.split import Splitter
@@ -77,6 +78,7 @@ class JobRunner:
     part_size: int = MIN_PART_SIZE
     cancellations: CancelRegistry = field(default_factory=CancelRegistry)
     splitter: Splitter | None = None  # spreads a large job's slices over the group (`split`)
+    layouts: Prefetched = field(default_factory=Prefetched)  # laid out ahead (`prefetch`)
 
     async def run(self, request: CompressionRequested) -> TerminalEvent:
         """Do the job; return its terminal event, already emitted (acknowledged by the broker).
@@ -85,6 +87,21 @@ class JobRunner:
         (the broker is gone), which propagates: the caller must then not commit the request.
         """
         return await _Job(self, request).run()
+
+    def anticipate(self, request: CompressionRequested) -> None:
+        """Lay out the source of the job likely to run next (`prefetch`), if it may be read."""
+        try:
+            source, target = request_locations(
+                request.source_uri, request.target_uri, self.allowed_buckets, ""
+            )
+        except LocationRefused:
+            return  # the job itself fails with the reason
+        own = job_prefix(target.bucket, request.tenant, request.job_id)
+        extra = {"job_id": str(request.job_id), "tenant": request.tenant, "ahead": True}
+        self.layouts.start(
+            request.job_id,
+            lambda: lay_out_source(self.store, source, own, extra, anonymize=request.anonymize),
+        )
 
 
 class _Job:
@@ -128,9 +145,11 @@ class _Job:
         own = job_prefix(target.bucket, self.request.tenant, self.request.job_id)
         store = self.runner.store
         try:
-            layout = await lay_out_source(
-                store, source, own, self.log_extra, anonymize=self.request.anonymize
-            )
+            layout = await self.runner.layouts.take(self.request.job_id)
+            if layout is None:  # not laid out ahead (`prefetch`)
+                layout = await lay_out_source(
+                    store, source, own, self.log_extra, anonymize=self.request.anonymize
+                )
         except SourceUnreadable as exc:
             raise JobAborted("source-unreadable", str(exc)) from exc
         sources = [planned.header.source for planned in layout.slices]

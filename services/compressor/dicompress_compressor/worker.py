@@ -75,6 +75,11 @@ class Runners:
             return await self.preview.run(request)
         return await self.compression.run(request)
 
+    def anticipate(self, request: Request) -> None:
+        """The request likely to run next: a compression's source is laid out ahead."""
+        if isinstance(request, CompressionRequested):
+            self.compression.anticipate(request)
+
 
 def _describe(request: Request) -> dict[str, Any]:
     return {"job_id": str(request.job_id), "event_type": request.type}
@@ -107,5 +112,12 @@ def compression_requests(
 ) -> RequestLoop[Request]:
     """The loop that runs each request with its runner (the consumer is subscribed already)."""
     return RequestLoop(
-        consumer, producer, topics.dead_letter, decode_request, _describe, runners.run, lag
+        consumer,
+        producer,
+        topics.dead_letter,
+        decode_request,
+        _describe,
+        runners.run,
+        lag,
+        anticipate=runners.anticipate,
     )

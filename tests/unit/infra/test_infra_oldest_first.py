@@ -37,6 +37,17 @@ def test_requests_run_in_the_order_they_were_made_not_partition_by_partition() -
     assert len(waiting) == 0
 
 
+def test_peek_shows_the_next_take_and_leaves_it_waiting() -> None:
+    waiting: OldestFirst[str, Rec] = OldestFirst()
+    assert waiting.peek() is None
+    waiting.add({"p0": [Rec(0, 300)], "p1": [Rec(0, 100), Rec(1, 200)]})
+    assert waiting.peek() == Rec(0, 100)
+    assert waiting.peek() == Rec(0, 100)  # still there
+    assert waiting.take({"p0", "p1"}) == ("p1", Rec(0, 100))
+    assert waiting.peek() == Rec(1, 200)
+    assert _drain(waiting, {"p0", "p1"}) == [("p1", 1), ("p0", 0)]
+
+
 def test_a_partition_handed_over_again_is_not_doubled_and_a_taken_one_not_rerun() -> None:
     waiting: OldestFirst[str, Rec] = OldestFirst()
     waiting.add({"p0": [Rec(5, 1), Rec(6, 2), Rec(7, 3)]})
