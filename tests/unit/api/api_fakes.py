@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -114,6 +116,7 @@ class FakeSources:
         self.files, self.size = files, size
         self.empty: set[str] = set()
         self.down: str | None = None
+        self.slow: dict[str, float] = {}  # prefix -> seconds its listing takes
 
     async def start(self) -> None: ...
 
@@ -123,6 +126,7 @@ class FakeSources:
     async def close(self) -> None: ...
 
     async def inspect(self, uri: S3Uri, field: str) -> SourceInfo:
+        await asyncio.sleep(self.slow.get(str(uri), 0.0))
         if str(uri) in self.empty:
             raise InvalidRequest([FieldProblem(field, "no_objects", f"nothing under {uri}")])
         return SourceInfo(file_count=self.files, total_bytes=self.files * self.size)

@@ -1,6 +1,7 @@
 """POST /jobs rules at the HTTP edge, with fake adapters: Idempotency-Key, full queue, tenant
 prefixes, empty sources, body size and rate limits. The real backends: tests/integration/api."""
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -124,6 +125,25 @@ async def test_a_job_waits_in_the_lane_it_asks_for_interactive_unless_batch(
     batch = await client.post("/jobs", json={**BODY, "priority": "batch"}, headers=auth)
     assert (default.json()["priority"], batch.json()["priority"]) == ("interactive", "batch")
     assert publisher.lanes == [Lane.INTERACTIVE, Lane.BATCH]
+
+
+async def test_requests_made_at_once_are_published_in_the_order_of_their_requested_at(
+    client: httpx.AsyncClient, auth: dict[str, str], publisher: FakePublisher, sources: FakeSources
+) -> None:
+    slow = "s3://dicompress-data/acme/in/slow"
+    sources.slow[slow] = 0.3  # its listing takes longer: posted first, ready last
+    first = asyncio.create_task(
+        client.post("/jobs", json={**BODY, "s3SourceUri": slow}, headers=auth)
+    )
+    await asyncio.sleep(0.05)
+    second = await client.post("/jobs", json=BODY, headers=auth)
+    answers = [(await first).json(), second.json()]
+
+    published = [(str(e.job_id), e.occurred_at) for e in publisher.events]
+    assert [job for job, _ in published] == [answers[1]["jobId"], answers[0]["jobId"]]
+    # stamped (the requestedAt GET /jobs/{id} answers) in the order they were published: the
+    # order a worker serves them in, and GET /queue places them in
+    assert published[0][1] < published[1][1]
 
 
 async def test_a_clinics_own_limits_are_429_naming_them_and_the_way_out(
