@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,19 +35,20 @@ from dicompress_compressor.attempts import RunMarkers
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_compressor.encoder import EncodeOptions
 from dicompress_compressor.lanes import LANE
+from dicompress_compressor.layout import Layout
 from dicompress_compressor.lifecycle import Emit, JobAborted, JobLifecycle
 from dicompress_compressor.manifest import MANIFEST_NAME
 from dicompress_compressor.metrics import ResourceMeter
 from dicompress_compressor.non_image import copy_others
 from dicompress_compressor.options import encode_options
 from dicompress_compressor.pipeline import SliceEncoder, SliceWork
-from dicompress_compressor.prefetch import Prefetched
 from dicompress_compressor.slices import job_prefix, stored_slices
 from dicompress_compressor.source import SourceUnreadable, lay_out_source
 from dicompress_compressor.split import Splitter
 from dicompress_compressor.storage import ObjectStore
 from dicompress_compressor.tally import Tally
 from dicompress_compressor.zipstream import MIN_PART_SIZE
+from dicompress_infra.ahead import Ahead
 from dicompress_infra.s3 import LocationRefused, S3Uri, S3UriError, request_locations
 from dicompress_schemas import (
     CompressionRequested,
@@ -78,7 +80,11 @@ class JobRunner:
     part_size: int = MIN_PART_SIZE
     cancellations: CancelRegistry = field(default_factory=CancelRegistry)
     splitter: Splitter | None = None  # spreads a large job's slices over the group (`split`)
-    layouts: Prefetched = field(default_factory=Prefetched)  # laid out ahead (`prefetch`)
+    # The next job's source, laid out while this one encodes (`anticipate`): its header pass
+    # (0.35-0.55 s for 399 slices in a 4-study burst) had the encoder processes idle between
+    # two jobs. The layout is what the job's own pass would find a few seconds later (the
+    # same request, read after it was made either way); it reads only the source.
+    layouts: Ahead[uuid.UUID, Layout] = field(default_factory=Ahead)
 
     async def run(self, request: CompressionRequested) -> TerminalEvent:
         """Do the job; return its terminal event, already emitted (acknowledged by the broker).
@@ -89,7 +95,7 @@ class JobRunner:
         return await _Job(self, request).run()
 
     def anticipate(self, request: CompressionRequested) -> None:
-        """Lay out the source of the job likely to run next (`prefetch`), if it may be read."""
+        """Lay out the source of the job likely to run next (`layouts`), if it may be read."""
         try:
             source, target = request_locations(
                 request.source_uri, request.target_uri, self.allowed_buckets, ""
@@ -146,7 +152,7 @@ class _Job:
         store = self.runner.store
         try:
             layout = await self.runner.layouts.take(self.request.job_id)
-            if layout is None:  # not laid out ahead (`prefetch`)
+            if layout is None:  # not laid out ahead (`layouts`), or that failed
                 layout = await lay_out_source(
                     store, source, own, self.log_extra, anonymize=self.request.anonymize
                 )

@@ -86,12 +86,15 @@ def oriented_plane(
 
 
 def resample_rows(plane: Plane, positions: npt.NDArray[np.float64], step: float) -> Plane:
-    """Rows at `positions` (ascending, mm) linearly resampled to even `step`s from the first."""
+    """Rows at `positions` (ascending, mm) linearly resampled to even `step`s from the first.
+    A row is anything along the first axis: a plane's row, or a volume's slice (the snapshot's
+    volume of a series with a gap)."""
     count = max(2, round((positions[-1] - positions[0]) / step) + 1)
     targets = positions[0] + np.arange(count) * step
     below = np.clip(np.searchsorted(positions, targets, side="right") - 1, 0, len(positions) - 2)
     gap = positions[below + 1] - positions[below]
-    weight = np.clip((targets - positions[below]) / gap, 0.0, 1.0).astype(np.float32)[:, None]
+    weight = np.clip((targets - positions[below]) / gap, 0.0, 1.0).astype(np.float32)
+    weight = weight.reshape((-1,) + (1,) * (plane.ndim - 1))  # one weight per row, broadcast
     resampled: Plane = plane[below] * (1 - weight) + plane[below + 1] * weight
     return resampled.astype(np.float32)
 

@@ -1,4 +1,4 @@
-"""The next job's source is laid out while the current one runs (`prefetch`): the job then
+"""The next job's source is laid out while the current one runs (`JobRunner.layouts`): the job then
 starts without its header pass, with the same result; a source it may not read is never read,
 and a layout that failed ahead is made again by the job itself."""
 

@@ -10,10 +10,11 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from renderer_phantom import LEFT_MARKER, ROD, PhantomSpec, save_artefact
+from renderer_phantom import LEFT_MARKER, ROD, PhantomSpec, save_artefact, series
 from renderer_pixels import at, phantom_volume, pixels
 
 from dicompress_renderer import snapshot
+from dicompress_renderer.instances import read_image
 from dicompress_renderer.snapshot import (
     SnapshotInput,
     bin_slices,
@@ -24,6 +25,7 @@ from dicompress_renderer.snapshot import (
     vtk_version,
     z_binning,
 )
+from dicompress_renderer.volume import VolumeBuilder
 from dicompress_schemas.products import RenderPreset, SnapshotParams
 
 FOV = 192.0
@@ -96,6 +98,30 @@ def test_vtk_gets_the_box_the_presets_show_framed_on_the_whole_volume() -> None:
         assert outer[2 * axis] <= inner[2 * axis] + 1e-6
         assert inner[2 * axis + 1] <= outer[2 * axis + 1] + 1e-6
     assert data.frame_size(512) == whole.frame_size(512)
+
+
+def test_a_series_with_a_missing_slice_is_resampled_to_even_steps_for_vtk() -> None:
+    whole = phantom_volume(PhantomSpec(slices=24))
+    objects = series(PhantomSpec(slices=24))
+    del objects[10]  # a clinic's export that lost one file: a 6 mm gap among 3 mm steps
+    builder = VolumeBuilder(expected=len(objects))
+    for i, data in enumerate(objects):
+        image = read_image(data, 1, f"IM{i}")
+        assert image is not None
+        builder.add(image)
+    gapped = builder.build()
+    assert not gapped.uniform
+
+    data = snapshot_input(gapped, (RenderPreset.BONE,))  # it raised ValueError (broadcasting)
+    expected = snapshot_input(whole, (RenderPreset.BONE,))
+    # even steps of the series' mean spacing, over the same extent: vtk places it as before
+    steps = data.voxels.shape[0] - 1
+    assert steps * data.spacing[2] == pytest.approx(23 * expected.spacing[2])
+    assert data.matrix == pytest.approx(expected.matrix)
+    assert data.frame == pytest.approx(expected.frame)
+    assert data.voxels.shape[1:] == expected.voxels.shape[1:]
+    assert np.array_equal(data.voxels[0], expected.voxels[0])  # the end slices as measured
+    assert np.array_equal(data.voxels[-1], expected.voxels[-1])
 
 
 def test_thin_slices_are_averaged_to_near_isotropic_voxels() -> None:
