@@ -20,14 +20,6 @@ images the whole volume would give (`key_image`), so the path taken never change
 The series read whole is kept in memory (`volume_cache`, keyed by what it was read from), so
 the snapshot that follows the thumbnails bins it (`binned`: the voxels a binned read would
 give) instead of reading the series again.
-
-Told that a snapshot request waits next (`anticipate`: the thumbnails' request is running),
-the renderer renders that snapshot as soon as the thumbnails' run has kept the series' volume,
-in its vtk process, while the thumbnails are still made and stored: it had waited for all of
-them (bench_products: snapshots started ~2 s after the upload and then rendered for ~2.7 s).
-The snapshot's run takes those pictures only when its own listing finds the very objects they
-were made from (the volume cache's key) and the volume is still kept; it stores and announces
-them as it would have. Nothing is stored or emitted ahead.
 """
 
 from __future__ import annotations
@@ -36,7 +28,6 @@ import asyncio
 import logging
 import resource
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -44,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from dicompress_infra.ahead import Ahead
 from dicompress_infra.attempt_markers import register_attempt
 from dicompress_infra.s3 import LocationRefused, S3Uri, request_locations
 from dicompress_renderer.binned import binned_volume
@@ -55,6 +45,7 @@ from dicompress_renderer.snapshot import make_snapshots
 from dicompress_renderer.source import (
     GetObject,
     ReadImage,
+    SourceObject,
     boto3_get,
     list_objects,
     load_volume,
@@ -92,10 +83,6 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[EventBase], Awaitable[None]]
 _REASON_MAX = 1000
-# How long a snapshot rendered ahead waits for the running request to keep its series' volume
-# (a 399-slice series is read in ~1-3 s); its own run drops it sooner if the volume is not kept.
-AHEAD_WAIT_S = 60.0
-AHEAD_POLL_S = 0.05
 _CONTENT_TYPES = {"png": "image/png", "webp": "image/webp"}
 
 
@@ -118,7 +105,6 @@ class RenderRunner:
     render_pool: Executor | None = None
     volumes: VolumeCache = field(default_factory=VolumeCache)
     get_object: GetObject | None = None
-    snapshots_ahead: Ahead[uuid.UUID, RenderedAhead | None] = field(default_factory=Ahead)
 
     @property
     def get(self) -> GetObject:
@@ -128,49 +114,6 @@ class RenderRunner:
         """Make the product; return its terminal event, already emitted. Only a failure to
         emit propagates (the caller must then not commit the request)."""
         return await _Job(self, request).run()
-
-    def anticipate(self, request: ProductRequested) -> None:
-        """Render ahead the snapshot likely to run next, from the volume the running request
-        keeps (see the module's docstring); nothing when volumes are not kept."""
-        params = request.params
-        if not isinstance(params, SnapshotParams) or self.volumes.capacity == 0:
-            return
-        try:
-            source, _ = request_locations(
-                request.source_uri, request.target_uri, self.allowed_buckets, ""
-            )
-        except LocationRefused:
-            return  # the run itself fails with the reason
-        self.snapshots_ahead.start(
-            request.job_id, lambda: self._render_ahead(request.source_version, source, params)
-        )
-
-    async def _render_ahead(
-        self, version: str, source: S3Uri, params: SnapshotParams
-    ) -> RenderedAhead | None:
-        listed = await asyncio.to_thread(list_objects, self.client, source.bucket, source.prefix)
-        content = SeriesContent.of(source, version, listed)
-        waited = 0.0
-        kept = self.volumes.get(content)
-        while kept is None:  # until the running request keeps it
-            if waited > AHEAD_WAIT_S:
-                return None
-            await asyncio.sleep(AHEAD_POLL_S)
-            waited += AHEAD_POLL_S
-            kept = self.volumes.get(content)
-        _enough(len(kept.positions), params, images=True)
-        volume = await asyncio.to_thread(binned_volume, kept, params.bin_xy)
-        if volume is None:  # its run reads the series binned instead (`_load`)
-            return None
-        return RenderedAhead(content, await make_snapshots(volume, params, self.render_pool))
-
-
-@dataclass(frozen=True)
-class RenderedAhead:
-    """A snapshot's pictures rendered ahead, and the objects they were made from."""
-
-    content: SeriesContent
-    made: list[Made]
 
 
 class _Job:
@@ -241,7 +184,6 @@ class _Job:
             asyncio.to_thread(list_objects, self.runner.client, source.bucket, source.prefix),
             self._read_key(source, hint),
         )
-        content = SeriesContent.of(source, self.request.source_version, listed)
         _enough(len(listed), params)
         await self.send(
             JobStarted(
@@ -262,12 +204,12 @@ class _Job:
                 self.encode_ms += made.render_ms
                 await self._store(target, done, len(items), items[done], made)
                 done += 1
-        volume, from_memory = await self._load(source, content, params, first)
+        volume = await self._load(source, listed, params, first)
         # Snapshots are rendered together (one trip to the vtk process, which builds the
         # volume's gradients once); thumbnails one at a time, each stored and announced as soon
         # as it is made, so the first is visible while the others are still being made.
         rendered = (
-            await self._snapshots(volume, params, content, from_memory)
+            await make_snapshots(volume, params, self.runner.render_pool)
             if isinstance(params, SnapshotParams)
             else None
         )
@@ -320,35 +262,19 @@ class _Job:
         self.download_ms += (time.perf_counter() - started) * 1000
         return first
 
-    async def _snapshots(
-        self, volume: Volume, params: SnapshotParams, content: SeriesContent, from_memory: bool
-    ) -> list[Made]:
-        """The snapshot's pictures: those rendered ahead from this very volume, if any, else
-        rendered now (a volume read again here was not what they were made from)."""
-        ahead = self.runner.snapshots_ahead
-        if not from_memory:
-            ahead.drop(self.request.job_id)
-        elif (
-            made := await ahead.take(self.request.job_id)
-        ) is not None and made.content == content:
-            log.info("snapshots rendered ahead", extra=self.extra)
-            return made.made
-        return await make_snapshots(volume, params, self.runner.render_pool)
-
     async def _load(
         self,
         source: S3Uri,
-        content: SeriesContent,
+        objects: list[SourceObject],
         params: Any,
         first: ReadImage | None,
-    ) -> tuple[Volume, bool]:
-        """The series' volume at the product's binning, and whether it came from memory: from
-        memory when this renderer read these very objects last (`volume_cache`; the snapshot
-        after the thumbnails), else read from S3, and kept when read whole. Either way its time
-        is the run's download phase."""
+    ) -> Volume:
+        """The series' volume at the product's binning: from memory when this renderer read
+        these very objects last (`volume_cache`; the snapshot after the thumbnails), else read
+        from S3, and kept when read whole. Either way its time is the run's download phase."""
         bin_xy = params.bin_xy if isinstance(params, SnapshotParams) else 1
         cache = self.runner.volumes
-        objects = list(content.objects)
+        content = SeriesContent.of(source, self.request.source_version, objects)
         started = time.perf_counter()
         kept = cache.get(content)
         volume = None if kept is None else await asyncio.to_thread(binned_volume, kept, bin_xy)
@@ -378,7 +304,7 @@ class _Job:
                 "from_memory": from_memory,
             },
         )
-        return volume, from_memory
+        return volume
 
     async def _store(self, target: S3Uri, index: int, total: int, item: Item, made: Made) -> None:
         key = image_key(target.prefix, item.view, item.preset, item.size, item.format)

@@ -71,5 +71,5 @@ async def serve(settings: RendererSettings, stop: asyncio.Event) -> None:
         )
         extra = {"worker": settings.renderer_worker_id, "topic": topics.render_requests}
         log.info("renderer consuming", extra=extra)
-        await render_requests(consumer, producer, runner.run, topics, runner.anticipate).serve(stop)
+        await render_requests(consumer, producer, runner.run, topics).serve(stop)
         log.info("renderer stopping", extra=extra)

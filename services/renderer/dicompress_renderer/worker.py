@@ -35,20 +35,7 @@ def _describe(request: ProductRequested) -> dict[str, Any]:
 
 
 def render_requests(
-    consumer: AIOKafkaConsumer,
-    producer: AIOKafkaProducer,
-    handle: Handle,
-    topics: Topics,
-    anticipate: Callable[[ProductRequested], None] | None = None,
+    consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, handle: Handle, topics: Topics
 ) -> RequestLoop[ProductRequested]:
-    """The loop that makes each product with `handle` (the consumer is subscribed already),
-    telling `anticipate` of the request waiting next as each one starts."""
-    return RequestLoop(
-        consumer,
-        producer,
-        topics.dead_letter,
-        decode_request,
-        _describe,
-        handle,
-        anticipate=anticipate,
-    )
+    """The loop that makes each product with `handle` (the consumer is subscribed already)."""
+    return RequestLoop(consumer, producer, topics.dead_letter, decode_request, _describe, handle)
