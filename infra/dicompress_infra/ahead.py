@@ -2,12 +2,14 @@
 
 A worker runs one request at a time; told which one waits next, it may start that one's
 effect-free part early (the compressor lays out the next job's source while the current job
-encodes) so that its encoders do not idle when the request's turn comes. It pays only where
-the early part would otherwise leave the cores idle: rendering a 3D snapshot beside its
-series' thumbnails, on cores the preview already saturated, ended it no sooner and delayed
-the thumbnails (bench_products, products-20261206-114001.md). The request's run then takes the result, or makes it itself when there
-is none, it failed, or the run drops it (it no longer applies). Results never taken are
-dropped with the oldest: only work without effects belongs here, since it may never be used.
+encodes) so that its encoders do not idle when the request's turn comes. The request's run
+then takes the result, or makes it itself when there is none, it failed, or the run drops it
+(it no longer applies). Results never taken are dropped with the oldest: only work without
+effects belongs here, since it may never be used.
+
+It pays only where the early part would otherwise leave cores idle: rendering a 3D snapshot
+beside its series' thumbnails, on cores the preview already saturated, ended it no sooner and
+delayed the thumbnails (bench_products, products-20261206-114001.md).
 """
 
 from __future__ import annotations

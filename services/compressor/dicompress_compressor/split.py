@@ -15,9 +15,10 @@ ZIP come from the owner, each slice once.
 
 A compressor alone in its lane's tasks group (it holds every partition of the tasks topic)
 does not spread: its own tasks loop would take every range onto the same pool, and each slice
-would cost a PUT, a GET back and its share of the folder's listings for nothing. In a
-10-study burst on one compressor that was the pool idling between ranges and ~1 CPU-s a
-study (docs/SCHEDULING.md).
+would cost a PUT, a GET back and its share of the folder's listings for nothing, and the pool
+idled at each range's end. With the reads back through obstore, 4 studies at once on one
+compressor went from 30.3 to 27.3 CPU-s a study and from 1.84 to 1.92 cores busy
+(docs/SCHEDULING.md).
 """
 
 from __future__ import annotations
