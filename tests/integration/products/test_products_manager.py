@@ -118,7 +118,7 @@ async def requested(env: Mapping[str, str]) -> list[tuple[str, ProductRequested]
             for p in range(PARTITIONS[name])
         ]
         consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
+        await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             batch = await consumer.getmany(timeout_ms=500)
