@@ -49,7 +49,7 @@ from dicompress_compressor.minict.specs import (
 from dicompress_compressor.preview.counts import PreviewCounts
 from dicompress_compressor.preview.dataset import PreviewSliceSpec
 from dicompress_compressor.preview.encode import PreviewSlice
-from dicompress_compressor.preview.locations import product_locations, product_source
+from dicompress_compressor.preview.locations import product_source, registered_locations
 from dicompress_compressor.preview.plan import Group, PlanRefused, plan_groups
 from dicompress_compressor.preview.runner import PoolPreviews
 from dicompress_compressor.preview.stream import GroupOutcome, GroupWork, in_order, make_group
@@ -115,9 +115,10 @@ class _MiniCtJob:
     async def prepare(self) -> None:
         """The request checked, and this run registered (its floor: see `lifecycle`)."""
         self.params = self._params()
-        self.locations = product_locations(self.request, self.runner.allowed_buckets)
-        runner, bucket = self.runner, self.locations[1].bucket
-        self.markers = await self.job.register(runner.store, bucket, runner.worker)
+        runner = self.runner
+        self.locations, self.markers = await registered_locations(
+            self.job, self.request, runner.store, runner.allowed_buckets, runner.worker
+        )
 
     async def run(self) -> JobCompleted:
         params = self.params

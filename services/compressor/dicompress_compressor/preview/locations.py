@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dicompress_compressor.attempts import RunMarkers
 from dicompress_compressor.layout import Layout, PlannedSlice, Series
-from dicompress_compressor.lifecycle import JobAborted
+from dicompress_compressor.lifecycle import JobAborted, JobLifecycle
 from dicompress_compressor.source import SourceUnreadable, lay_out_source
 from dicompress_compressor.storage import ObjectStore
 from dicompress_infra.s3 import LocationRefused, S3Uri, request_locations
@@ -38,6 +39,20 @@ def product_locations(
             f"the {request.kind.value}'s prefix {target} lies inside its source {source}",
         )
     return source, target
+
+
+async def registered_locations(
+    job: JobLifecycle,
+    request: ProductRequested,
+    store: ObjectStore,
+    allowed: frozenset[str] | None,
+    worker: str,
+) -> tuple[tuple[S3Uri, S3Uri], RunMarkers]:
+    """What every product job's `prepare` does besides reading its parameters: source and
+    target checked (`product_locations`), then this run registered in the target's bucket (its
+    floor: see `lifecycle`). The locations, and the markers to record the run's ceiling in."""
+    locations = product_locations(request, allowed)
+    return locations, await job.register(store, locations[1].bucket, worker)
 
 
 def requested_series(

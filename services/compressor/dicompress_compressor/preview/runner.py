@@ -31,7 +31,7 @@ from dicompress_compressor.preview.dataset import (
     preview_sop_uid,
 )
 from dicompress_compressor.preview.encode import PreviewSlice, make_preview_slice
-from dicompress_compressor.preview.locations import product_locations, product_source
+from dicompress_compressor.preview.locations import product_source, registered_locations
 from dicompress_compressor.preview.plan import Group, PlanRefused, plan_groups
 from dicompress_compressor.preview.stream import GroupWork, PreviewMaker, in_order, make_group
 from dicompress_compressor.storage import ObjectStore
@@ -89,9 +89,10 @@ class _PreviewJob:
     async def prepare(self) -> None:
         """The request checked, and this run registered (its floor: see `lifecycle`)."""
         self.params = self._params()
-        self.locations = product_locations(self.request, self.runner.allowed_buckets)
-        runner, bucket = self.runner, self.locations[1].bucket
-        self.markers = await self.job.register(runner.store, bucket, runner.worker)
+        runner = self.runner
+        self.locations, self.markers = await registered_locations(
+            self.job, self.request, runner.store, runner.allowed_buckets, runner.worker
+        )
 
     async def run(self) -> JobCompleted:
         params = self.params
