@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from dicompress_compressor.encoder import EncodedSlice, EncodeOptions
@@ -163,3 +164,26 @@ def projected(events: list[EventBase]) -> JobView | None:
     for event in first.values():
         view = apply(view, event)
     return view
+
+
+async def until(check: Callable[[], bool]) -> None:
+    """Return once `check()` holds (bound it with `asyncio.wait_for`)."""
+    while not check():  # noqa: ASYNC110  # polling a plain list: there is no event to wait on
+        await asyncio.sleep(0.001)
+
+
+async def killed_after_three_slices(
+    store: MemoryStore, req: CompressionRequested
+) -> list[EventBase]:
+    """A first run of `req` that encoded three slices (its source's first three, each object's
+    bytes its content) and was killed: as good as kill -9 for the store, nothing is cleaned up.
+    Its events."""
+    encoder = GatedEncoder(gated=True)
+    first: list[EventBase] = []
+    dead = asyncio.create_task(runner(store, encoder, first).run(req))
+    for i in range(3):
+        encoder.release(bytes([65 + i]))
+    await asyncio.wait_for(until(lambda: len(first) == 4), TIMEOUT_S)  # started + 3 slices
+    dead.cancel()
+    await asyncio.gather(dead, return_exceptions=True)
+    return first

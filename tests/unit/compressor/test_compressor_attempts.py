@@ -4,10 +4,14 @@ which keep the first event of each seq, see the job end instead of dropping its 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
-from compressor_fakes import TIMEOUT_S, GatedEncoder, MemoryStore, projected, request, runner
+from compressor_fakes import (
+    GatedEncoder,
+    MemoryStore,
+    killed_after_three_slices,
+    projected,
+    request,
+    runner,
+)
 
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_schemas import (
@@ -24,26 +28,6 @@ from dicompress_schemas.jobs import Status
 SLICES = 6
 
 
-async def _until(check: Callable[[], bool]) -> None:
-    while not check():  # noqa: ASYNC110  # polling a plain list: there is no event to wait on
-        await asyncio.sleep(0.001)
-
-
-async def _killed_after_three_slices(
-    store: MemoryStore, req: CompressionRequested
-) -> list[EventBase]:
-    """A first run that encoded three slices of six and was killed (nothing cleaned up)."""
-    encoder = GatedEncoder(gated=True)
-    first: list[EventBase] = []
-    dead = asyncio.create_task(runner(store, encoder, first).run(req))
-    for i in range(3):
-        encoder.release(bytes([65 + i]))
-    await asyncio.wait_for(_until(lambda: len(first) == 4), TIMEOUT_S)  # started + 3 slices
-    dead.cancel()
-    await asyncio.gather(dead, return_exceptions=True)
-    return first
-
-
 def _sources() -> dict[str, bytes]:
     return {f"src/{i}.dcm": bytes([65 + i]) for i in range(SLICES)}
 
@@ -55,7 +39,7 @@ def _markers(store: MemoryStore, req: CompressionRequested) -> list[AttemptMarke
 
 async def test_a_rerun_that_finds_its_source_gone_fails_past_the_dead_runs_seqs() -> None:
     store, req = MemoryStore(_sources()), request()
-    first = await _killed_after_three_slices(store, req)
+    first = await killed_after_three_slices(store, req)
     assert _markers(store, req) == [AttemptMarker("w-1", SLICES + 2)]  # recorded before seq 1
     for key in _sources():
         del store.objects[key]  # the source was deleted meanwhile
@@ -81,7 +65,7 @@ async def test_a_rerun_that_finds_its_source_gone_fails_past_the_dead_runs_seqs(
 
 async def test_a_rerun_cancelled_before_it_starts_cancels_past_the_dead_runs_seqs() -> None:
     store, req = MemoryStore(_sources()), request()
-    first = await _killed_after_three_slices(store, req)
+    first = await killed_after_three_slices(store, req)
     registry = CancelRegistry()
     registry.cancel(req.job_id, "stuck after a crash")  # before the redelivery is picked up
 
@@ -100,7 +84,7 @@ async def test_a_rerun_cancelled_before_it_starts_cancels_past_the_dead_runs_seq
 
 async def test_a_rerun_that_completes_keeps_its_completion_seq() -> None:
     store, req = MemoryStore(_sources()), request()
-    await _killed_after_three_slices(store, req)
+    await killed_after_three_slices(store, req)
     second: list[EventBase] = []
     terminal = await runner(store, GatedEncoder(), second).run(req)
     assert isinstance(terminal, JobCompleted)

@@ -8,7 +8,15 @@ import asyncio
 import io
 import zipfile
 
-from compressor_fakes import TIMEOUT_S, GatedEncoder, MemoryStore, request, runner
+from compressor_fakes import (
+    TIMEOUT_S,
+    GatedEncoder,
+    MemoryStore,
+    killed_after_three_slices,
+    request,
+    runner,
+    until,
+)
 
 from dicompress_compressor.cancellation import CancelRegistry
 from dicompress_schemas import (
@@ -24,14 +32,7 @@ from dicompress_schemas import (
 async def test_a_rerun_reuses_the_slices_a_dead_run_stored() -> None:
     store = MemoryStore({f"src/{i}.dcm": bytes([65 + i]) for i in range(6)})
     req = request()
-    first_encoder = GatedEncoder(gated=True)
-    first: list[EventBase] = []
-    dead = asyncio.create_task(runner(store, first_encoder, first).run(req))
-    for i in range(3):
-        first_encoder.release(bytes([65 + i]))
-    await asyncio.wait_for(_until(lambda: len(first) == 4), TIMEOUT_S)  # started + 3 slices
-    dead.cancel()  # as good as kill -9 for the store: nothing is cleaned up after this point
-    await asyncio.gather(dead, return_exceptions=True)
+    first = await killed_after_three_slices(store, req)
     assert len(store.keys(f"{req.tenant}/jobs/{req.job_id}/slices/")) >= 3
 
     encoder = GatedEncoder()
@@ -64,7 +65,7 @@ async def test_a_cancel_stops_the_job_and_drops_its_upload() -> None:
     req = request()
     job = asyncio.create_task(runner(store, encoder, sink, cancellations=registry).run(req))
     encoder.release(bytes([0]))
-    await asyncio.wait_for(_until(lambda: len(sink) == 2), TIMEOUT_S)
+    await asyncio.wait_for(until(lambda: len(sink) == 2), TIMEOUT_S)
 
     registry.cancel(req.job_id, "the user changed their mind")
     terminal = await asyncio.wait_for(job, TIMEOUT_S)
@@ -131,12 +132,6 @@ async def test_zip_parts_are_bounded_whatever_the_series_length() -> None:
     assert len(store.part_sizes) > 10
     assert set(store.part_sizes[:-1]) == {part_size}
     assert terminal.artifact_bytes == sum(store.part_sizes)
-
-
-async def _until(check: object) -> None:
-    assert callable(check)
-    while not check():  # noqa: ASYNC110  # polling a plain list: there is no event to wait on
-        await asyncio.sleep(0.01)
 
 
 async def test_a_source_at_the_buckets_root_skips_the_jobs_own_objects() -> None:
