@@ -19,8 +19,10 @@ from dicompress_infra.s3 import make_s3_client
 from dicompress_schemas import (
     CompressionRequested,
     Event,
+    JobCompleted,
     TerminalEvent,
     decode_event,
+    new_event_id,
 )
 from dicompress_schemas.envelope import utc_now
 from dicompress_schemas.histories import JobHistory
@@ -101,6 +103,18 @@ async def job_events(
         return found
     finally:
         await consumer.stop()
+
+
+def completed_once(events: list[Event], job_id: uuid.UUID, slices: int) -> JobCompleted:
+    """The history of a job of `slices` slices that ended well, however many runs it took:
+    every seq from 1 to its end, each with the id its seq derives, and one terminal event,
+    last, a JobCompleted. That event."""
+    assert {e.seq for e in events} == set(range(1, slices + 3))  # every seq, no gap
+    assert all(e.event_id == new_event_id(job_id, e.seq) for e in events)
+    assert [type(e) for e in events if isinstance(e, TerminalEvent)] == [JobCompleted]
+    completed = events[-1]
+    assert isinstance(completed, JobCompleted)
+    return completed
 
 
 def put(settings: CompressorSettings, bucket: str, key: str, body: bytes, **extra: Any) -> None:

@@ -10,7 +10,15 @@ import zipfile
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from compressor_support import TIMEOUT_S, eventually, job_events, put, request_for, running
+from compressor_support import (
+    TIMEOUT_S,
+    completed_once,
+    eventually,
+    job_events,
+    put,
+    request_for,
+    running,
+)
 from pydicom import dcmread
 from zip_checks import assert_manifest_matches_zip
 
@@ -22,7 +30,6 @@ from dicompress_schemas import (
     JobFailed,
     SliceEncoded,
     SliceFailed,
-    TerminalEvent,
     new_event_id,
 )
 from dicompress_stack.synthetic_ct import generate_series
@@ -223,8 +230,5 @@ async def test_a_job_stopped_midway_is_redone_with_the_same_event_ids(
     async with running(compressor_settings):
         events = await job_events(compressor_settings, request.job_id)
 
-    seqs = [e.seq for e in events]
-    assert set(seqs) == set(range(1, slices + 3))
-    assert len(seqs) > slices + 2  # the first run's events came again...
-    assert all(e.event_id == new_event_id(request.job_id, e.seq) for e in events)  # ...same ids
-    assert [e.type for e in events if isinstance(e, TerminalEvent)] == ["JobCompleted"]
+    completed_once(events, request.job_id, slices)
+    assert len(events) > slices + 2  # the first run's events came again, with the same ids
