@@ -21,16 +21,14 @@ import os
 import statistics
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 from bench.ingest.stack import bench_stack
+from bench.paths import classpath_cache
 
 from dicompress_stack.synthetic_ct import slice_bytes
 
-ROOT = Path(__file__).resolve().parents[1]
-CLASSPATH_CACHE = ROOT / ".pytest_cache/d/dicompress-kafka-classpath"
 TENANT = "bench"
 POLL_S = 0.02
 
@@ -87,7 +85,7 @@ def main() -> None:
     # polling every 20 ms is over the API's default rate limit (20/s): raised for this stack
     os.environ.setdefault("API_RATE_LIMIT_PER_S", "1000")
     os.environ.setdefault("API_RATE_LIMIT_BURST", "1000")
-    with bench_stack(CLASSPATH_CACHE if CLASSPATH_CACHE.exists() else None) as stack:
+    with bench_stack(classpath_cache()) as stack:
         bucket = stack.config.bucket
         prefix = f"{TENANT}/series/cancel/"
         s3 = stack.handle.s3_client()

@@ -32,13 +32,13 @@ from bench.compare.quality import Quality, measure, originals_by_instance, read_
 from bench.compare.report import Row, medians, render_report, render_table
 from bench.compare.targets import check_targets
 from bench.compare.tools import dcmjs_missing, gdcmconv_missing, run_dcmjs, run_gdcmconv
+from bench.paths import RESULTS
 
 from dicompress_compressor.encoder import SUPPORTED_CODECS
 from dicompress_schemas import Codec, JobCompleted
 from dicompress_stack.processes import Supervised
 from dicompress_stack.synthetic_ct import write_series
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TOOLS = ("gdcmconv", "dcmjs", "encode", "pipeline")
 TOOL_NAMES = {
     "gdcmconv": "gdcmconv",

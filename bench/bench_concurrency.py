@@ -70,13 +70,11 @@ from bench.concurrency.tools import (
     run_jobs,
 )
 from bench.ingest.stack import bench_stack
+from bench.paths import RESULTS, classpath_cache
 
 from dicompress_stack.stack import raise_interrupt
 from dicompress_stack.synthetic_ct import write_series
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-CLASSPATH_CACHE = ROOT / ".pytest_cache/d/dicompress-kafka-classpath"
 TOOLS = ("ours", "gdcmconv", "dcmjs")
 # the client polls every job's GET /jobs/{id} in a loop: over the API's default 20/s per tenant
 RATE_LIMIT_ENV = {"API_RATE_LIMIT_PER_S": "1000", "API_RATE_LIMIT_BURST": "1000"}
@@ -180,7 +178,7 @@ def run_ours_on_stack(args: argparse.Namespace, files: list[Path]) -> OursRun:
     for name, value in RATE_LIMIT_ENV.items():
         os.environ.setdefault(name, value)
     started = time.perf_counter()
-    with bench_stack(CLASSPATH_CACHE if CLASSPATH_CACHE.is_dir() else None) as stack:
+    with bench_stack(classpath_cache()) as stack:
         log(f"stack up in {time.perf_counter() - started:.0f} s; putting the study into S3")
         source = put_series(stack, files)
         # the probe's tenant may only read under its own prefix: a copy, made before the burst

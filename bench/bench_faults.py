@@ -39,18 +39,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.paths import CLASSPATH_CACHE, RESULTS, ROOT
+
 from dicompress_stack.testing import restartable_backends
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "faults"))
 
 # the fault tests' harness, shared so the bench runs exactly what the tests assert on
-from faults_rig import Rig, as_test_backends, service_env, upload_series  # type: ignore[import-not-found]  # noqa: E402
-from faults_scenarios import SCENARIOS, run_fault  # type: ignore[import-not-found]  # noqa: E402
-from faults_study import run_study_faults  # type: ignore[import-not-found]  # noqa: E402
+from faults_rig import Rig, as_test_backends, service_env, upload_series  # type: ignore[import-not-found]
+from faults_scenarios import SCENARIOS, run_fault  # type: ignore[import-not-found]
+from faults_study import run_study_faults  # type: ignore[import-not-found]
 
-CLASSPATH_CACHE = ROOT / ".pytest_cache/d/dicompress-kafka-classpath"
-RESULT = ROOT / "bench/results/faults.json"
+RESULT = RESULTS / "faults.json"
 
 
 def table(runs: list[dict[str, Any]]) -> str:

@@ -25,10 +25,10 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
+from bench.paths import RESULTS
 
 from dicompress_compressor.encoder import EncodeOptions, encode_slice
 from dicompress_compressor.errors import SliceRejected
@@ -36,9 +36,7 @@ from dicompress_schemas import DecodeError, decode_command, decode_event
 from dicompress_schemas.golden import examples_dir
 from dicompress_stack.synthetic_ct import slice_bytes
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = examples_dir()
-RESULTS = ROOT / "bench" / "results"
 COMMANDS = {"CancelRequested.v1.json"}
 
 

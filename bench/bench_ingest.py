@@ -49,6 +49,7 @@ from bench.ingest.uploads import (
     wait_projected,
 )
 from bench.ingest.watch import IngestSeen, IngestTopics, RssSampler
+from bench.paths import classpath_cache
 from boto3.s3.transfer import TransferConfig
 
 from dicompress_schemas import ArchiveUploaded, IngestCompleted, UploadChannel
@@ -56,8 +57,6 @@ from dicompress_schemas.envelope import utc_now
 from dicompress_schemas.histories import IngestHistory
 from dicompress_stack.stack import raise_interrupt
 
-ROOT = Path(__file__).resolve().parents[1]
-CLASSPATH_CACHE = ROOT / ".pytest_cache/d/dicompress-kafka-classpath"
 TENANT = "bench"
 PER_SERIES = 400
 MB = 1e6
@@ -242,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, raise_interrupt)  # stop the stack on SIGTERM as on Ctrl-C
     print(f"load average before: {load_average()} ({os.cpu_count()} cores)")
-    cache = CLASSPATH_CACHE if CLASSPATH_CACHE.is_dir() else None
+    cache = classpath_cache()
     with tempfile.TemporaryDirectory(prefix="dicompress-bench-zip-") as tmp:
         workdir = Path(tmp)
         began = time.perf_counter()

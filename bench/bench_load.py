@@ -48,16 +48,15 @@ import asyncpg
 import httpx
 import psutil
 from bench.bench_encode import encode_series
+from bench.paths import CLASSPATH_CACHE, RESULTS, ROOT
 
 from dicompress_stack.synthetic_ct import generate_series
 from dicompress_stack.testing import restartable_backends
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "faults"))
 # the fault tests' stack harness (services as processes on backends of our own)
-from faults_rig import SERIES_PREFIX, TENANT, Rig, as_test_backends, service_env, upload_series  # type: ignore[import-not-found]  # noqa: E402
+from faults_rig import SERIES_PREFIX, TENANT, Rig, as_test_backends, service_env, upload_series  # type: ignore[import-not-found]
 
-CLASSPATH_CACHE = ROOT / ".pytest_cache/d/dicompress-kafka-classpath"
 TINY_PREFIX = f"{TENANT}/tiny/"
 ENDED = ("completed", "failed", "cancelled")
 
@@ -327,7 +326,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.jobs, args.slices = 20, 10
-    out = args.out or ROOT / f"bench/results/load{'-quick' if args.quick else ''}.json"
+    out = args.out or RESULTS / f"load{'-quick' if args.quick else ''}.json"
 
     api_overrides = {
         # one tenant hammers on purpose: the per-tenant limits would answer 429/503 instead

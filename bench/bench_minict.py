@@ -51,6 +51,7 @@ from bench.ingest.stack import BenchStack, bench_stack
 from bench.ingest.uploads import presigned_upload, wait_indexed
 from bench.minict.ranged import Ranged, range_download
 from bench.minict.requests import Asked, ask
+from bench.paths import RESULTS, classpath_cache
 from bench.products.cpu import service_pids
 from bench.products.follow import follow_products
 from bench.products.series import SeriesTemplate
@@ -58,9 +59,6 @@ from bench.products.series import SeriesTemplate
 from dicompress_schemas import study_id
 from dicompress_stack.stack import raise_interrupt
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-CLASSPATH_CACHE = ROOT / ".pytest_cache/d/dicompress-kafka-classpath"
 TENANT = "bench-minict"
 MB = 1e6
 RATE_LIMIT_ENV = {"API_RATE_LIMIT_PER_S": "1000", "API_RATE_LIMIT_BURST": "1000"}
@@ -328,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before: {load} ({os.cpu_count()} cores)", flush=True)
     if others:
         print(f"other test runs now: {'; '.join(others)}", flush=True)
-    cache = CLASSPATH_CACHE if CLASSPATH_CACHE.is_dir() else None
+    cache = classpath_cache()
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="dicompress-bench-minict-") as tmp:
         workdir = Path(tmp)

@@ -73,6 +73,7 @@ from bench.notifier_clients import (
     worker_main,
 )
 from bench.notifier_publish import TENANT, publish_paced
+from bench.paths import RESULTS, classpath_cache
 from prometheus_client.parser import text_string_to_metric_families
 
 from dicompress_infra.auth import issue_token
@@ -84,8 +85,6 @@ from dicompress_stack.net import free_port
 from dicompress_stack.testing import ServiceRunner, temporary_backends
 
 AUDIENCE = "dicompress"  # CommonSettings.jwt_audience's default, as the stack runs it
-CLASSPATH_CACHE = Path(".pytest_cache/d/dicompress-kafka-classpath")
-RESULTS = Path(__file__).parent / "results"
 MB = 1024 * 1024
 
 TIME_WINDOW_S = 5.0  # of the latency-over-time rows
@@ -378,7 +377,7 @@ def notifier_stack(
 ) -> Iterator[tuple[StackConfig, str, int, str]]:
     """Backends, the progress service and one notifier: (config, ws url, notifier pid, secret).
     `compression`: the notifier's NOTIFIER_COMPRESSION (None: its default)."""
-    cache = CLASSPATH_CACHE.resolve() if CLASSPATH_CACHE.exists() else None
+    cache = classpath_cache()
     with temporary_backends(cache, durable=True) as config:
         secret = secrets.token_urlsafe(32)
         env = service_env(config, secret)

@@ -48,6 +48,7 @@ import httpx
 import psutil
 from bench.ingest.stack import BenchStack, bench_stack
 from bench.ingest.uploads import Uploaded, presigned_upload, wait_indexed
+from bench.paths import RESULTS, ROOT, classpath_cache
 from bench.products.cpu import cpu_seconds, cpu_used, service_pids
 from bench.products.follow import Followed, follow_products
 from bench.products.report import Measure, render_medians, render_rows, series_measures
@@ -56,9 +57,6 @@ from bench.products.series import SeriesArchive, SeriesTemplate
 from dicompress_schemas import study_id
 from dicompress_stack.stack import raise_interrupt
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-CLASSPATH_CACHE = ROOT / ".pytest_cache/d/dicompress-kafka-classpath"
 TENANT = "bench-products"
 MB = 1e6
 # the API's per-tenant limit is 20 requests/s, bursts of 40: polling at 20/s plus the ingest's
@@ -295,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before: {load} ({os.cpu_count()} cores)", flush=True)
     if others:
         print(f"other test runs now: {'; '.join(others)}", flush=True)
-    cache = CLASSPATH_CACHE if CLASSPATH_CACHE.is_dir() else None
+    cache = classpath_cache()
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="dicompress-bench-products-") as tmp:
         workdir = Path(tmp)

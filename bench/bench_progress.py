@@ -42,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+from bench.paths import classpath_cache
 
 from dicompress_infra.kafka import make_producer
 from dicompress_progress.handler import Message, Projector
@@ -59,7 +60,6 @@ from dicompress_stack.postgres import create_database, database_url
 from dicompress_stack.testing import temporary_backends
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-CLASSPATH_CACHE = Path(".pytest_cache/d/dicompress-kafka-classpath")
 
 
 def job_events(job: uuid.UUID, slices: int) -> list[Event]:
@@ -194,7 +194,7 @@ def _rate(samples: list[tuple[float, int]], trim: float) -> float:
 @contextmanager
 def backends() -> Iterator[StackConfig]:
     """Durable backends (fsync on, as `dicompress up` runs them) for the measurement."""
-    cache = CLASSPATH_CACHE.resolve() if CLASSPATH_CACHE.exists() else None
+    cache = classpath_cache()
     with temporary_backends(cache, durable=True) as config:
         yield config
 

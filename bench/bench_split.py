@@ -48,6 +48,7 @@ from bench.bench_products import (
     shown_command,
     write_result,
 )
+from bench.paths import RESULTS, classpath_cache
 from bench.split.job import JobRun, put_study, run_job
 from bench.split.model import fit
 from bench.split.report import medians_table, model_section, runs_table, timelines
@@ -55,10 +56,6 @@ from bench.split.stack import split_stack
 
 from dicompress_stack.stack import raise_interrupt
 from dicompress_stack.synthetic_ct import write_series
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-CLASSPATH_CACHE = ROOT / ".pytest_cache/d/dicompress-kafka-classpath"
 
 
 @dataclass(frozen=True)
@@ -123,7 +120,7 @@ class ConfigRuns:
 def run_config(config: Config, args: argparse.Namespace, files: list[Path]) -> ConfigRuns:
     """A fresh stack in `config`: a warm-up job, then `--repeat` timed ones."""
     began = time.perf_counter()
-    cache = CLASSPATH_CACHE if CLASSPATH_CACHE.is_dir() else None
+    cache = classpath_cache()
     with split_stack(config.compressors, config_env(config, args), cache) as split:
         log(f"{config.label}: stack up in {time.perf_counter() - began:.0f} s")
         source = put_study(split, files, "study")

@@ -51,6 +51,7 @@ from bench.bench_products import (
 )
 from bench.ingest.stack import BenchStack, bench_stack
 from bench.ingest.uploads import Uploaded, presigned_upload, wait_indexed
+from bench.paths import RESULTS, classpath_cache
 from bench.products.series import SeriesArchive, SeriesTemplate
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -59,9 +60,6 @@ from dicompress_schemas import study_id
 from dicompress_schemas.jobs import TERMINAL_STATUSES
 from dicompress_stack.stack import raise_interrupt
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-CLASSPATH_CACHE = ROOT / ".pytest_cache/d/dicompress-kafka-classpath"
 TENANT = "bench-viewer"
 MB = 1e6
 CHROMIUM = Path("/usr/bin/chromium")
@@ -334,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = describe_machine(load)
     others = other_test_runs()
     print(f"load average before: {load} ({os.cpu_count()} cores)", flush=True)
-    cache = CLASSPATH_CACHE if CLASSPATH_CACHE.is_dir() else None
+    cache = classpath_cache()
     openings: list[Opening] = []
     live: WhileEncoding | None = None
     loads: list[str] = []
