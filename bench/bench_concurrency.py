@@ -50,6 +50,7 @@ from pathlib import Path
 from bench.bench_products import (
     describe_machine,
     other_test_runs,
+    others_seen,
     shown_command,
     write_result,
 )
@@ -306,9 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{_command(['node', '--version']).replace('v', 'node ', 1)}; {_dcmjs_version()}.",
         "",
         "Load average (1, 5, 15 min): " + "; ".join(loads) + ".",
-        "Other test runs on the machine at the start: "
-        + ("; ".join(f"`{o}`" for o in others) if others else "none seen")
-        + ".",
+        others_seen(others) + ".",
         "",
     ]
     if args.note:

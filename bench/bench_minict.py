@@ -44,6 +44,7 @@ from bench.bench_products import (
     describe_machine,
     load_average,
     other_test_runs,
+    others_seen,
     shown_command,
     write_result,
 )
@@ -275,9 +276,7 @@ def report(
         "",
         machine,
         "",
-        "Other test runs on the machine at the start: "
-        + ("; ".join(f"`{o}`" for o in others) if others else "none seen")
-        + ".",
+        others_seen(others) + ".",
         "",
         *([args.note, ""] if args.note else []),
         "Mini CT times are seconds from the start of the first `POST /studies/{id}/series/{uid}/"

@@ -232,6 +232,12 @@ def other_test_runs() -> list[str]:
     return found
 
 
+def others_seen(others: list[str]) -> str:
+    """The results files' sentence on `other_test_runs`, without its full stop."""
+    listed = "; ".join(f"`{o}`" for o in others) if others else "none seen"
+    return f"Other test runs on the machine at the start: {listed}"
+
+
 def report(
     args: argparse.Namespace, runs: list[Run], began: datetime, machine: str, others: list[str]
 ) -> str:
@@ -245,9 +251,7 @@ def report(
         "",
         machine,
         "",
-        "Other test runs on the machine at the start: "
-        + ("; ".join(f"`{o}`" for o in others) if others else "none seen")
-        + ".",
+        others_seen(others) + ".",
         "",
         "Times are seconds from the API's answer to `POST /uploads/{id}/complete` (upload "
         "complete). A product is complete when `GET /studies/{id}/products` (polled every 50 ms) "

@@ -45,6 +45,7 @@ from bench.bench_products import (
     describe_machine,
     load_average,
     other_test_runs,
+    others_seen,
     shown_command,
     write_result,
 )
@@ -234,9 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         machine,
         f"Load average (1, 5, 15 min) at the start: {load}; at the end: {load_average()}.",
-        "Other test runs on the machine at the start: "
-        + ("; ".join(f"`{o}`" for o in others) if others else "none seen")
-        + ".",
+        others_seen(others) + ".",
         "",
     ]
     if args.note:

@@ -47,6 +47,7 @@ from bench.bench_products import (
     load_average,
     log,
     other_test_runs,
+    others_seen,
     write_result,
 )
 from bench.ingest.stack import BenchStack, bench_stack
@@ -387,8 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             machine,
             "",
-            "Other test runs on the machine at the start: "
-            + ("; ".join(f"`{o}`" for o in others) if others else "none seen")
+            others_seen(others)
             + f". Load average at each opening: {'; '.join(loads)}; at the end: "
             f"{load_average()}.",
             "",
