@@ -73,6 +73,7 @@ from bench.concurrency.tools import (
 from bench.ingest.stack import bench_stack
 from bench.paths import RESULTS, classpath_cache
 
+from dicompress_schemas import Codec
 from dicompress_stack.stack import raise_interrupt
 from dicompress_stack.synthetic_ct import write_series
 
@@ -166,6 +167,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="no interactive job of another tenant behind ours' batch",
     )
+    parser.add_argument(
+        "--also-codecs",
+        nargs="+",
+        default=[],
+        choices=[c.value for c in Codec if not c.lossless and c != Codec.J2K_LOSSY],  # a rate each
+        help="after ours' burst in the API's default codec, one more burst on the same stack "
+        "in each of these (no probe): what another codec would change",
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per contender")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the .md goes")
     parser.add_argument("--note", default="", help="a sentence for the results file")
@@ -175,7 +184,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def run_ours_on_stack(args: argparse.Namespace, files: list[Path]) -> OursRun:
+def run_ours_on_stack(args: argparse.Namespace, files: list[Path]) -> tuple[OursRun, list[OursRun]]:
+    """Ours' burst in the API's default codec, then one per `--also-codecs`, on one stack."""
     for name, value in RATE_LIMIT_ENV.items():
         os.environ.setdefault(name, value)
     started = time.perf_counter()
@@ -184,20 +194,27 @@ def run_ours_on_stack(args: argparse.Namespace, files: list[Path]) -> OursRun:
         source = put_series(stack, files)
         # the probe's tenant may only read under its own prefix: a copy, made before the burst
         probe_source = None if args.no_probe else copy_series(stack, source)
-        log(f"ours: {args.jobs} jobs at once (load {load_average()})")
-        return asyncio.run(
-            run_ours(
-                stack,
-                source,
-                args.jobs,
-                args.slices,
-                args.rate,
-                not args.no_warmup,
-                args.poll_pause,
-                args.timeout,
-                probe_source,
+
+        def burst(codec: str | None, probe: str | None) -> OursRun:
+            what = codec or "the API's default"
+            log(f"ours: {args.jobs} jobs at once in {what} (load {load_average()})")
+            return asyncio.run(
+                run_ours(
+                    stack,
+                    source,
+                    args.jobs,
+                    args.slices,
+                    args.rate,
+                    not args.no_warmup,
+                    args.poll_pause,
+                    args.timeout,
+                    probe,
+                    codec,
+                )
             )
-        )
+
+        main = burst(None, probe_source)
+        return main, [burst(codec, None) for codec in args.also_codecs]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,8 +237,14 @@ def main(argv: list[str] | None = None) -> int:
         size = sum(f.stat().st_size for f in files)
         log(f"study written: {len(files)} files, {size / 1e6:.0f} MB")
         if "ours" in args.tools:
-            ours = run_ours_on_stack(args, files)
+            ours, others_codecs = run_ours_on_stack(args, files)
             contenders.append(ours.contender)
+            for extra in others_codecs:
+                contenders.append(extra.contender)
+                commands[extra.contender.name] = (
+                    f"the same burst once more on the same stack, `codec` "
+                    f"{extra.contender.name.rsplit(', ', 1)[-1]} in each POST, no probe"
+                )
             commands[ours.contender.name] = (
                 f"{args.jobs} x `POST /jobs {{s3SourceUri: <the study>, compressionRate: "
                 f"{args.rate:g}, priority: batch}}` at once (codec: the API's default, "

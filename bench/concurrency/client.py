@@ -20,23 +20,29 @@ def since(stamp: str | None, zero_wall: float) -> float | None:
 
 
 async def submit(
-    http: httpx.AsyncClient, source: str, target: str, rate: float, priority: str
+    http: httpx.AsyncClient,
+    source: str,
+    target: str,
+    rate: float,
+    priority: str,
+    codec: str | None = None,
 ) -> dict[str, Any]:
-    """`POST /jobs` in lane `priority`; the 202 answer. Anything else (a 429 tenant-limit
-    included) raises: the run would measure something other than what it says."""
-    answer = await http.post(
-        "/jobs",
-        json={
-            "s3SourceUri": source,
-            "s3TargetUri": target,
-            "compressionRate": rate,
-            "priority": priority,
-        },
-    )
+    """`POST /jobs` in lane `priority` (with `codec`, or the API's default); the 202 answer.
+    Anything else (a 429 tenant-limit included) raises: the run would measure something other
+    than what it says."""
+    body: dict[str, Any] = {
+        "s3SourceUri": source,
+        "s3TargetUri": target,
+        "compressionRate": rate,
+        "priority": priority,
+    }
+    if codec is not None:
+        body["codec"] = codec
+    answer = await http.post("/jobs", json=body)
     if answer.status_code != 202:
         raise RuntimeError(f"POST /jobs ({priority}): {answer.status_code} {answer.text[:300]}")
-    body: dict[str, Any] = answer.json()
-    return body
+    accepted: dict[str, Any] = answer.json()
+    return accepted
 
 
 async def wait_ended(

@@ -45,10 +45,12 @@ def _self_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def _submit(http: httpx.AsyncClient, source: str, target: str, rate: float) -> str:
+async def _submit(
+    http: httpx.AsyncClient, source: str, target: str, rate: float, codec: str | None
+) -> str:
     # ten studies at once from one script: the batch lane, the one-at-a-time queue the design
     # documents compare against
-    return str((await submit(http, source, target, rate, "batch"))["jobId"])
+    return str((await submit(http, source, target, rate, "batch", codec))["jobId"])
 
 
 @dataclass(frozen=True)
@@ -114,16 +116,17 @@ async def run_ours(
     pause_s: float,
     timeout_s: float,
     probe_source: str | None = None,
+    codec: str | None = None,
 ) -> OursRun:
-    """The burst of `jobs` batch jobs, and the interactive probe behind it when
-    `probe_source` (the study under the probe tenant's prefix) is given."""
+    """The burst of `jobs` batch jobs (in `codec`, or the API's default), and the interactive
+    probe behind it when `probe_source` (the study under the probe tenant's prefix) is given."""
     target = f"s3://{stack.config.bucket}/{TENANT}/out/"
     pids = service_pids(stack.config)
     async with _client(stack, TENANT) as http, _client(stack, PROBE_TENANT) as probe_http:
         warmup_s = None
         if warmup:  # one job first: the pool warm, and GET /queue has a pace to estimate from
             began = time.perf_counter()
-            await wait_ended(http, await _submit(http, source, target, rate), timeout_s)
+            await wait_ended(http, await _submit(http, source, target, rate, codec), timeout_s)
             warmup_s = time.perf_counter() - began
         await asyncio.sleep(2.0)  # let the stack settle before the idle sample
         idle = sample(list(pids.values()))
@@ -136,7 +139,7 @@ async def run_ours(
             zero = time.perf_counter()
 
             async def submit_one() -> None:
-                burst.job_ids.append(await _submit(http, source, target, rate))
+                burst.job_ids.append(await _submit(http, source, target, rate, codec))
 
             await asyncio.gather(*(submit_one() for _ in range(jobs)))
             submitted_s = time.perf_counter() - zero
@@ -197,6 +200,11 @@ async def run_ours(
         f"{cpu.get('compressor', 0.0) * batch_share / jobs:.1f}; of the API (serving the "
         f"polling) {cpu.get('api', 0.0) * batch_share / jobs:.1f}",
     ]
+    used = sorted(cpu.items(), key=lambda item: -item[1])
+    notes.append(
+        "CPU-seconds of the stack's processes over the burst: "
+        + ", ".join(f"{name} {seconds:.1f}" for name, seconds in used)
+    )
     if probe_slices:
         notes.append(
             f"the interactive probe's {probe_slices} slices ran during the burst: the CPU "
@@ -205,7 +213,7 @@ async def run_ours(
     if probe_error is not None:
         notes.append(f"the interactive probe gave no figures: {probe_error}")
     contender = Contender(
-        name="ours (whole stack)",
+        name="ours (whole stack)" if codec is None else f"ours (whole stack), {codec}",
         jobs=jobs,
         slices_per_job=slices,
         total_s=max(done) if len(done) == jobs else time.perf_counter() - zero,

@@ -193,13 +193,6 @@ def render(
     for contender in contenders:
         lines += describe_contender(contender, commands.get(contender.name, "-"))
     if ours is not None:
-        used = sorted(ours.cpu_by_service.items(), key=lambda item: -item[1])
-        lines += [
-            "CPU-seconds of the stack's processes over the burst: "
-            + ", ".join(f"{name} {seconds:.1f}" for name, seconds in used)
-            + ".",
-            "",
-        ]
         lines += describe_probe(ours)
         lines += describe_queue(ours)
     return "\n".join(lines)
