@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
+
+import orjson
 
 from dicompress_api.adapters.idempotency import KeyRecord
 from dicompress_api.jobs.listing import EPOCH, JobFilter
@@ -231,3 +234,36 @@ class FakeProductIndex:
 
 def _by_uid(row: Mapping[str, Any]) -> str:
     return str(row["sop_instance_uid"])
+
+
+def product_row(
+    event: ProductRequested,
+    status: str,
+    requested_at: datetime,
+    slices: int,
+    **more: Any,
+) -> dict[str, Any]:
+    """The row the progress worker projects for `event` once it is `status`, its `slices` all
+    done when completed; `more` sets the other columns (an artifact, an error)."""
+    return {
+        "tenant": event.tenant,
+        "study_instance_uid": event.study_instance_uid,
+        "job_id": event.job_id,
+        "kind": event.kind.value,
+        "series_instance_uid": event.series_instance_uid,
+        "params": orjson.dumps(event.params.model_dump(mode="json")).decode(),
+        "product_key": event.product_key,
+        "trigger": event.trigger,
+        "target_uri": event.target_uri,
+        "requested_at": requested_at,
+        "status": status,
+        "slices_total": slices,
+        "slices_done": slices if status == "completed" else 0,
+        "slices_failed": 0,
+        "started_at": None,
+        "finished_at": None,
+        "wall_ms": None,
+        "error_code": None,
+        "reason": None,
+        **more,
+    }

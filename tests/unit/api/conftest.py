@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from api_app import serving
 from api_fakes import (
     SECRET,
     FakeArchives,
@@ -74,10 +75,7 @@ def app(
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as http,
-    ):
+    async with serving(app) as http:
         yield http
 
 

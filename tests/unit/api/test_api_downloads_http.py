@@ -12,11 +12,11 @@ from dataclasses import asdict
 
 import httpx
 import pytest
-from api_fakes import FakeKeys, FakeProductIndex, FakePublisher, FakeSources, FakeStats, FakeStore
+from api_app import serving, study_app
+from api_fakes import FakeProductIndex, FakePublisher, FakeSources
 from test_api_http import assert_problem
 from test_api_studies_http import FakeStudyIndex, bearer
 
-from dicompress_api.app import create_app
 from dicompress_api.downloads.archive import ObjectChanged, SizedZip
 from dicompress_api.downloads.selection import Entry
 from dicompress_api.settings import ApiSettings
@@ -66,22 +66,9 @@ async def client(
     publisher: FakePublisher,
     sources: FakeSources,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(
-        settings,
-        publisher=publisher,
-        store=FakeStore(),
-        sources=sources,
-        stats=FakeStats(),
-        keys=FakeKeys(),
-        studies=index,
-        products=FakeProductIndex(index.instance_rows),
-        product_publisher=publisher,
-        object_chunks=objects.of,
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as http,
-    ):
+    products = FakeProductIndex(index.instance_rows)
+    app = study_app(settings, publisher, sources, index, products, object_chunks=objects.of)
+    async with serving(app) as http:
         yield http
 
 

@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from api_fakes import FakeKeys, FakeProductIndex, FakePublisher, FakeSources, FakeStats, FakeStore
+from api_app import serving, study_app
+from api_fakes import FakeProductIndex, FakePublisher, FakeSources, product_row
 from test_api_http import assert_problem
 from test_api_studies_http import FakeStudyIndex, bearer
 
-from dicompress_api.app import create_app
 from dicompress_api.products.mini_ct import PublishOnce
 from dicompress_api.settings import ApiSettings
 from dicompress_schemas import Codec, ProductRequested
@@ -48,51 +48,25 @@ async def client(
     publisher: FakePublisher,
     sources: FakeSources,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(
-        settings,
-        publisher=publisher,
-        store=FakeStore(),
-        sources=sources,
-        stats=FakeStats(),
-        keys=FakeKeys(),
-        studies=index,
-        products=products,
-        product_publisher=publisher,
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as http,
-    ):
+    async with serving(study_app(settings, publisher, sources, index, products)) as http:
         yield http
 
 
 def _project(products: FakeProductIndex, event: ProductRequested, status: str) -> None:
     """What the progress worker writes for the product, and the compressor's artifact."""
     done = status == "completed"
+    failed = status == "failed"
     products.product_rows.append(
-        {
-            "tenant": event.tenant,
-            "study_instance_uid": event.study_instance_uid,
-            "job_id": event.job_id,
-            "kind": event.kind.value,
-            "series_instance_uid": event.series_instance_uid,
-            "params": orjson.dumps(event.params.model_dump(mode="json")).decode(),
-            "product_key": event.product_key,
-            "trigger": event.trigger,
-            "target_uri": event.target_uri,
-            "requested_at": T0 + timedelta(seconds=1),
-            "status": status,
-            "slices_total": 2,
-            "slices_done": 2 if done else 0,
-            "slices_failed": 0,
-            "started_at": None,
-            "finished_at": None,
-            "wall_ms": None,
-            "error_code": "SOURCE_UNREADABLE" if status == "failed" else None,
-            "reason": "a slice could not be read" if status == "failed" else None,
-            "artifact_uri": f"{event.target_uri}mini-ct.zip" if done else None,
-            "artifact_bytes": 4321 if done else None,
-        }
+        product_row(
+            event,
+            status,
+            T0 + timedelta(seconds=1),
+            2,
+            error_code="SOURCE_UNREADABLE" if failed else None,
+            reason="a slice could not be read" if failed else None,
+            artifact_uri=f"{event.target_uri}mini-ct.zip" if done else None,
+            artifact_bytes=4321 if done else None,
+        )
     )
 
 

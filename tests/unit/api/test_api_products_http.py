@@ -8,13 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
-import orjson
 import pytest
-from api_fakes import FakeKeys, FakeProductIndex, FakePublisher, FakeSources, FakeStats, FakeStore
+from api_app import serving, study_app
+from api_fakes import FakeProductIndex, FakePublisher, FakeSources, product_row
 from test_api_http import assert_problem
 from test_api_studies_http import FakeStudyIndex, bearer
 
-from dicompress_api.app import create_app
 from dicompress_api.settings import ApiSettings
 from dicompress_schemas.histories.ingests import AXIAL, STUDY, T0
 from dicompress_schemas.products import ThumbnailView
@@ -38,50 +37,14 @@ async def client(
     publisher: FakePublisher,
     sources: FakeSources,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(
-        settings,
-        publisher=publisher,
-        store=FakeStore(),
-        sources=sources,
-        stats=FakeStats(),
-        keys=FakeKeys(),
-        studies=index,
-        products=products,
-        product_publisher=publisher,
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as http,
-    ):
+    async with serving(study_app(settings, publisher, sources, index, products)) as http:
         yield http
 
 
 def _project(products: FakeProductIndex, publisher: FakePublisher, status: str) -> None:
     """What the progress worker would have written for every product published so far."""
     for n, event in enumerate(publisher.products):
-        products.product_rows.append(
-            {
-                "tenant": event.tenant,
-                "study_instance_uid": event.study_instance_uid,
-                "job_id": event.job_id,
-                "kind": event.kind.value,
-                "series_instance_uid": event.series_instance_uid,
-                "params": orjson.dumps(event.params.model_dump(mode="json")).decode(),
-                "product_key": event.product_key,
-                "trigger": event.trigger,
-                "target_uri": event.target_uri,
-                "requested_at": T0 + timedelta(seconds=n),
-                "status": status,
-                "slices_total": 1,
-                "slices_done": 1 if status == "completed" else 0,
-                "slices_failed": 0,
-                "started_at": None,
-                "finished_at": None,
-                "wall_ms": None,
-                "error_code": None,
-                "reason": None,
-            }
-        )
+        products.product_rows.append(product_row(event, status, T0 + timedelta(seconds=n), 1))
 
 
 async def test_products_are_requested_once_and_then_answered_as_they_stand(

@@ -10,18 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
+from api_app import serving, study_app
 from api_fakes import (
     SECRET,
-    FakeKeys,
     FakeProductIndex,
     FakePublisher,
     FakeSources,
-    FakeStats,
-    FakeStore,
 )
 from test_api_http import BODY, assert_problem
 
-from dicompress_api.app import create_app
 from dicompress_api.jobs.listing import Cursor
 from dicompress_api.settings import ApiSettings
 from dicompress_infra.auth import issue_token
@@ -150,21 +147,8 @@ def index() -> FakeStudyIndex:
 async def studies_client(
     settings: ApiSettings, index: FakeStudyIndex, publisher: FakePublisher, sources: FakeSources
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(
-        settings,
-        publisher=publisher,
-        store=FakeStore(),
-        sources=sources,
-        stats=FakeStats(),
-        keys=FakeKeys(),
-        studies=index,
-        products=FakeProductIndex(index.instance_rows),
-        product_publisher=publisher,
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as http,
-    ):
+    products = FakeProductIndex(index.instance_rows)
+    async with serving(study_app(settings, publisher, sources, index, products)) as http:
         yield http
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from api_app import serving
 from api_fakes import SECRET, FakeKeys, FakePublisher, FakeSources, FakeStats, FakeStore
 
 from dicompress_api.app import create_app
@@ -216,10 +217,7 @@ async def test_a_tenant_over_its_rate_gets_429_and_others_do_not(
         stats=FakeStats(),
         keys=FakeKeys(),
     )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as http,
-    ):
+    async with serving(app) as http:
         answers = [(await http.get("/jobs", headers=auth)).status_code for _ in range(3)]
         assert answers == [200, 200, 429]
         refused = await http.get("/queue", headers=auth)
