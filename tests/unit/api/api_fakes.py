@@ -4,25 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
 from dicompress_api.adapters.idempotency import KeyRecord
-from dicompress_api.jobs.listing import EPOCH, JobFilter
+from dicompress_api.jobs.listing import EPOCH, Cursor, JobFilter
 from dicompress_api.jobs.queue import TenantLoad, Throughput
 from dicompress_api.jobs.sources import SourceInfo
+from dicompress_api.settings import ApiSettings
 from dicompress_api.web.errors import (
     FieldProblem,
     InvalidRequest,
     PublishUnavailable,
     StoreUnavailable,
 )
+from dicompress_infra.auth import issue_token
 from dicompress_infra.s3 import S3Uri
-from dicompress_schemas import ArchiveUploaded, CompressionRequested, Lane, ProductRequested
+from dicompress_progress.study_rows import instance_row
+from dicompress_schemas import (
+    ArchiveUploaded,
+    CompressionRequested,
+    Lane,
+    ProductRequested,
+    study_id,
+)
 from dicompress_schemas.commands import Command
+from dicompress_schemas.histories.ingests import AXIAL, T0, IngestHistory
 
 SECRET = "unit-test-secret-0123456789abcdef0123"
 
@@ -267,3 +278,118 @@ def product_row(
         "reason": None,
         **more,
     }
+
+
+class FakeStudyIndex:
+    """Rows as the progress service writes them, for two tenants."""
+
+    def __init__(self) -> None:
+        self.studies_rows: list[dict[str, Any]] = []
+        self.series_rows: list[dict[str, Any]] = []
+        self.instance_rows: list[dict[str, Any]] = []
+        self.ingest_rows: list[dict[str, Any]] = []
+        self.bucket: str | None = "dicompress-data"
+
+    def add_study(self, tenant: str, uid: str, received: int = 0) -> uuid.UUID:
+        sid = study_id(tenant, uid)
+        self.studies_rows.append(
+            {
+                "tenant": tenant,
+                "study_id": sid,
+                "study_instance_uid": uid,
+                "patient_name": "Doe^Jane",
+                "modalities": ["CT"],
+                "series_count": 1,
+                "instance_count": 3,
+                "image_count": 3,
+                "non_image_count": 0,
+                "bytes": 30,
+                "received_at": T0 + timedelta(minutes=received),
+                "last_stored_at": T0 + timedelta(minutes=received),
+            }
+        )
+        self.series_rows.append(
+            {
+                "tenant": tenant,
+                "study_instance_uid": uid,
+                "series_instance_uid": AXIAL,
+                "modality": "CT",
+                "series_number": 2,
+                "series_description": "Axial",
+                "sop_class_uids": ["1.2.840.10008.5.1.4.1.1.2"],
+                "instance_count": 3,
+                "image_count": 3,
+                "non_image_count": 0,
+                "frame_count": 3,
+                "bytes": 30,
+            }
+        )
+        history = IngestHistory(tenant)
+        for n, z in ((1, 5.0), (2, -5.0), (3, 0.0)):
+            row = asdict(instance_row(history.image(z=z, number=n, study_uid=uid)))
+            self.instance_rows.append(row)
+        return sid
+
+    async def studies(
+        self, tenant: str, limit: int, after: Cursor | None
+    ) -> list[Mapping[str, Any]]:
+        def key(row: Mapping[str, Any]) -> tuple[Any, uuid.UUID]:
+            return (row["received_at"], row["study_id"])
+
+        rows = [
+            r
+            for r in self.studies_rows
+            if r["tenant"] == tenant
+            and (after is None or key(r) < (after.requested_at, after.job_id))
+        ]
+        return sorted(rows, key=key, reverse=True)[:limit]
+
+    async def study(self, tenant: str, sid: uuid.UUID) -> Mapping[str, Any] | None:
+        found = [r for r in self.studies_rows if (r["tenant"], r["study_id"]) == (tenant, sid)]
+        return found[0] if found else None
+
+    async def series(self, tenant: str, study_uid: str) -> list[Mapping[str, Any]]:
+        return [
+            r
+            for r in self.series_rows
+            if (r["tenant"], r["study_instance_uid"]) == (tenant, study_uid)
+        ]
+
+    async def instances(
+        self, tenant: str, study_uid: str, series_uid: str | None = None
+    ) -> list[Mapping[str, Any]]:
+        return [
+            r
+            for r in self.instance_rows
+            if (r["tenant"], r["study_instance_uid"]) == (tenant, study_uid)
+            and series_uid in (None, r["series_instance_uid"])
+        ]
+
+    async def study_ingests(self, tenant: str, study_uid: str) -> list[Mapping[str, Any]]:
+        return []
+
+    async def rejections(
+        self, tenant: str, ingest_ids: Sequence[uuid.UUID]
+    ) -> list[Mapping[str, Any]]:
+        return []
+
+    async def ingest(self, tenant: str, ingest_id: uuid.UUID) -> Mapping[str, Any] | None:
+        found = [
+            r for r in self.ingest_rows if (r["tenant"], r["ingest_id"]) == (tenant, ingest_id)
+        ]
+        return found[0] if found else None
+
+    async def ingest_studies(self, tenant: str, ingest_id: uuid.UUID) -> list[Mapping[str, Any]]:
+        return []
+
+    async def unfiled(self, tenant: str, ingest_id: uuid.UUID) -> list[Mapping[str, Any]]:
+        return []
+
+    async def source_bucket(
+        self, tenant: str, study_uid: str, series_uid: str | None
+    ) -> str | None:
+        return self.bucket
+
+
+def bearer(settings: ApiSettings, tenant: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(SECRET, tenant, settings.jwt_audience)}"}

@@ -6,15 +6,17 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from api_app import serving
+from api_app import serving, study_app
 from api_fakes import (
     SECRET,
     FakeArchives,
     FakeKeys,
+    FakeProductIndex,
     FakePublisher,
     FakeSources,
     FakeStats,
     FakeStore,
+    FakeStudyIndex,
 )
 from fastapi import FastAPI
 
@@ -76,6 +78,29 @@ def app(
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with serving(app) as http:
+        yield http
+
+
+@pytest.fixture
+def index() -> FakeStudyIndex:
+    return FakeStudyIndex()
+
+
+@pytest.fixture
+def products(index: FakeStudyIndex) -> FakeProductIndex:
+    return FakeProductIndex(index.instance_rows)
+
+
+@pytest.fixture
+async def studies_client(
+    settings: ApiSettings,
+    index: FakeStudyIndex,
+    products: FakeProductIndex,
+    publisher: FakePublisher,
+    sources: FakeSources,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app with the study and product indexes (the studies' routes)."""
+    async with serving(study_app(settings, publisher, sources, index, products)) as http:
         yield http
 
 

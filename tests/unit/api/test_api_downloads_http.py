@@ -13,9 +13,8 @@ from dataclasses import asdict
 import httpx
 import pytest
 from api_app import serving, study_app
-from api_fakes import FakeProductIndex, FakePublisher, FakeSources
+from api_fakes import FakeProductIndex, FakePublisher, FakeSources, FakeStudyIndex, bearer
 from test_api_http import assert_problem
-from test_api_studies_http import FakeStudyIndex, bearer
 
 from dicompress_api.downloads.archive import ObjectChanged, SizedZip
 from dicompress_api.downloads.selection import Entry
@@ -49,11 +48,6 @@ class MemoryObjects:
 
 
 @pytest.fixture
-def index() -> FakeStudyIndex:
-    return FakeStudyIndex()
-
-
-@pytest.fixture
 def objects() -> MemoryObjects:
     return MemoryObjects()
 
@@ -62,11 +56,11 @@ def objects() -> MemoryObjects:
 async def client(
     settings: ApiSettings,
     index: FakeStudyIndex,
+    products: FakeProductIndex,
     objects: MemoryObjects,
     publisher: FakePublisher,
     sources: FakeSources,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    products = FakeProductIndex(index.instance_rows)
     app = study_app(settings, publisher, sources, index, products, object_chunks=objects.of)
     async with serving(app) as http:
         yield http

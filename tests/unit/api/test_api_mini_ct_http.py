@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from api_app import serving, study_app
-from api_fakes import FakeProductIndex, FakePublisher, FakeSources, product_row
+from api_fakes import FakeProductIndex, FakePublisher, FakeStudyIndex, bearer, product_row
 from test_api_http import assert_problem
-from test_api_studies_http import FakeStudyIndex, bearer
 
 from dicompress_api.products.mini_ct import PublishOnce
 from dicompress_api.settings import ApiSettings
@@ -28,28 +25,6 @@ from dicompress_schemas.products import MiniCtParams, ProductKind, RoiBox, produ
 # pixels 0.703125 mm apart, the first pixel's centre at (-180, -180).
 PIXEL = 0.703125
 URL = f"/series/{AXIAL}/mini-ct"
-
-
-@pytest.fixture
-def index() -> FakeStudyIndex:
-    return FakeStudyIndex()
-
-
-@pytest.fixture
-def products(index: FakeStudyIndex) -> FakeProductIndex:
-    return FakeProductIndex(index.instance_rows)
-
-
-@pytest.fixture
-async def client(
-    settings: ApiSettings,
-    index: FakeStudyIndex,
-    products: FakeProductIndex,
-    publisher: FakePublisher,
-    sources: FakeSources,
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(study_app(settings, publisher, sources, index, products)) as http:
-        yield http
 
 
 def _project(products: FakeProductIndex, event: ProductRequested, status: str) -> None:
@@ -71,7 +46,7 @@ def _project(products: FakeProductIndex, event: ProductRequested, status: str) -
 
 
 async def test_a_region_is_one_product_however_it_is_asked_and_is_published_once(
-    client: httpx.AsyncClient,
+    studies_client: httpx.AsyncClient,
     settings: ApiSettings,
     index: FakeStudyIndex,
     publisher: FakePublisher,
@@ -79,7 +54,7 @@ async def test_a_region_is_one_product_however_it_is_asked_and_is_published_once
     sid = index.add_study("acme", STUDY)
     auth = bearer(settings, "acme")
     by_index = {"zStart": 0, "zEnd": 1, "roi": {"row": 10, "column": 20, "rows": 8, "columns": 6}}
-    first = await client.post(f"/studies/{sid}{URL}", json=by_index, headers=auth)
+    first = await studies_client.post(f"/studies/{sid}{URL}", json=by_index, headers=auth)
     assert first.status_code == 202, first.text
     answer = first.json()
     assert answer["status"] == "queued"
@@ -111,20 +86,22 @@ async def test_a_region_is_one_product_however_it_is_asked_and_is_published_once
         "roiMm": {"center": centre, "size": [6 * PIXEL, 8 * PIXEL]},
     }
     again = await asyncio.gather(
-        client.post(f"/studies/{sid}{URL}", json=by_mm, headers=auth),
-        client.post(f"/studies/{sid}{URL}", json=by_index, headers=auth),
+        studies_client.post(f"/studies/{sid}{URL}", json=by_mm, headers=auth),
+        studies_client.post(f"/studies/{sid}{URL}", json=by_index, headers=auth),
     )
     assert [a.status_code for a in again] == [202, 202]
     assert {a.json()["id"] for a in again} == {answer["id"]}
     assert len(publisher.products) == 1  # not projected yet, and still not asked twice
 
-    other = await client.post(f"/studies/{sid}{URL}", json={**by_index, "zEnd": 2}, headers=auth)
+    other = await studies_client.post(
+        f"/studies/{sid}{URL}", json={**by_index, "zEnd": 2}, headers=auth
+    )
     assert other.json()["id"] != answer["id"]
     assert len(publisher.products) == 2
 
 
 async def test_a_made_mini_ct_is_answered_at_once_with_a_short_lived_url(
-    client: httpx.AsyncClient,
+    studies_client: httpx.AsyncClient,
     settings: ApiSettings,
     index: FakeStudyIndex,
     products: FakeProductIndex,
@@ -133,19 +110,19 @@ async def test_a_made_mini_ct_is_answered_at_once_with_a_short_lived_url(
     sid = index.add_study("acme", STUDY)
     auth = bearer(settings, "acme")
     body = {"zStart": 1, "format": "multiframe", "preset": "rate10", "downsample": 2}
-    await client.post(f"/studies/{sid}{URL}", json=body, headers=auth)
+    await studies_client.post(f"/studies/{sid}{URL}", json=body, headers=auth)
     (event,) = publisher.products
     assert event.params == MiniCtParams(
         z_start=1, z_end=2, downsample=2, format="multiframe", codec=Codec.J2K_LOSSY, rate=10.0
     )
 
     _project(products, event, "running")
-    running = await client.post(f"/studies/{sid}{URL}", json=body, headers=auth)
+    running = await studies_client.post(f"/studies/{sid}{URL}", json=body, headers=auth)
     assert (running.status_code, running.json()["status"]) == (202, "running")
 
     products.product_rows.clear()
     _project(products, event, "completed")
-    made = await client.post(f"/studies/{sid}{URL}", json=body, headers=auth)
+    made = await studies_client.post(f"/studies/{sid}{URL}", json=body, headers=auth)
     assert made.status_code == 200, made.text
     answer = made.json()
     assert (answer["status"], answer["artifactBytes"]) == ("completed", 4321)
@@ -157,18 +134,18 @@ async def test_a_made_mini_ct_is_answered_at_once_with_a_short_lived_url(
 
     products.product_rows.clear()
     _project(products, event, "failed")
-    failed = await client.post(f"/studies/{sid}{URL}", json=body, headers=auth)
+    failed = await studies_client.post(f"/studies/{sid}{URL}", json=body, headers=auth)
     assert failed.status_code == 200
     assert (failed.json()["status"], failed.json()["reason"]) == (
         "failed",
         "a slice could not be read",
     )
-    listed = (await client.get(f"/studies/{sid}/products", headers=auth)).json()["items"]
+    listed = (await studies_client.get(f"/studies/{sid}/products", headers=auth)).json()["items"]
     assert [(p["kind"], p["id"]) for p in listed] == [("mini-ct", str(event.job_id))]
 
 
 async def test_a_stored_location_outside_the_tenant_is_never_signed(
-    client: httpx.AsyncClient,
+    studies_client: httpx.AsyncClient,
     settings: ApiSettings,
     index: FakeStudyIndex,
     products: FakeProductIndex,
@@ -176,11 +153,11 @@ async def test_a_stored_location_outside_the_tenant_is_never_signed(
 ) -> None:
     sid = index.add_study("acme", STUDY)
     auth = bearer(settings, "acme")
-    await client.post(f"/studies/{sid}{URL}", json={}, headers=auth)
+    await studies_client.post(f"/studies/{sid}{URL}", json={}, headers=auth)
     (event,) = publisher.products
     _project(products, event, "completed")
     products.product_rows[0]["artifact_uri"] = "s3://dicompress-data/globex/x.zip"
-    answer = await client.post(f"/studies/{sid}{URL}", json={}, headers=auth)
+    answer = await studies_client.post(f"/studies/{sid}{URL}", json={}, headers=auth)
     assert answer.status_code == 500
     assert "Signature" not in answer.text
 
@@ -202,7 +179,7 @@ async def test_a_stored_location_outside_the_tenant_is_never_signed(
     ],
 )
 async def test_a_region_not_in_the_series_is_refused_with_the_valid_range(
-    client: httpx.AsyncClient,
+    studies_client: httpx.AsyncClient,
     settings: ApiSettings,
     index: FakeStudyIndex,
     publisher: FakePublisher,
@@ -210,24 +187,30 @@ async def test_a_region_not_in_the_series_is_refused_with_the_valid_range(
     detail: str,
 ) -> None:
     sid = index.add_study("acme", STUDY)
-    answer = await client.post(f"/studies/{sid}{URL}", json=body, headers=bearer(settings, "acme"))
+    answer = await studies_client.post(
+        f"/studies/{sid}{URL}", json=body, headers=bearer(settings, "acme")
+    )
     assert detail in orjson.dumps(assert_problem(answer, 422)).decode()
     assert publisher.products == []
 
 
 async def test_another_tenants_study_or_an_unknown_series_is_not_found(
-    client: httpx.AsyncClient,
+    studies_client: httpx.AsyncClient,
     settings: ApiSettings,
     index: FakeStudyIndex,
     publisher: FakePublisher,
 ) -> None:
     sid = index.add_study("globex", STUDY)
     acme = bearer(settings, "acme")
-    assert_problem(await client.post(f"/studies/{sid}{URL}", json={}, headers=acme), 404)
+    assert_problem(await studies_client.post(f"/studies/{sid}{URL}", json={}, headers=acme), 404)
     own = index.add_study("acme", STUDY)
-    unknown = await client.post(f"/studies/{own}/series/1.2.9/mini-ct", json={}, headers=acme)
+    unknown = await studies_client.post(
+        f"/studies/{own}/series/1.2.9/mini-ct", json={}, headers=acme
+    )
     assert "1.2.9" in assert_problem(unknown, 404)["detail"]
-    assert_problem(await client.post(f"/studies/{uuid.uuid4()}{URL}", json={}, headers=acme), 404)
+    assert_problem(
+        await studies_client.post(f"/studies/{uuid.uuid4()}{URL}", json={}, headers=acme), 404
+    )
     assert publisher.products == []
 
 

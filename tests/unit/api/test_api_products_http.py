@@ -4,41 +4,15 @@ index and the broker (the product flow on real backends: tests/e2e/test_products
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
-import pytest
-from api_app import serving, study_app
-from api_fakes import FakeProductIndex, FakePublisher, FakeSources, product_row
+from api_fakes import FakeProductIndex, FakePublisher, FakeStudyIndex, bearer, product_row
 from test_api_http import assert_problem
-from test_api_studies_http import FakeStudyIndex, bearer
 
 from dicompress_api.settings import ApiSettings
 from dicompress_schemas.histories.ingests import AXIAL, STUDY, T0
 from dicompress_schemas.products import ThumbnailView
-
-
-@pytest.fixture
-def index() -> FakeStudyIndex:
-    return FakeStudyIndex()
-
-
-@pytest.fixture
-def products(index: FakeStudyIndex) -> FakeProductIndex:
-    return FakeProductIndex(index.instance_rows)
-
-
-@pytest.fixture
-async def client(
-    settings: ApiSettings,
-    index: FakeStudyIndex,
-    products: FakeProductIndex,
-    publisher: FakePublisher,
-    sources: FakeSources,
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(study_app(settings, publisher, sources, index, products)) as http:
-        yield http
 
 
 def _project(products: FakeProductIndex, publisher: FakePublisher, status: str) -> None:
@@ -48,7 +22,7 @@ def _project(products: FakeProductIndex, publisher: FakePublisher, status: str) 
 
 
 async def test_products_are_requested_once_and_then_answered_as_they_stand(
-    client: httpx.AsyncClient,
+    studies_client: httpx.AsyncClient,
     settings: ApiSettings,
     index: FakeStudyIndex,
     products: FakeProductIndex,
@@ -57,7 +31,7 @@ async def test_products_are_requested_once_and_then_answered_as_they_stand(
     sid = index.add_study("acme", STUDY)
     auth = bearer(settings, "acme")
     body = {"products": [{"kind": "preview", "bin_xy": 4}, {"kind": "thumbnails"}]}
-    first = await client.post(f"/studies/{sid}/products", json=body, headers=auth)
+    first = await studies_client.post(f"/studies/{sid}/products", json=body, headers=auth)
     assert first.status_code == 202, first.text
     items = first.json()["items"]
     assert [(i["kind"], i["status"], i["trigger"]) for i in items] == [
@@ -74,13 +48,13 @@ async def test_products_are_requested_once_and_then_answered_as_they_stand(
     )
 
     _project(products, publisher, "running")
-    again = await client.post(f"/studies/{sid}/products", json=body, headers=auth)
+    again = await studies_client.post(f"/studies/{sid}/products", json=body, headers=auth)
     assert again.status_code == 202
     assert [i["id"] for i in again.json()["items"]] == [i["id"] for i in items]
     assert [i["status"] for i in again.json()["items"]] == ["running", "running"]
     assert len(publisher.products) == 2  # nothing asked twice
 
-    other = await client.post(
+    other = await studies_client.post(
         f"/studies/{sid}/products",
         json={"products": [{"kind": "preview", "bin_xy": 2}]},
         headers=auth,
@@ -90,7 +64,7 @@ async def test_products_are_requested_once_and_then_answered_as_they_stand(
 
 
 async def test_the_study_lists_its_products_with_short_lived_image_urls(
-    client: httpx.AsyncClient,
+    studies_client: httpx.AsyncClient,
     settings: ApiSettings,
     index: FakeStudyIndex,
     products: FakeProductIndex,
@@ -98,7 +72,7 @@ async def test_the_study_lists_its_products_with_short_lived_image_urls(
 ) -> None:
     sid = index.add_study("acme", STUDY)
     auth = bearer(settings, "acme")
-    await client.post(
+    await studies_client.post(
         f"/studies/{sid}/products", json={"products": [{"kind": "thumbnails"}]}, headers=auth
     )
     _project(products, publisher, "completed")
@@ -121,7 +95,7 @@ async def test_the_study_lists_its_products_with_short_lived_image_urls(
             "fallback": None,
         }
     )
-    study = (await client.get(f"/studies/{sid}", headers=auth)).json()
+    study = (await studies_client.get(f"/studies/{sid}", headers=auth)).json()
     (product,) = study["products"]
     assert (product["kind"], product["status"], product["items"]["done"]) == (
         "thumbnails",
@@ -132,12 +106,12 @@ async def test_the_study_lists_its_products_with_short_lived_image_urls(
     assert image["url"].split("?")[0].endswith(f"/dicompress-data/{prefix}key-default-256.png")
     assert "Signature" in image["url"] or "X-Amz-Signature" in image["url"]
     assert product["urlsExpireAt"] is not None
-    listed = (await client.get(f"/studies/{sid}/products", headers=auth)).json()["items"]
+    listed = (await studies_client.get(f"/studies/{sid}/products", headers=auth)).json()["items"]
     assert [p["id"] for p in listed] == [product["id"]]
 
 
 async def test_what_cannot_be_made_is_refused_with_the_reason(
-    client: httpx.AsyncClient,
+    studies_client: httpx.AsyncClient,
     settings: ApiSettings,
     index: FakeStudyIndex,
     publisher: FakePublisher,
@@ -145,12 +119,12 @@ async def test_what_cannot_be_made_is_refused_with_the_reason(
     sid = index.add_study("acme", STUDY)
     auth = bearer(settings, "acme")
     url = f"/studies/{sid}/products"
-    unknown = await client.post(
+    unknown = await studies_client.post(
         url, json={"products": [{"kind": "preview"}], "series": ["1.2.9"]}, headers=auth
     )
     assert "1.2.9" in assert_problem(unknown, 404)["detail"]
     index.instance_rows[:] = index.instance_rows[:2]  # a series of 2 images is no volume
-    thin = await client.post(
+    thin = await studies_client.post(
         url, json={"products": [{"kind": "snapshot"}], "series": [AXIAL]}, headers=auth
     )
     assert "2 image(s)" in assert_problem(thin, 422)["detail"]
@@ -159,13 +133,13 @@ async def test_what_cannot_be_made_is_refused_with_the_reason(
         {"kind": "mri"},
         {"kind": "thumbnails", "sizes": [4096]},
     ):
-        refused = await client.post(url, json={"products": [bad]}, headers=auth)
+        refused = await studies_client.post(url, json={"products": [bad]}, headers=auth)
         assert refused.status_code == 422, (bad, refused.text)
     assert publisher.products == []
 
 
 async def test_another_tenants_study_is_unknown(
-    client: httpx.AsyncClient,
+    studies_client: httpx.AsyncClient,
     settings: ApiSettings,
     index: FakeStudyIndex,
     publisher: FakePublisher,
@@ -173,11 +147,11 @@ async def test_another_tenants_study_is_unknown(
     sid = index.add_study("globex", STUDY)
     auth = bearer(settings, "acme")
     for answer in (
-        await client.post(
+        await studies_client.post(
             f"/studies/{sid}/products", json={"products": [{"kind": "preview"}]}, headers=auth
         ),
-        await client.get(f"/studies/{sid}/products", headers=auth),
-        await client.get(f"/studies/{uuid.uuid4()}/products", headers=auth),
+        await studies_client.get(f"/studies/{sid}/products", headers=auth),
+        await studies_client.get(f"/studies/{uuid.uuid4()}/products", headers=auth),
     ):
         assert_problem(answer, 404)
     assert publisher.products == []
