@@ -171,7 +171,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--also-codecs",
         nargs="+",
         default=[],
-        choices=[c.value for c in Codec if not c.lossless and c != Codec.J2K_LOSSY],  # a rate each
+        # lossy only: every POST gives a compression rate
+        choices=[c.value for c in Codec if not c.lossless and c != Codec.J2K_LOSSY],
         help="after ours' burst in the API's default codec, one more burst on the same stack "
         "in each of these (no probe): what another codec would change",
     )
@@ -239,11 +240,11 @@ def main(argv: list[str] | None = None) -> int:
         if "ours" in args.tools:
             ours, others_codecs = run_ours_on_stack(args, files)
             contenders.append(ours.contender)
-            for extra in others_codecs:
+            for codec, extra in zip(args.also_codecs, others_codecs, strict=True):
                 contenders.append(extra.contender)
                 commands[extra.contender.name] = (
-                    f"the same burst once more on the same stack, `codec` "
-                    f"{extra.contender.name.rsplit(', ', 1)[-1]} in each POST, no probe"
+                    f"the same burst once more on the same stack, `codec: {codec}` in each "
+                    "POST, no probe"
                 )
             commands[ours.contender.name] = (
                 f"{args.jobs} x `POST /jobs {{s3SourceUri: <the study>, compressionRate: "

@@ -61,7 +61,6 @@ class OursRun:
     started: dict[str, float]  # (startedAt), the probe's included
     finished: dict[str, float]  # (finishedAt of a completed job), the probe's included
     warmup_s: float | None
-    cpu_by_service: dict[str, float]
     probe: Probe | None = None
     probe_error: str | None = None  # why the probe has no figures, when it has none
 
@@ -234,6 +233,4 @@ async def run_ours(
         interactive_wait_s=None if probe is None else probe.after_queued(probe.started_s),
         interactive_turnaround_s=None if probe is None else probe.after_queued(probe.ended_s),
     )
-    return OursRun(
-        contender, burst, requested, started, finished, warmup_s, cpu, probe, probe_error
-    )
+    return OursRun(contender, burst, requested, started, finished, warmup_s, probe, probe_error)
