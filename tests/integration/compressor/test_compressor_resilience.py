@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
-import json
 import logging
 import os
 import signal
 import time
-import zipfile
 from typing import Any
 
 import psutil
 import pytest
 from aiokafka import AIOKafkaProducer
 from compressor_support import completed_once, job_events, request_for
-from zip_checks import assert_manifest_matches_zip
+from zip_checks import assert_manifest_matches_zip, fetched_artifact, read_zip
 
 from dicompress_compressor.settings import CompressorSettings
 from dicompress_infra.kafka import publish
@@ -90,12 +87,8 @@ async def test_a_worker_killed_mid_job_leaves_a_job_the_next_one_finishes_withou
     assert len(first_run) >= 6  # JobStarted and the slices before the kill
 
     s3 = make_s3_client(compressor_settings)
-    key = completed.artifact_uri.removeprefix(f"s3://{bucket}/")
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    with zipfile.ZipFile(io.BytesIO(body)) as archive:
-        names = archive.namelist()
-        assert archive.testzip() is None
-        manifest = json.loads(archive.read("manifest.json"))
+    body, names = fetched_artifact(s3, bucket, completed.artifact_uri)
+    manifest = read_zip(body)[1]
     folder = "002-Axial_1.25_mm"
     assert names == [f"{folder}/{i:05d}.dcm" for i in range(slices)] + ["manifest.json"]  # once
     assert manifest["attempt"] == 2

@@ -9,10 +9,8 @@ range within a second.
 from __future__ import annotations
 
 import asyncio
-import io
 import socket
 import time
-import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +19,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from compressor_support import completed_once, job_events, request_for, running
 from test_compressor_resilience import _kill_hard, _upload
+from zip_checks import fetched_artifact
 
 from dicompress_compressor.settings import CompressorSettings
 from dicompress_infra.kafka import publish
@@ -95,12 +94,7 @@ async def test_killing_the_worker_of_a_range_mid_job_costs_no_slice_and_doubles_
     events = await job_events(settings, request.job_id)
     completed = completed_once(events, request.job_id, SLICES)
     assert completed.slices_encoded == SLICES
-    s3 = make_s3_client(settings)
-    key = completed.artifact_uri.removeprefix(f"s3://{bucket}/")
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    with zipfile.ZipFile(io.BytesIO(body)) as archive:
-        names = archive.namelist()
-        assert archive.testzip() is None
+    _, names = fetched_artifact(make_s3_client(settings), bucket, completed.artifact_uri)
     assert len(names) == SLICES + 1  # each slice once, and the manifest
     assert len(set(names)) == len(names)
     finished = await asyncio.to_thread(_markers, settings, bucket, tasks_prefix)

@@ -22,6 +22,16 @@ def read_zip(body: bytes) -> tuple[dict[str, bytes], dict[str, Any]]:
     return entries, json.loads(entries.pop(MANIFEST_NAME))
 
 
+def fetched_artifact(s3: Any, bucket: str, artifact_uri: str) -> tuple[bytes, list[str]]:
+    """The job's ZIP as S3 holds it, and its entry names in archive order, every entry's CRC
+    checked."""
+    key = artifact_uri.removeprefix(f"s3://{bucket}/")
+    body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert archive.testzip() is None
+        return body, archive.namelist()
+
+
 def codestream_bytes(ds: Dataset) -> int:
     """Bytes of the encapsulated codestreams: every item but the first, the Basic Offset Table
     (a fragment may carry one byte of padding)."""
