@@ -28,37 +28,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
+import functools
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from bench.bench_products import (
-    describe_machine,
+    drive_uploads,
     load_average,
-    other_test_runs,
     others_seen,
     shown_command,
-    write_result,
 )
-from bench.ingest.stack import BenchStack, bench_stack
+from bench.ingest.stack import BenchStack
 from bench.ingest.uploads import presigned_upload, wait_indexed
 from bench.minict.ranged import Ranged, range_download
 from bench.minict.requests import Asked, ask
-from bench.paths import RESULTS, classpath_cache
+from bench.paths import RESULTS
 from bench.products.cpu import service_pids
 from bench.products.follow import follow_products
 from bench.products.series import SeriesTemplate
 
 from dicompress_schemas import study_id
-from dicompress_stack.stack import raise_interrupt
 
 TENANT = "bench-minict"
 MB = 1e6
@@ -315,35 +310,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, raise_interrupt)  # stop the stack on SIGTERM as on Ctrl-C
-    for name, value in RATE_LIMIT_ENV.items():
-        os.environ.setdefault(name, value)
-    began = datetime.now(UTC)
-    load = load_average()
-    machine = describe_machine(load)
-    others = other_test_runs()
-    print(f"load average before: {load} ({os.cpu_count()} cores)", flush=True)
-    if others:
-        print(f"other test runs now: {'; '.join(others)}", flush=True)
-    cache = classpath_cache()
-    runs: list[Run] = []
-    with tempfile.TemporaryDirectory(prefix="dicompress-bench-minict-") as tmp:
-        workdir = Path(tmp)
-        started = time.perf_counter()
-        template = SeriesTemplate(workdir / "series", args.slices)
-        log(f"rendered {args.slices} slices in {time.perf_counter() - started:.1f} s")
-        started = time.perf_counter()
-        with bench_stack(cache) as stack:
-            log(f"stack up in {time.perf_counter() - started:.0f} s")
-            for number in range(1, args.repeat + 1):
-                run = asyncio.run(one_run(stack, template, workdir, number, args))
-                runs.append(run)
-                print(describe_run(run) + "\n", flush=True)
-    text = report(args, runs, began, machine, others)
-    if len(runs) > 1:
-        print(text.split("## Over the runs", 1)[-1], flush=True)
-    write_result(args.results, f"minict-{began:%Y%m%d-%H%M%S}.md", text)
-    return 0
+    run = functools.partial(one_run, args=args)
+    return drive_uploads(args, "minict", run, describe_run, report)
 
 
 if __name__ == "__main__":

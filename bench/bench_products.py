@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import platform
 import shlex
@@ -39,10 +40,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import psutil
@@ -62,6 +65,7 @@ MB = 1e6
 # the API's per-tenant limit is 20 requests/s, bursts of 40: polling at 20/s plus the ingest's
 # status at 5/s would be throttled a second at a time
 RATE_LIMIT_ENV = {"API_RATE_LIMIT_PER_S": "1000", "API_RATE_LIMIT_BURST": "1000"}
+R = TypeVar("R")  # what one run of an upload bench gives
 
 
 @dataclass(frozen=True)
@@ -253,6 +257,7 @@ def report(
         "",
         others_seen(others) + ".",
         "",
+        *([args.note, ""] if args.note else []),
         "Times are seconds from the API's answer to `POST /uploads/{id}/complete` (upload "
         "complete). A product is complete when `GET /studies/{id}/products` (polled every 50 ms) "
         "first lists it completed; an image is available when it is listed AND its presigned URL "
@@ -285,8 +290,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def drive_uploads(
+    args: argparse.Namespace,
+    kind: str,
+    one_run: Callable[[BenchStack, SeriesTemplate, Path, int], Coroutine[Any, Any, R]],
+    describe_run: Callable[[R], str],
+    report: Callable[[argparse.Namespace, list[R], datetime, str, list[str]], str],
+) -> int:
+    """What the upload benches (products, Mini CT) share: the embedded stack up once, the
+    series rendered once, `args.repeat` runs of `one_run` printed as each ends, and the report
+    written to `args.results` as `kind`-<UTC date-time>.md."""
     signal.signal(signal.SIGTERM, raise_interrupt)  # stop the stack on SIGTERM as on Ctrl-C
     for name, value in RATE_LIMIT_ENV.items():
         os.environ.setdefault(name, value)
@@ -298,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     if others:
         print(f"other test runs now: {'; '.join(others)}", flush=True)
     cache = classpath_cache()
-    runs: list[Run] = []
-    with tempfile.TemporaryDirectory(prefix="dicompress-bench-products-") as tmp:
+    runs: list[R] = []
+    with tempfile.TemporaryDirectory(prefix=f"dicompress-bench-{kind}-") as tmp:
         workdir = Path(tmp)
         started = time.perf_counter()
         template = SeriesTemplate(workdir / "series", args.slices)
@@ -308,16 +321,20 @@ def main(argv: list[str] | None = None) -> int:
         with bench_stack(cache) as stack:
             log(f"stack up in {time.perf_counter() - started:.0f} s")
             for number in range(1, args.repeat + 1):
-                run = asyncio.run(one_run(stack, template, workdir, number, args.timeout))
+                run = asyncio.run(one_run(stack, template, workdir, number))
                 runs.append(run)
                 print(describe_run(run) + "\n", flush=True)
     text = report(args, runs, began, machine, others)
-    if args.note:
-        text = text.replace("\n## Runs\n", f"\n{args.note}\n\n## Runs\n", 1)
     if len(runs) > 1:
         print(text.split("## Over the runs", 1)[-1], flush=True)
-    write_result(args.results, f"products-{began:%Y%m%d-%H%M%S}.md", text)
+    write_result(args.results, f"{kind}-{began:%Y%m%d-%H%M%S}.md", text)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    run = functools.partial(one_run, timeout_s=args.timeout)
+    return drive_uploads(args, "products", run, describe_run, report)
 
 
 if __name__ == "__main__":

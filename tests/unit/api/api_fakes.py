@@ -1,4 +1,5 @@
-"""Fakes of the API's adapters, for pure-validation unit tests (no broker, database or S3)."""
+"""Fakes of the API's adapters, for pure-validation unit tests (no broker, database or S3),
+with a product row as the projection writes it and a tenant's bearer token."""
 
 from __future__ import annotations
 
