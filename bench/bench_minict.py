@@ -57,7 +57,6 @@ from dicompress_schemas import study_id
 
 TENANT = "bench-minict"
 MB = 1e6
-RATE_LIMIT_ENV = {"API_RATE_LIMIT_PER_S": "1000", "API_RATE_LIMIT_BURST": "1000"}
 # (label, extra body): each a product of its own, so each is cold on its first request
 CASES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("lossless, series", {"preset": "lossless", "format": "series"}),
